@@ -1,0 +1,83 @@
+# Presto/Trino coordinator HA on AWS. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+GO      ?= go
+LAMBDAS := healthcheck terminate attacheni launchstandby notify
+NODE_BIN := _tools/node_modules/.bin
+VENV     := .venv
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export GOFLAGS := -buildvcs=false
+
+LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# ---- tools: each target installs what it needs -------------------------------------------
+.PHONY: tools venv deps
+deps: ## Download the pinned Go modules.
+	$(GO) mod download
+
+tools: _tools/node_modules/.stamp ## Install the pinned npm tools into _tools/node_modules.
+_tools/node_modules/.stamp: _tools/package.json _tools/package-lock.json
+	cd _tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(VENV)/.stamp ## Install the pinned Python dev tools into .venv.
+$(VENV)/.stamp: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# ---- build --------------------------------------------------------------------------------
+.PHONY: build lambdas agent
+build: lambdas agent ## Build the Lambdas (bootstrap, linux/arm64, zipped) and the host agent into bin/.
+
+lambdas: $(addprefix bin/lambda/,$(addsuffix .zip,$(LAMBDAS)))
+
+bin/lambda/%.zip: FORCE
+	@mkdir -p bin/lambda/$*
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o bin/lambda/$*/bootstrap ./lambdas/$*
+	@rm -f $@ && cd bin/lambda/$* && python3 -m zipfile -c ../$*.zip bootstrap
+	@echo "bin/lambda/$*.zip: $$(stat -c %s bin/lambda/$*/bootstrap) bytes unzipped"
+
+agent: ## Build the host agent (linux/arm64 and linux/amd64, stripped) into bin/agent/.
+	@mkdir -p bin/agent
+	for arch in arm64 amd64; do \
+	  GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -buildid=' -o bin/agent/coordinator-agent-linux-$$arch ./agent; \
+	done
+	@ls -l bin/agent
+
+FORCE:
+
+# ---- checks -------------------------------------------------------------------------------
+.PHONY: lint test
+lint: ## gofmt, go vet and the pinned staticcheck.
+	@out=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+test: deps tools venv lint ## Run every test (unit, simulated account, state machine, CDK, drill, chaos, contracts, scans).
+	$(GO) test -count=1 ./...
+
+# ---- the product's commands ---------------------------------------------------------------
+.PHONY: synth demo bench chaos
+synth: ## Synthesize the CloudFormation template offline into cdk.out/.
+	@echo "synth: not built yet (issue 5)"; exit 1
+
+demo: ## Run the local failover drill against the simulated AWS account.
+	@echo "demo: not built yet (issue 6)"; exit 1
+
+bench: ## Measure failover timings, binary sizes, cold starts and cost; writes out/bench/.
+	@echo "bench: not built yet (issue 6)"; exit 1
+
+chaos: ## Run the randomized fault campaign; writes out/chaos/report.json.
+	@echo "chaos: not built yet (issue 7)"; exit 1
+
+.PHONY: clean
+clean: ## Remove build and run outputs.
+	rm -rf bin out cdk.out
