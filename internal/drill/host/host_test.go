@@ -1,0 +1,145 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prestoha/coordinator-ha/internal/clock"
+)
+
+func get(t *testing.T, url string, timeout time.Duration) (*Info, error) {
+	t.Helper()
+	c := &http.Client{Timeout: timeout}
+	resp, err := c.Get(url + "/v1/info")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var info Info
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+func TestStartingThenReady(t *testing.T) {
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: clk, Startup: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info, err := get(t, s.URL(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Starting || !info.Coordinator || info.NodeID != "i-0123456789abcdef0" || info.NodeVersion.Version == "" {
+		t.Fatalf("first answer %+v, want starting coordinator", info)
+	}
+	clk.Advance(31 * time.Second)
+	info, err = get(t, s.URL(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Starting || info.Uptime != "31.00s" {
+		t.Fatalf("after startup %+v, want ready with uptime 31.00s", info)
+	}
+	if s.Served() != 2 {
+		t.Fatalf("served %d, want 2", s.Served())
+	}
+}
+
+func TestFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		fault  func(s *Server, clk *clock.Virtual)
+		wantOK bool
+		refuse bool
+	}{
+		{"healthy", func(*Server, *clock.Virtual) {}, true, false},
+		{"exit refuses connections", func(s *Server, _ *clock.Virtual) { s.Exit() }, false, true},
+		{"hang times out", func(s *Server, _ *clock.Virtual) { s.Hang(time.Minute) }, false, false},
+		{"hang forever times out", func(s *Server, _ *clock.Virtual) { s.Hang(0) }, false, false},
+		{"hang over answers", func(s *Server, clk *clock.Virtual) { s.Hang(time.Minute); clk.Advance(61 * time.Second) }, true, false},
+		{"resumed hang answers", func(s *Server, _ *clock.Virtual) { s.Hang(0); s.Resume() }, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			tt.fault(s, clk)
+			_, err = get(t, s.URL(), 300*time.Millisecond)
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("err = %v, want ok=%v", err, tt.wantOK)
+			}
+			if tt.refuse && !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("err = %v, want connection refused", err)
+			}
+		})
+	}
+}
+
+func TestHangEndsWhileWaiting(t *testing.T) {
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Hang(10 * time.Second)
+	if !s.Hanging() {
+		t.Fatal("not hanging after Hang")
+	}
+	done := make(chan error, 1)
+	go func() { _, err := get(t, s.URL(), 5*time.Second); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	clk.Advance(11 * time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("request during a hang that ended: %v", err)
+	}
+}
+
+func TestSlow(t *testing.T) {
+	s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: clock.NewScaled(time.Now(), 100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Slow(100 * time.Second) // 1 s of wall time at factor 100
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/v1/info", nil)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("slow server answered inside the timeout")
+	}
+	s.Slow(0)
+	if _, err := get(t, s.URL(), 2*time.Second); err != nil {
+		t.Fatalf("after Slow(0): %v", err)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		1500 * time.Microsecond: "1.50ms",
+		5 * time.Second:         "5.00s",
+		90 * time.Second:        "1.50m",
+		3 * time.Hour:           "3.00h",
+		48 * time.Hour:          "2.00d",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
