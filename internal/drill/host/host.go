@@ -26,14 +26,18 @@ type Options struct {
 	Startup     time.Duration // how long /v1/info says starting: true (drill time)
 }
 
-// Info is the JSON body of Trino's GET /v1/info (ServerInfo).
+// Info is the JSON body of Trino's GET /v1/info (ServerInfo, as in
+// testdata/info/trino-new-coordinator.json).
 type Info struct {
-	NodeID      string      `json:"nodeId"`
-	NodeVersion NodeVersion `json:"nodeVersion"`
-	Environment string      `json:"environment"`
-	Coordinator bool        `json:"coordinator"`
-	Starting    bool        `json:"starting"`
-	Uptime      string      `json:"uptime"`
+	NodeID        string      `json:"nodeId"`
+	State         string      `json:"state"`
+	NodeVersion   NodeVersion `json:"nodeVersion"`
+	Environment   string      `json:"environment"`
+	Coordinator   bool        `json:"coordinator"`
+	CoordinatorID *string     `json:"coordinatorId"`
+	Starting      bool        `json:"starting"`
+	Uptime        string      `json:"uptime"`
+	NodeGroups    []string    `json:"nodeGroups"`
 }
 
 // NodeVersion is ServerInfo.nodeVersion.
@@ -215,11 +219,16 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	up := now.Sub(s.started)
 	body := Info{
 		NodeID:      s.opts.NodeID,
+		State:       "ACTIVE",
 		NodeVersion: NodeVersion{Version: s.opts.Version},
 		Environment: s.opts.Environment,
 		Coordinator: true,
 		Starting:    up < s.opts.Startup,
 		Uptime:      Duration(up),
+		NodeGroups:  []string{},
+	}
+	if !body.Starting {
+		body.CoordinatorID = &body.NodeID
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(body); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {

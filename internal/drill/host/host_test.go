@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/probe"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 func get(t *testing.T, url string, timeout time.Duration) (*Info, error) {
@@ -141,5 +143,23 @@ func TestDuration(t *testing.T) {
 		if got := Duration(d); got != want {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// The simulated answer passes the product's own health rule, and a starting one is STARTING.
+func TestAnswerPassesTheProbe(t *testing.T) {
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: clk, Startup: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := probe.New(s.URL()+"/v1/info", &http.Client{}, 2*time.Second)
+	if r := p.Probe(context.Background()); r.Status != signal.Starting {
+		t.Fatalf("starting host probed %v (%s), want starting", r.Status, r.Reason)
+	}
+	clk.Advance(2 * time.Minute)
+	if r := p.Probe(context.Background()); r.Status != signal.Healthy {
+		t.Fatalf("ready host probed %v (%s), want healthy", r.Status, r.Reason)
 	}
 }

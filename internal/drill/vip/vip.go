@@ -7,7 +7,6 @@ package vip
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/probe"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // Resolver says where the ENI points now: the base URL of the holder's coordinator
@@ -160,18 +161,15 @@ func (w *Watcher) call(ctx context.Context, c *http.Client) Sample {
 	if resp.StatusCode != http.StatusOK {
 		return s
 	}
-	var info struct {
-		NodeID      string `json:"nodeId"`
-		Coordinator bool   `json:"coordinator"`
-		Starting    bool   `json:"starting"`
-		State       string `json:"state"`
+	// The product's own health rule decides what "answering" means.
+	res := probe.Classify(resp.StatusCode, body)
+	if res.Info != nil {
+		s.NodeID = res.Info.NodeID
 	}
-	if err := json.Unmarshal(body, &info); err != nil {
-		s.Err = "bad JSON: " + err.Error()
-		return s
+	s.Healthy = res.Status == signal.Healthy
+	if !s.Healthy {
+		s.Err = res.Reason
 	}
-	s.NodeID = info.NodeID
-	s.Healthy = info.Coordinator && !info.Starting && (info.State == "" || info.State == "ACTIVE")
 	return s
 }
 
