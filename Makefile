@@ -61,8 +61,13 @@ lint: ## gofmt, go vet and the pinned staticcheck.
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-test: deps tools venv lint ## Run every test (unit, simulated account, state machine, CDK, drill, chaos, contracts, scans).
+test: deps tools venv lint contract ## Run every test (unit, simulated account, state machine, CDK, drill, chaos, contracts, scans).
 	$(GO) test -count=1 ./...
+
+.PHONY: contract
+contract: venv ## AWS contract checks: every call the code makes, against moto_server (real SDK clients).
+	$(GO) vet -tags contract ./internal/contract/
+	$(GO) test -tags contract -count=1 ./internal/contract/
 
 # ---- the product's commands ---------------------------------------------------------------
 .PHONY: synth demo bench chaos
