@@ -1,0 +1,198 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+
+	"github.com/prestoha/coordinator-ha/internal/awsapi"
+)
+
+// Published us-east-1 prices the cost model uses, from /work/shared/aws-facts.md (AWS
+// pricing pages as of late 2025; re-check before publishing).
+const (
+	PricesAsOf             = "late 2025 (AWS pricing pages, us-east-1, as recorded in the project's aws-facts.md)"
+	PricePutMetricData     = 0.01 / 1000         // USD per PutMetricData request
+	PriceGetMetricData     = 0.01 / 1000         // USD per metric requested by GetMetricData
+	PriceCustomMetricMonth = 0.30                // USD per custom metric per month
+	PriceLambdaGBSecond    = 0.0000133334        // USD per GB-second, arm64
+	PriceLambdaRequest     = 0.20 / 1000000      // USD per request
+	PriceSFNTransition     = 0.025 / 1000        // USD per state transition (Standard, after 4,000 free)
+	SecondsPerMonth        = 730 * 3600.0        // AWS's billing month
+	HealthCheckMemoryMB    = 128.0               // the health check Lambda's memory in the model
+	healthCheckSchedule    = 60.0                // seconds between health-check invocations (rate 1 minute)
+	costModelDescription   = "calls counted in the drill's steady state (all coordinators healthy), scaled from drill time to a 730-hour month"
+	costModelFailoverNote  = "a failover adds one Step Functions execution (its transitions) and a few Lambda invocations; cents per year at any sane failure rate"
+	costModelEC2Note       = "EC2, Auto Scaling, IMDS and SNS (a few notifications) calls are free or negligible and are not priced"
+	costModelInstancesNote = "the coordinator instances and the ENI themselves are not part of the control plane's cost"
+)
+
+// CWCounter wraps a CloudWatch client and counts what is billed: PutMetricData requests
+// and their datums, GetMetricData requests and the metrics they request, and the distinct
+// custom metrics written.
+type CWCounter struct {
+	awsapi.CloudWatchAPI
+
+	mu         sync.Mutex
+	puts       int
+	datums     int
+	gets       int
+	metricsReq int
+	metrics    map[string]bool
+}
+
+// NewCWCounter wraps cw.
+func NewCWCounter(cw awsapi.CloudWatchAPI) *CWCounter {
+	return &CWCounter{CloudWatchAPI: cw, metrics: map[string]bool{}}
+}
+
+// PutMetricData counts and forwards.
+func (c *CWCounter) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, opt ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	c.mu.Lock()
+	c.puts++
+	c.datums += len(in.MetricData)
+	for _, d := range in.MetricData {
+		var b strings.Builder
+		b.WriteString(aws.ToString(in.Namespace) + "/" + aws.ToString(d.MetricName))
+		dims := make([]string, 0, len(d.Dimensions))
+		for _, dim := range d.Dimensions {
+			dims = append(dims, aws.ToString(dim.Name)+"="+aws.ToString(dim.Value))
+		}
+		sort.Strings(dims)
+		b.WriteString("{" + strings.Join(dims, ",") + "}")
+		c.metrics[b.String()] = true
+	}
+	c.mu.Unlock()
+	return c.CloudWatchAPI.PutMetricData(ctx, in, opt...)
+}
+
+// GetMetricData counts and forwards.
+func (c *CWCounter) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, opt ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	c.mu.Lock()
+	if in.NextToken == nil {
+		c.gets++
+		c.metricsReq += len(in.MetricDataQueries)
+	}
+	c.mu.Unlock()
+	return c.CloudWatchAPI.GetMetricData(ctx, in, opt...)
+}
+
+// CWCounts is a snapshot of a CWCounter.
+type CWCounts struct {
+	Puts, Datums, Gets, MetricsRequested int
+	Metrics                              []string
+}
+
+// Counts returns the counts so far.
+func (c *CWCounter) Counts() CWCounts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m []string
+	for k := range c.metrics {
+		m = append(m, k)
+	}
+	sort.Strings(m)
+	return CWCounts{Puts: c.puts, Datums: c.datums, Gets: c.gets, MetricsRequested: c.metricsReq, Metrics: m}
+}
+
+// Sub returns c minus an earlier snapshot (metrics: those of c).
+func (c CWCounts) Sub(o CWCounts) CWCounts {
+	return CWCounts{Puts: c.Puts - o.Puts, Datums: c.Datums - o.Datums, Gets: c.Gets - o.Gets,
+		MetricsRequested: c.MetricsRequested - o.MetricsRequested, Metrics: c.Metrics}
+}
+
+// CostInput is what the cost model is computed from, measured over Window drill seconds
+// of steady state.
+type CostInput struct {
+	WindowS             float64  `json:"window_s"`
+	Coordinators        int      `json:"coordinators"`
+	AgentPuts           int      `json:"agent_put_metric_data"`
+	AgentDatums         int      `json:"agent_datums"`
+	HealthCheckPuts     int      `json:"healthcheck_put_metric_data"`
+	HealthCheckGets     int      `json:"healthcheck_get_metric_data"`
+	MetricsRequested    int      `json:"metrics_requested"`
+	CustomMetrics       []string `json:"custom_metrics"`
+	Invocations         int      `json:"healthcheck_invocations"`
+	InvocationSeconds   float64  `json:"healthcheck_billed_s"` // summed duration of the invocations in the window
+	FailoverTransitions int      `json:"failover_transitions"`
+	OtherCalls          []string `json:"other_calls"` // operation=count of the free APIs
+}
+
+// CostLine is one row of the cost table.
+type CostLine struct {
+	Item       string  `json:"item"`
+	PerMonth   float64 `json:"per_month"` // units a month
+	Unit       string  `json:"unit"`
+	Price      float64 `json:"price_usd"`
+	MonthlyUSD float64 `json:"monthly_usd"`
+}
+
+// Cost is the monthly cost model.
+type Cost struct {
+	Input    CostInput  `json:"input"`
+	Lines    []CostLine `json:"lines"`
+	TotalUSD float64    `json:"total_usd"`
+	// PerFailoverUSD is the Step Functions cost of one failover (beyond the free tier).
+	PerFailoverUSD float64  `json:"per_failover_usd"`
+	Model          string   `json:"model"`
+	Notes          []string `json:"notes"`
+	PricesAsOf     string   `json:"prices_as_of"`
+}
+
+// MonthlyCost scales the counts of a steady-state window to a month and prices them.
+func MonthlyCost(in CostInput) Cost {
+	scale := SecondsPerMonth / in.WindowS
+	c := Cost{Input: in, Model: costModelDescription, PricesAsOf: PricesAsOf,
+		Notes: []string{costModelFailoverNote, costModelEC2Note, costModelInstancesNote,
+			"Lambda and Step Functions free tiers are ignored (the account may use them for other things)"}}
+	add := func(item string, perMonth float64, unit string, price float64) {
+		c.Lines = append(c.Lines, CostLine{Item: item, PerMonth: perMonth, Unit: unit, Price: price, MonthlyUSD: perMonth * price})
+	}
+	add("CloudWatch PutMetricData (agents)", float64(in.AgentPuts)*scale, "requests", PricePutMetricData)
+	add("CloudWatch PutMetricData (health check)", float64(in.HealthCheckPuts)*scale, "requests", PricePutMetricData)
+	add("CloudWatch GetMetricData", float64(in.MetricsRequested)*scale, "metrics requested", PriceGetMetricData)
+	add("CloudWatch custom metrics", float64(len(in.CustomMetrics)), "metrics", PriceCustomMetricMonth)
+	invocations := float64(in.Invocations) * scale
+	if in.Invocations == 0 {
+		invocations = SecondsPerMonth / healthCheckSchedule
+	}
+	add("Lambda requests (health check)", invocations, "requests", PriceLambdaRequest)
+	gbs := in.InvocationSeconds * scale * HealthCheckMemoryMB / 1024
+	add(fmt.Sprintf("Lambda duration (health check, arm64, %.0f MB)", HealthCheckMemoryMB), gbs, "GB-seconds", PriceLambdaGBSecond)
+	for _, l := range c.Lines {
+		c.TotalUSD += l.MonthlyUSD
+	}
+	c.PerFailoverUSD = float64(in.FailoverTransitions) * PriceSFNTransition
+	return c
+}
+
+// WriteMarkdown writes the cost table.
+func (c Cost) WriteMarkdown(w io.Writer) {
+	fmt.Fprintf(w, "| item | per month | unit | price (USD) | USD / month |\n|---|---:|---|---:|---:|\n")
+	for _, l := range c.Lines {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f |\n", l.Item, humanCount(l.PerMonth), l.Unit, strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.10f", l.Price), "0"), "."), l.MonthlyUSD)
+	}
+	fmt.Fprintf(w, "| **total** | | | | **%.2f** |\n\n", c.TotalUSD)
+	fmt.Fprintf(w, "One failover adds %d Step Functions state transitions: $%.5f.\n\n", c.Input.FailoverTransitions, c.PerFailoverUSD)
+	fmt.Fprintf(w, "Model: %s (window %.0f s of drill time, %d coordinators, %d health-check invocations in it).\n", c.Model, c.Input.WindowS, c.Input.Coordinators, c.Input.Invocations)
+	fmt.Fprintf(w, "Prices: %s.\n", c.PricesAsOf)
+	for _, n := range c.Notes {
+		fmt.Fprintf(w, "- %s\n", n)
+	}
+}
+
+func humanCount(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
