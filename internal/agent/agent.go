@@ -1,0 +1,259 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/prestoha/coordinator-ha/internal/awsapi"
+	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/probe"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+)
+
+// roleTimeout bounds one role check (IMDS answers in milliseconds).
+const roleTimeout = 5 * time.Second
+
+// Deps are the agent's collaborators. CloudWatch is required; the rest default to the
+// production choices (wall clock, IMDS, an HTTP client built from the TLS options).
+type Deps struct {
+	CloudWatch awsapi.CloudWatchAPI
+	Clock      clock.Clock
+	Role       RoleSource
+	// HTTPClient, when set, is used for both probes as is (it must not follow redirects).
+	HTTPClient *http.Client
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Agent probes, learns its role and publishes. Build it with New, start it with Run.
+type Agent struct {
+	cfg     Config
+	clock   clock.Clock
+	role    RoleSource
+	log     *slog.Logger
+	self    *probe.Prober
+	witness *probe.Prober
+	pub     *Publisher
+
+	mu       sync.Mutex
+	current  Role
+	haveRole bool
+	last     Observation
+}
+
+// Observation is the latest round of probes, for logs, tests and the drill.
+type Observation struct {
+	At         time.Time
+	Role       Role
+	Self       probe.Result
+	Witness    *probe.Result // nil on the active (it does not witness itself)
+	Reached    bool
+	Probes     int // rounds so far
+	RoleChecks int // role checks so far
+}
+
+// New validates cfg and wires the agent.
+func New(cfg Config, deps Deps) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("agent configuration: %w", err)
+	}
+	if deps.CloudWatch == nil {
+		return nil, errors.New("agent: Deps.CloudWatch is required")
+	}
+	a := &Agent{cfg: cfg, clock: deps.Clock, role: deps.Role, log: deps.Logger}
+	if a.clock == nil {
+		a.clock = clock.Real{}
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	a.log = a.log.With("cluster", cfg.Cluster)
+	if a.role == nil {
+		a.role = NewIMDSRole(cfg.ENIID, cfg.IMDSEndpoint)
+	}
+	client := deps.HTTPClient
+	if client == nil {
+		c, err := probe.NewHTTPClient(cfg.TLS())
+		if err != nil {
+			return nil, fmt.Errorf("agent probe TLS: %w", err)
+		}
+		client = c
+	}
+	wurl, err := cfg.WitnessURL()
+	if err != nil {
+		return nil, err
+	}
+	a.self = probe.New(cfg.ProbeURL, client, cfg.ProbeTimeout)
+	a.witness = probe.New(wurl, client, cfg.ProbeTimeout)
+	a.pub = NewPublisher(deps.CloudWatch, a.clock, a.log, cfg.MaxBuffered)
+	return a, nil
+}
+
+// Publisher returns the agent's publisher (its stats tell what was sent and dropped).
+func (a *Agent) Publisher() *Publisher { return a.pub }
+
+// Last returns the latest observation.
+func (a *Agent) Last() Observation {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// Run probes every ProbeInterval, re-checks the role every RoleInterval and hands the
+// samples to a flusher every PublishInterval, until ctx ends. Then it flushes what is
+// left within ShutdownTimeout and returns nil; it returns an error only when the final
+// flush could not send everything.
+func (a *Agent) Run(ctx context.Context) error {
+	kick := make(chan struct{}, 1)
+	flusherDone := make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		for range kick {
+			if err := a.pub.Flush(ctx); err != nil && ctx.Err() == nil {
+				st := a.pub.Stats()
+				a.log.Warn("publishing samples failed, keeping them for the next flush", "err", err, "buffered", st.Buffered, "dropped", st.Dropped)
+			}
+		}
+	}()
+	a.log.Info("agent started", "probeUrl", a.self.URL(), "witnessUrl", a.witness.URL(), "eniId", a.cfg.ENIID,
+		"probeInterval", a.cfg.ProbeInterval, "publishInterval", a.cfg.PublishInterval, "publish", a.cfg.Publish)
+
+	now := a.clock.Now()
+	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.PublishInterval), now
+	for ctx.Err() == nil {
+		if !a.clock.Now().Before(nextRole) {
+			if a.refreshRole(ctx) {
+				nextRole = nextRole.Add(a.cfg.RoleInterval)
+			} else {
+				nextRole = nextRole.Add(a.cfg.ProbeInterval) // no role yet or IMDS failing: retry soon
+			}
+		}
+		a.round(ctx)
+		now = a.clock.Now()
+		if !now.Before(nextFlush) {
+			select {
+			case kick <- struct{}{}:
+			default: // a flush is running; the next one takes these samples too
+			}
+			nextFlush = advance(nextFlush, now, a.cfg.PublishInterval)
+		}
+		nextProbe = advance(nextProbe, now, a.cfg.ProbeInterval)
+		if err := a.clock.Sleep(ctx, nextProbe.Sub(now)); err != nil {
+			break
+		}
+	}
+	close(kick)
+	<-flusherDone
+
+	// Final flush with its own deadline: the run context has ended.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	err := a.pub.Flush(fctx)
+	st := a.pub.Stats()
+	a.log.Info("agent stopped", "sent", st.Sent, "dropped", st.Dropped, "rejected", st.Rejected, "unsent", st.Buffered)
+	if err != nil {
+		return fmt.Errorf("final flush left %d samples unsent: %w", st.Buffered, err)
+	}
+	return nil
+}
+
+// advance returns the first tick after now on the grid next + k*step (missed ticks are
+// skipped rather than run back to back).
+func advance(next, now time.Time, step time.Duration) time.Time {
+	next = next.Add(step)
+	if !next.After(now) {
+		next = next.Add((now.Sub(next)/step + 1) * step)
+	}
+	return next
+}
+
+// refreshRole asks the role source; on failure the last known role stays.
+func (a *Agent) refreshRole(ctx context.Context) bool {
+	rctx, cancel := context.WithTimeout(ctx, roleTimeout)
+	defer cancel()
+	r, err := a.role.Role(rctx)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.last.RoleChecks++
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("role check failed, keeping the last known role", "err", err, "instanceId", a.current.InstanceID, "holdsEni", a.current.HoldsENI)
+		}
+		return false
+	}
+	if !a.haveRole || r != a.current {
+		a.log.Info("role", "instanceId", r.InstanceID, "holdsEni", r.HoldsENI, "eniId", a.cfg.ENIID)
+	}
+	a.current, a.haveRole = r, true
+	return true
+}
+
+// round runs the self probe and, on a standby, the witness probe at the same time, and
+// queues one datum each with the time its probe finished.
+func (a *Agent) round(ctx context.Context) {
+	a.mu.Lock()
+	role, have := a.current, a.haveRole
+	a.mu.Unlock()
+	if !have {
+		return // no instance id yet: nothing can be attributed
+	}
+	var (
+		wg                sync.WaitGroup
+		self, wit         probe.Result
+		selfAt, witnessAt time.Time
+	)
+	witness := !role.HoldsENI
+	if witness {
+		wg.Go(func() {
+			wit = a.witness.Probe(ctx)
+			witnessAt = a.clock.Now()
+		})
+	}
+	self = a.self.Probe(ctx)
+	selfAt = a.clock.Now()
+	wg.Wait()
+	if ctx.Err() != nil {
+		return // shutting down: a probe cut short says nothing about the coordinator
+	}
+	ds := []cwtypes.MetricDatum{signal.HealthDatum(a.cfg.Cluster, role.InstanceID, self.Status, selfAt)}
+	obs := Observation{At: selfAt, Role: role, Self: self}
+	if witness {
+		ds = append(ds, signal.WitnessDatum(a.cfg.Cluster, role.InstanceID, wit.Answered, witnessAt))
+		obs.Witness, obs.Reached = &wit, wit.Answered
+	}
+	a.pub.Add(ds...)
+
+	a.mu.Lock()
+	prev := a.last
+	obs.Probes, obs.RoleChecks = prev.Probes+1, prev.RoleChecks
+	a.last = obs
+	a.mu.Unlock()
+
+	changed := prev.Probes == 0 || prev.Self.Status != self.Status || prev.Self.Reason != self.Reason ||
+		(prev.Witness == nil) != (obs.Witness == nil) || prev.Reached != obs.Reached
+	level := slog.LevelDebug
+	if changed {
+		level = slog.LevelInfo
+	}
+	attrs := []any{"instanceId", role.InstanceID, "holdsEni", role.HoldsENI, "status", self.Status.String(), "latency", self.Latency}
+	if self.Reason != "" {
+		attrs = append(attrs, "reason", self.Reason)
+	}
+	if self.Info != nil && self.Info.Version() != "" {
+		attrs = append(attrs, "version", self.Info.Version())
+	}
+	if witness {
+		attrs = append(attrs, "witnessReached", wit.Answered)
+		if !wit.Answered {
+			attrs = append(attrs, "witnessReason", wit.Reason)
+		}
+	}
+	a.log.Log(ctx, level, "probe", attrs...)
+}

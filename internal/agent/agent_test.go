@@ -1,0 +1,264 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+)
+
+const (
+	testInstance = "i-0123456789abcdef0"
+	testENIIP    = "10.0.1.10"
+)
+
+// routedClient dials the ENI IP through to a loopback server (tests reach only 127/8).
+func routedClient(selfAddr, witnessAddr string) *http.Client {
+	_, port, _ := net.SplitHostPort(selfAddr)
+	d := &net.Dialer{}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy: nil,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if addr == net.JoinHostPort(testENIIP, port) {
+					addr = witnessAddr
+				}
+				return d.DialContext(ctx, network, addr)
+			},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func testConfig(probeURL string) Config {
+	return Config{
+		Cluster: "prod", ENIID: "eni-0123456789abcdef0", ENIIP: testENIIP, ProbeURL: probeURL,
+		ProbeInterval: 5 * time.Second, ProbeTimeout: 2 * time.Second, PublishInterval: 10 * time.Second,
+		RoleInterval: 5 * time.Second, ShutdownTimeout: 2 * time.Second, MaxBuffered: 4096,
+		Publish: PublishCloudWatch, LogLevel: "info",
+	}
+}
+
+func split(ds []cwtypes.MetricDatum) (health, witness []cwtypes.MetricDatum) {
+	for _, d := range ds {
+		switch aws.ToString(d.MetricName) {
+		case signal.MetricHealth:
+			health = append(health, d)
+		case signal.MetricWitness:
+			witness = append(witness, d)
+		}
+	}
+	return
+}
+
+func TestRunStandbyThenActive(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	role := NewStaticRole(Role{InstanceID: testInstance})
+	var n atomic.Int32
+	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 3:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		case 4:
+			role.Set(Role{InstanceID: testInstance, HoldsENI: true}) // seen from round 5 on
+		case 6:
+			cancel()
+		}
+		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false,"state":"ACTIVE"}`))
+	}))
+	defer self.Close()
+	var witnessed atomic.Int32
+	active := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		witnessed.Add(1)
+		_, _ = w.Write([]byte(`{"coordinator":true,"starting":true}`)) // starting still counts as reached
+	}))
+	defer active.Close()
+
+	cw := &fakeCW{}
+	clk := clock.NewVirtual(t0)
+	u, _ := url.Parse(self.URL)
+	a, err := New(testConfig(self.URL+"/v1/info"), Deps{
+		CloudWatch: cw, Clock: clk, Role: role, Logger: quietLogger(),
+		HTTPClient: routedClient(u.Host, active.Listener.Addr().String()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	health, witness := split(cw.accepted())
+	wantHealth := []float64{1, 1, 0, 1, 1} // round 6 was cut by shutdown and is not reported
+	if len(health) != len(wantHealth) {
+		t.Fatalf("%d health datums, want %d", len(health), len(wantHealth))
+	}
+	for i, d := range health {
+		if valueOf(d) != wantHealth[i] {
+			t.Fatalf("health[%d] = %v, want %v", i, valueOf(d), wantHealth[i])
+		}
+		if at := aws.ToTime(d.Timestamp); !at.Equal(t0.Add(time.Duration(i) * 5 * time.Second)) {
+			t.Fatalf("health[%d] stamped %v, want the probe's own time %v", i, at, t0.Add(time.Duration(i)*5*time.Second))
+		}
+		if aws.ToString(d.Dimensions[1].Value) != testInstance || aws.ToInt32(d.StorageResolution) != 1 {
+			t.Fatalf("health[%d] dimensions/resolution: %+v", i, d)
+		}
+	}
+	if len(witness) != 4 || witnessed.Load() != 4 {
+		t.Fatalf("a standby witnesses every round and the active none: %d datums, %d witness requests, want 4",
+			len(witness), witnessed.Load())
+	}
+	for _, d := range witness {
+		if valueOf(d) != 1 {
+			t.Fatalf("witness datum %v, want 1 (reached)", valueOf(d))
+		}
+	}
+	if calls := cw.callCount(); calls < 1 || calls > 3 {
+		t.Fatalf("%d PutMetricData calls for 5 rounds at a 10 s publish interval, want 1 to 3", calls)
+	}
+	if last := a.Last(); !last.Role.HoldsENI || last.Witness != nil || last.Probes != 5 {
+		t.Fatalf("last observation %+v", last)
+	}
+}
+
+func TestRunWitnessCannotReach(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var n atomic.Int32
+	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 4 {
+			cancel()
+		}
+		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false}`))
+	}))
+	defer self.Close()
+	// The ENI IP answers with a worker's /v1/info, then refuses.
+	var m atomic.Int32
+	worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Add(1)
+		_, _ = w.Write([]byte(`{"coordinator":false,"starting":false}`))
+	}))
+	defer worker.Close()
+	cw := &fakeCW{}
+	u, _ := url.Parse(self.URL)
+	a, err := New(testConfig(self.URL+"/v1/info"), Deps{
+		CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance}),
+		Logger: quietLogger(), HTTPClient: routedClient(u.Host, worker.Listener.Addr().String()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, witness := split(cw.accepted())
+	if n := m.Load(); len(witness) != 3 || n < 3 || n > 4 { // round 4 may reach the server before shutdown cuts it
+		t.Fatalf("witness datums %d, requests %d; want 3 datums", len(witness), n)
+	}
+	for _, d := range witness {
+		if valueOf(d) != 0 {
+			t.Fatal("a worker's answer at the ENI IP is not a reached coordinator")
+		}
+	}
+}
+
+func TestRunWaitsForRole(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	role := NewStaticRole(Role{})
+	role.Fail(errors.New("IMDS unreachable"))
+	var n atomic.Int32
+	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 3 {
+			cancel()
+		}
+		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false}`))
+	}))
+	defer self.Close()
+	clk := clock.NewVirtual(t0)
+	cfg := testConfig(self.URL + "/v1/info")
+	a, err := New(cfg, Deps{CloudWatch: &fakeCW{}, Clock: clk, Role: &countdownRole{StaticRole: role, failures: 3,
+		then: Role{InstanceID: testInstance, HoldsENI: true}}, Logger: quietLogger(), HTTPClient: routedClient("127.0.0.1:1", "127.0.0.1:1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	health, _ := split(a.pub.cw.(*fakeCW).accepted())
+	if len(health) != 2 {
+		t.Fatalf("%d health datums, want 2 (nothing before the role is known)", len(health))
+	}
+	// Three failed role checks, retried every probe interval: the first sample is at t0+15s.
+	if at := aws.ToTime(health[0].Timestamp); !at.Equal(t0.Add(15 * time.Second)) {
+		t.Fatalf("first sample at %v, want %v", at, t0.Add(15*time.Second))
+	}
+}
+
+// countdownRole fails a set number of times, then answers then.
+type countdownRole struct {
+	*StaticRole
+	mu       sync.Mutex
+	failures int
+	then     Role
+}
+
+func (c *countdownRole) Role(ctx context.Context) (Role, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failures > 0 {
+		c.failures--
+		return c.StaticRole.Role(ctx)
+	}
+	return c.then, nil
+}
+
+func TestRunFinalFlushOnShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var n atomic.Int32
+	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 3 {
+			cancel()
+		}
+		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false}`))
+	}))
+	defer self.Close()
+	cw := &fakeCW{}
+	cfg := testConfig(self.URL + "/v1/info")
+	cfg.PublishInterval = time.Minute // no periodic flush before shutdown
+	a, err := New(cfg, Deps{CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance, HoldsENI: true}), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cw.callCount() != 1 || len(cw.accepted()) != 2 {
+		t.Fatalf("shutdown flush: %d calls, %d datums; want 1 call with 2", cw.callCount(), len(cw.accepted()))
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	if _, err := New(testConfig("http://127.0.0.1:8080/v1/info"), Deps{}); err == nil {
+		t.Fatal("New without CloudWatch accepted")
+	}
+	bad := testConfig("http://10.0.0.1:8080/v1/info")
+	if _, err := New(bad, Deps{CloudWatch: &fakeCW{}}); err == nil {
+		t.Fatal("New with a non-loopback probe URL accepted")
+	}
+}
