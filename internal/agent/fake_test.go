@@ -18,8 +18,8 @@ type fakeCW struct {
 	calls  []*cloudwatch.PutMetricDataInput // every call, failed ones too
 	failed int
 	ok     [][]cwtypes.MetricDatum // datums of the successful calls
-	errs   []error // consumed one per call
-	always error   // when set, every call fails with it
+	errs   []error                 // consumed one per call
+	always error                   // when set, every call fails with it
 }
 
 func (f *fakeCW) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
