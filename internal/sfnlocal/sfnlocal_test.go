@@ -107,7 +107,9 @@ func TestCatchCarriesErrorTypeAndCause(t *testing.T) {
 	       "Catch":[{"ErrorEquals":["FlakyError"],"ResultPath":"$.error","Next":"Done"}],"End":true},
 	  "Done":{"Type":"Succeed"}}}`
 	res, err := Run(context.Background(), def, []byte(`{"keep":"me"}`), map[string]Handler{
-		"T": func(context.Context, json.RawMessage) (json.RawMessage, error) { return nil, &FlakyError{msg: "disk on fire"} },
+		"T": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return nil, &FlakyError{msg: "disk on fire"}
+		},
 	}, Options{})
 	if err != nil {
 		t.Fatal(err)
