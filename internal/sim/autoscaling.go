@@ -208,6 +208,9 @@ func (c *asgClient) DescribeAutoScalingGroups(ctx context.Context, in *autoscali
 }
 
 func (c *asgClient) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, _ ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	if in == nil {
+		in = &autoscaling.TerminateInstanceInAutoScalingGroupInput{}
+	}
 	var out *autoscaling.TerminateInstanceInAutoScalingGroupOutput
 	err := c.a.do(ctx, c.caller, "autoscaling", "TerminateInstanceInAutoScalingGroup", true, func(*world) error {
 		var err error
@@ -218,6 +221,9 @@ func (c *asgClient) TerminateInstanceInAutoScalingGroup(ctx context.Context, in 
 }
 
 func (c *asgClient) SetInstanceProtection(ctx context.Context, in *autoscaling.SetInstanceProtectionInput, _ ...func(*autoscaling.Options)) (*autoscaling.SetInstanceProtectionOutput, error) {
+	if in == nil {
+		in = &autoscaling.SetInstanceProtectionInput{}
+	}
 	err := c.a.do(ctx, c.caller, "autoscaling", "SetInstanceProtection", true, func(*world) error {
 		return c.a.setProtection(in)
 	})
@@ -228,6 +234,9 @@ func (c *asgClient) SetInstanceProtection(ctx context.Context, in *autoscaling.S
 }
 
 func (c *asgClient) SetDesiredCapacity(ctx context.Context, in *autoscaling.SetDesiredCapacityInput, _ ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error) {
+	if in == nil {
+		in = &autoscaling.SetDesiredCapacityInput{}
+	}
 	err := c.a.do(ctx, c.caller, "autoscaling", "SetDesiredCapacity", true, func(*world) error {
 		return c.a.setDesired(in)
 	})

@@ -96,6 +96,9 @@ type cwClient struct {
 }
 
 func (c *cwClient) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	if in == nil {
+		in = &cloudwatch.PutMetricDataInput{}
+	}
 	err := c.a.do(ctx, c.caller, "cloudwatch", "PutMetricData", true, func(*world) error {
 		return c.a.putMetricData(in)
 	})
@@ -106,6 +109,9 @@ func (c *cwClient) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDa
 }
 
 func (c *cwClient) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	if in == nil {
+		in = &cloudwatch.GetMetricDataInput{}
+	}
 	var out *cloudwatch.GetMetricDataOutput
 	err := c.a.do(ctx, c.caller, "cloudwatch", "GetMetricData", false, func(*world) error {
 		var err error

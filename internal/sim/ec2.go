@@ -395,6 +395,9 @@ func (c *ec2Client) DescribeNetworkInterfaces(ctx context.Context, in *ec2.Descr
 }
 
 func (c *ec2Client) AttachNetworkInterface(ctx context.Context, in *ec2.AttachNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.AttachNetworkInterfaceOutput, error) {
+	if in == nil {
+		in = &ec2.AttachNetworkInterfaceInput{}
+	}
 	var out *ec2.AttachNetworkInterfaceOutput
 	err := c.a.do(ctx, c.caller, "ec2", "AttachNetworkInterface", true, func(*world) error {
 		var err error
@@ -405,6 +408,9 @@ func (c *ec2Client) AttachNetworkInterface(ctx context.Context, in *ec2.AttachNe
 }
 
 func (c *ec2Client) DetachNetworkInterface(ctx context.Context, in *ec2.DetachNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.DetachNetworkInterfaceOutput, error) {
+	if in == nil {
+		in = &ec2.DetachNetworkInterfaceInput{}
+	}
 	err := c.a.do(ctx, c.caller, "ec2", "DetachNetworkInterface", true, func(*world) error {
 		return c.a.detach(in)
 	})
@@ -415,6 +421,9 @@ func (c *ec2Client) DetachNetworkInterface(ctx context.Context, in *ec2.DetachNe
 }
 
 func (c *ec2Client) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
+	if in == nil {
+		in = &ec2.TerminateInstancesInput{}
+	}
 	var out *ec2.TerminateInstancesOutput
 	err := c.a.do(ctx, c.caller, "ec2", "TerminateInstances", true, func(*world) error {
 		var err error
@@ -425,6 +434,9 @@ func (c *ec2Client) TerminateInstances(ctx context.Context, in *ec2.TerminateIns
 }
 
 func (c *ec2Client) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	if in == nil {
+		in = &ec2.CreateTagsInput{}
+	}
 	err := c.a.do(ctx, c.caller, "ec2", "CreateTags", true, func(*world) error {
 		return c.a.createTags(in)
 	})

@@ -111,6 +111,9 @@ type sfnClient struct {
 }
 
 func (c *sfnClient) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	if in == nil {
+		in = &sfn.StartExecutionInput{}
+	}
 	var out *sfn.StartExecutionOutput
 	err := c.a.do(ctx, c.caller, "states", "StartExecution", true, func(*world) error {
 		var err error
@@ -121,6 +124,9 @@ func (c *sfnClient) StartExecution(ctx context.Context, in *sfn.StartExecutionIn
 }
 
 func (c *sfnClient) ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, _ ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
+	if in == nil {
+		in = &sfn.ListExecutionsInput{}
+	}
 	var out *sfn.ListExecutionsOutput
 	err := c.a.do(ctx, c.caller, "states", "ListExecutions", false, func(w *world) error {
 		var err error
@@ -131,6 +137,9 @@ func (c *sfnClient) ListExecutions(ctx context.Context, in *sfn.ListExecutionsIn
 }
 
 func (c *sfnClient) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	if in == nil {
+		in = &sfn.DescribeExecutionInput{}
+	}
 	var out *sfn.DescribeExecutionOutput
 	err := c.a.do(ctx, c.caller, "states", "DescribeExecution", false, func(w *world) error {
 		var err error

@@ -57,6 +57,9 @@ func snsErr(code, format string, args ...any) error {
 // required (InvalidParameter) and at most 256 KiB; a Subject, when given, is 1-100
 // characters of printable ASCII without line breaks (InvalidParameter).
 func (c *snsClient) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	if in == nil {
+		in = &sns.PublishInput{}
+	}
 	var out *sns.PublishOutput
 	err := c.a.do(ctx, c.caller, "sns", "Publish", true, func(*world) error {
 		a := c.a
