@@ -1,0 +1,356 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/awserr"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+)
+
+// DeviceIndex is where the coordinator ENI goes on the new coordinator (0 is the
+// instance's own primary interface).
+const DeviceIndex = 1
+
+// AttachENI moves the coordinator ENI to the best healthy standby. It never attaches
+// unless the fence is confirmed: Terminate reported FENCED or NO_HOLDER, and right now
+// the ENI is available and the failed instance is shutting down, terminated or gone.
+// The standby must be a running member of the pool (tag coordinator-ha:cluster), in
+// the ENI's Availability Zone, not the failed instance, and healthy for at least
+// MinHealthyReports consecutive self-reports; the best has the longest healthy streak,
+// then the longest uptime. Every candidate and why it was passed over is recorded.
+// When none qualifies the outcome is NO_STANDBY with Attempts counted, and the state
+// machine takes the slow path. A re-run after the ENI was attached to a running pool
+// member reports ATTACHED without a second attach.
+func (s *Steps) AttachENI(ctx context.Context, in events.FailoverState) (events.FailoverState, error) {
+	return s.run(ctx, events.StepAttachENI, in, s.attach)
+}
+
+func (s *Steps) attach(o *op, st *events.FailoverState) error {
+	res := &events.AttachResult{Attempts: 1, MaxAttempts: s.cfg.MaxAttachAttempts, Candidates: []events.Candidate{}}
+	if st.Attach != nil {
+		res.Attempts = st.Attach.Attempts + 1
+	}
+	failed := st.FailedInstanceID
+
+	if st.Terminate == nil || (st.Terminate.Outcome != events.TerminateFenced && st.Terminate.Outcome != events.TerminateNoHolder) {
+		got := "no Terminate result"
+		if st.Terminate != nil {
+			got = "Terminate outcome " + st.Terminate.Outcome
+		}
+		o.event(st, "refused", "fence not confirmed: "+got)
+		return fenceNotConfirmed("refusing to attach %s: the fence is not confirmed (%s)", st.ENIID, got)
+	}
+
+	eni, err := o.describeENI(st.ENIID)
+	if err != nil {
+		return err
+	}
+	if h := eni.holder(); h != "" && eni.AttachStatus != "detaching" {
+		if h == failed {
+			o.event(st, "refused", fmt.Sprintf("%s is attached to the failed instance %s again", st.ENIID, failed))
+			return fenceNotConfirmed("refusing to attach %s: it is %s on the failed instance %s", st.ENIID, eni.AttachStatus, failed)
+		}
+		return s.alreadyAttached(o, st, res, eni)
+	}
+	if !eni.available() {
+		if eni, err = o.waitENIFree(st.ENIID, ""); err != nil {
+			return err
+		}
+		if eni.holder() != "" {
+			return s.alreadyAttached(o, st, res, eni)
+		}
+	}
+	if failed != "" {
+		inst, err := o.describeInstance(failed)
+		if err != nil {
+			return err
+		}
+		if state := instanceState(inst); !fenced(state) {
+			o.event(st, "refused", fmt.Sprintf("the failed instance %s is %s", failed, state))
+			return fenceNotConfirmed("refusing to attach %s: the failed instance %s is %s, not terminated", st.ENIID, failed, state)
+		}
+	}
+
+	cands, err := s.candidates(o, st, eni)
+	if err != nil {
+		return err
+	}
+	var chosen *candidate
+	for _, c := range cands {
+		if c.Rejected != "" {
+			continue
+		}
+		if chosen != nil {
+			c.Rejected = fmt.Sprintf("qualified; %s preferred (longer healthy streak or uptime)", chosen.InstanceID)
+			continue
+		}
+		attachmentID, err := s.attachTo(o, st.ENIID, c.InstanceID)
+		if err != nil {
+			var pe *PermanentError
+			var te *TransientError
+			if errors.As(err, &pe) || errors.As(err, &te) {
+				return err
+			}
+			c.Rejected = "attach failed: " + err.Error()
+			o.event(st, "attach-failed", fmt.Sprintf("%s: %v", c.InstanceID, err))
+			continue
+		}
+		chosen = c
+		res.AttachmentID = attachmentID
+		o.event(st, "attach-requested", fmt.Sprintf("%s to %s at device index %d (%d consecutive healthy reports)", st.ENIID, c.InstanceID, DeviceIndex, c.HealthyReports))
+	}
+	for _, c := range cands {
+		res.Candidates = append(res.Candidates, c.Candidate)
+	}
+	if chosen == nil {
+		res.Outcome = events.AttachNoStandby
+		st.Attach = res
+		o.event(st, "no-standby", fmt.Sprintf("attempt %d of %d: no standby qualifies (%s)", res.Attempts, res.MaxAttempts, summarize(res.Candidates)))
+		return nil
+	}
+	return s.finishAttach(o, st, res, chosen.InstanceID, cands)
+}
+
+// alreadyAttached handles a re-run after the ENI was attached: it is fine when the
+// holder is a running pool member (finish protecting and tagging it), an error otherwise.
+func (s *Steps) alreadyAttached(o *op, st *events.FailoverState, res *events.AttachResult, eni eniView) error {
+	h := eni.holder()
+	inst, err := o.describeInstance(h)
+	if err != nil {
+		return err
+	}
+	state := instanceState(inst)
+	if inst == nil || tagValue(inst.Tags, config.TagCluster) != st.Cluster || state != string(ec2types.InstanceStateNameRunning) {
+		return permanent("%s is %s to %s (%s), which is not a running member of cluster %s: not touching it", st.ENIID, eni.AttachStatus, h, state, st.Cluster)
+	}
+	o.event(st, "already-attached", fmt.Sprintf("%s is already %s to pool member %s; no second attach", st.ENIID, eni.AttachStatus, h))
+	res.AttachmentID = eni.AttachmentID
+	res.Candidates = append(res.Candidates, events.Candidate{InstanceID: h, AZ: eni.AZ, State: state})
+	return s.finishAttach(o, st, res, h, nil)
+}
+
+// finishAttach waits for the attachment, protects and tags the new active coordinator.
+func (s *Steps) finishAttach(o *op, st *events.FailoverState, res *events.AttachResult, id string, cands []*candidate) error {
+	for {
+		eni, err := o.describeENI(st.ENIID)
+		if err != nil {
+			return err
+		}
+		if eni.holder() != id {
+			return permanent("%s was to be attached to %s but is now %s", st.ENIID, id, eni)
+		}
+		if eni.AttachStatus == string(ec2types.AttachmentStatusAttached) {
+			res.AttachmentID = eni.AttachmentID
+			res.DeviceIndex = eni.DeviceIndex
+			break
+		}
+		if err := o.pause(fmt.Sprintf("%s to be attached to %s (it is %s)", st.ENIID, id, eni.AttachStatus)); err != nil {
+			return err
+		}
+	}
+	at := o.now().UTC()
+	res.AttachedAt = &at
+	res.InstanceID = id
+	res.Outcome = events.AttachAttached
+	st.Attach = res
+	o.event(st, "attached", fmt.Sprintf("%s is attached to %s (%s, device index %d)", st.ENIID, id, res.AttachmentID, res.DeviceIndex))
+
+	if err := o.protect(id); err != nil {
+		if _, ok := err.(*notInGroupError); !ok {
+			return err
+		}
+		o.event(st, "protect-skipped", fmt.Sprintf("%s is not in group %s: %v", id, s.cfg.ASGName, err))
+	} else {
+		o.event(st, "protected", fmt.Sprintf("%s is protected from scale-in", id))
+	}
+	if err := o.tagRole(config.RoleActive, id); err != nil {
+		o.log.WarnContext(o.ctx, "could not tag the new coordinator active", "instance", id, "error", err)
+	}
+	var standbys []string
+	for _, c := range cands {
+		if c.InstanceID != id && c.InstanceID != st.FailedInstanceID && c.State == string(ec2types.InstanceStateNameRunning) {
+			standbys = append(standbys, c.InstanceID)
+		}
+	}
+	if err := o.tagRole(config.RoleStandby, standbys...); err != nil {
+		o.log.WarnContext(o.ctx, "could not tag standbys", "instances", standbys, "error", err)
+	}
+	return nil
+}
+
+// attachTo attaches the ENI at DeviceIndex. Whatever the call returns, the ENI is
+// looked at before another try, so a reply lost after the attach happened never leads
+// to a second attach.
+func (s *Steps) attachTo(o *op, eniID, id string) (string, error) {
+	ceiling := s.t.BackoffBase
+	for attempt := 1; ; attempt++ {
+		out, err := s.d.EC2.AttachNetworkInterface(o.ctx, &ec2.AttachNetworkInterfaceInput{
+			DeviceIndex: aws.Int32(DeviceIndex), InstanceId: aws.String(id), NetworkInterfaceId: aws.String(eniID),
+		})
+		if err == nil {
+			return aws.ToString(out.AttachmentId), nil
+		}
+		if awserr.IsContextDone(err) || o.ctx.Err() != nil {
+			return "", &TransientError{Err: fmt.Errorf("attaching %s to %s: %w", eniID, id, err)}
+		}
+		eni, derr := o.describeENI(eniID)
+		if derr != nil {
+			return "", derr
+		}
+		switch h := eni.holder(); {
+		case h == id:
+			o.log.WarnContext(o.ctx, "attach reported an error but the ENI is on the standby", "error", err)
+			return eni.AttachmentID, nil
+		case h != "":
+			return "", permanent("attaching %s to %s: someone else attached it to %s meanwhile: %w", eniID, id, h, err)
+		}
+		if !retryable(err) {
+			return "", fmt.Errorf("attaching %s to %s: %w", eniID, id, err)
+		}
+		if attempt >= s.t.APIAttempts {
+			return "", &TransientError{Err: fmt.Errorf("attaching %s to %s: still failing after %d attempts: %w", eniID, id, attempt, err)}
+		}
+		wait := time.Duration(s.d.Jitter() * float64(ceiling))
+		if o.now().Add(wait).After(o.deadline) {
+			return "", &TransientError{Err: fmt.Errorf("attaching %s to %s: no time left to retry: %w", eniID, id, err)}
+		}
+		if err := s.d.Clock.Sleep(o.ctx, wait); err != nil {
+			return "", &TransientError{Err: err}
+		}
+		ceiling = min(2*ceiling, s.t.BackoffMax)
+	}
+}
+
+type candidate struct {
+	events.Candidate
+	launched time.Time
+}
+
+// candidates lists the pool and judges every member; qualified ones come first,
+// best first.
+func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*candidate, error) {
+	out, err := call(o, "listing the coordinator pool", func(ctx context.Context) ([]ec2types.Instance, error) {
+		var all []ec2types.Instance
+		in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + config.TagCluster), Values: []string{st.Cluster}},
+			{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}},
+		}}
+		for {
+			page, err := s.d.EC2.DescribeInstances(ctx, in)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range page.Reservations {
+				all = append(all, r.Instances...)
+			}
+			if aws.ToString(page.NextToken) == "" {
+				return all, nil
+			}
+			in.NextToken = page.NextToken
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var cands []*candidate
+	var healthIDs []string
+	for _, inst := range out {
+		c := &candidate{Candidate: events.Candidate{
+			InstanceID: aws.ToString(inst.InstanceId),
+			State:      instanceState(&inst),
+		}, launched: aws.ToTime(inst.LaunchTime)}
+		if inst.Placement != nil {
+			c.AZ = aws.ToString(inst.Placement.AvailabilityZone)
+		}
+		switch {
+		case c.InstanceID == st.FailedInstanceID:
+			c.Rejected = "the failed instance"
+		case c.State != string(ec2types.InstanceStateNameRunning):
+			c.Rejected = "not running (" + c.State + ")"
+		case c.AZ != eni.AZ:
+			c.Rejected = fmt.Sprintf("in %s; the ENI is bound to %s", c.AZ, eni.AZ)
+		default:
+			healthIDs = append(healthIDs, c.InstanceID)
+		}
+		cands = append(cands, c)
+	}
+	if len(healthIDs) > 0 {
+		reports, err := s.readHealth(o, st.Cluster, healthIDs)
+		if err != nil {
+			return nil, err
+		}
+		now := o.now()
+		for _, c := range cands {
+			r, ok := reports[c.InstanceID]
+			if c.Rejected != "" || !ok {
+				continue
+			}
+			c.HealthyReports = consecutiveHealthy(r.Health, now, s.t.HealthMaxGap)
+			if c.HealthyReports < s.cfg.MinHealthyReports {
+				c.Rejected = fmt.Sprintf("%d consecutive healthy reports, needs %d", c.HealthyReports, s.cfg.MinHealthyReports)
+			}
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if (a.Rejected == "") != (b.Rejected == "") {
+			return a.Rejected == ""
+		}
+		if a.HealthyReports != b.HealthyReports {
+			return a.HealthyReports > b.HealthyReports
+		}
+		if !a.launched.Equal(b.launched) {
+			return a.launched.Before(b.launched)
+		}
+		return a.InstanceID < b.InstanceID
+	})
+	return cands, nil
+}
+
+// readHealth reads the candidates' self-reports with one GetMetricData call (paged).
+func (s *Steps) readHealth(o *op, cluster string, ids []string) (map[string]*signal.Reports, error) {
+	now := o.now()
+	in, err := signal.Query(cluster, ids, now.Add(-s.t.HealthLookback), now)
+	if err != nil {
+		return nil, err
+	}
+	var results []cwtypes.MetricDataResult
+	for {
+		page, err := call(o, "reading standby health", func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) {
+			return s.d.CloudWatch.GetMetricData(ctx, in)
+		})
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, page.MetricDataResults...)
+		if aws.ToString(page.NextToken) == "" {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	return signal.Parse(ids, results)
+}
+
+func summarize(cs []events.Candidate) string {
+	if len(cs) == 0 {
+		return "the pool has no other members"
+	}
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, c.InstanceID+": "+c.Rejected)
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,28 @@
+// Package failover holds the steps of the failover state machine, one Lambda handler
+// each, with the shape func(ctx, events.FailoverState) (events.FailoverState, error):
+//
+//	Terminate      fence the failed coordinator: terminate it through its Auto Scaling
+//	               group, confirm it is shutting down, get the ENI off it (Force when a
+//	               normal detach does not finish), confirm the ENI is available.
+//	AttachENI      attach the ENI to the best healthy standby, only after the fence is
+//	               confirmed; protect it from scale-in and tag roles.
+//	LaunchStandby  bring the pool back to HACoordinatorsCount and tag newcomers standby.
+//	Notify         one SNS message per execution with the outcome and the timeline.
+//
+// Every step validates the document, does its work, fills its result field, appends
+// timeline entries and returns the whole document, so the execution's output in the
+// Step Functions console is the failover's history. Every step is idempotent: re-run
+// on the same input after a crash at any point, it finishes the job or reports it done.
+//
+// Each step retries AWS throttling and server faults itself (exponential backoff, full
+// jitter) and bounds its waits by the context deadline less a margin, polling with the
+// injected clock. Errors reach Step Functions as exactly one of *TransientError,
+// *FenceNotConfirmedError, *InvalidInputError or *PermanentError; aws-lambda-go names
+// the errorType after the Go type, so the state machine's Retry and Catch match
+// "TransientError" and so on.
+//
+// Configuration (LoadConfig): CLUSTER_NAME (all), COORDINATOR_ASG_NAME (all but Notify),
+// HA_COORDINATORS_COUNT (LaunchStandby), MIN_HEALTHY_REPORTS (default 3),
+// MAX_ATTACH_ATTEMPTS (default 10), NOTIFICATION_TOPIC_ARN (Notify, optional) and
+// COORDINATOR_ENI_ID (optional cross-check of the document's ENI).
+package failover

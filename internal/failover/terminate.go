@@ -1,0 +1,240 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/awserr"
+	"github.com/prestoha/coordinator-ha/internal/config"
+)
+
+// Terminate fences the failed coordinator: it terminates the instance through its Auto
+// Scaling group (desired capacity unchanged, so the group replaces it), confirms it is
+// shutting down, detaches the ENI (Force after Timing.DetachWait) and confirms the ENI
+// is available. It reports FENCED only when both are confirmed; SUPERSEDED when the
+// ENI is on another instance (someone else moved it); NO_HOLDER for an UNATTACHED
+// verdict once the ENI is available. It is idempotent: a re-run after a crash at any
+// point finishes the job or reports it done.
+func (s *Steps) Terminate(ctx context.Context, in events.FailoverState) (events.FailoverState, error) {
+	return s.run(ctx, events.StepTerminate, in, s.terminate)
+}
+
+func (s *Steps) terminate(o *op, st *events.FailoverState) error {
+	failed := st.FailedInstanceID
+	eni, err := o.describeENI(st.ENIID)
+	if err != nil {
+		return err
+	}
+	if h := eni.holder(); h != "" && h != failed {
+		o.superseded(st, eni)
+		return nil
+	}
+	if failed == "" {
+		eni, err = o.waitENIFree(st.ENIID, "")
+		if err != nil {
+			return err
+		}
+		if eni.holder() != "" {
+			o.superseded(st, eni)
+			return nil
+		}
+		st.Terminate = &events.TerminateResult{Outcome: events.TerminateNoHolder, ENIStatus: eni.Status, FencedAt: o.now().UTC()}
+		o.event(st, "no-holder", fmt.Sprintf("verdict %s: no instance holds %s; it is available", st.Verdict, st.ENIID))
+		return nil
+	}
+
+	// 1. Terminate the failed instance (idempotent) and confirm it is going away.
+	inst, err := o.describeInstance(failed)
+	if err != nil {
+		return err
+	}
+	state := instanceState(inst)
+	if fenced(state) {
+		o.event(st, "already-terminated", fmt.Sprintf("%s is %s", failed, state))
+	} else {
+		how, err := o.terminateInstance(failed)
+		if err != nil {
+			return err
+		}
+		o.event(st, "terminate-requested", fmt.Sprintf("%s was %s; terminated %s", failed, state, how))
+		if state, err = o.waitInstanceFenced(failed); err != nil {
+			return err
+		}
+		o.event(st, "instance-"+state, fmt.Sprintf("%s is %s", failed, state))
+	}
+	if state != stateGone {
+		if err := o.tagRole(config.RoleFenced, failed); err != nil {
+			o.log.WarnContext(o.ctx, "could not tag the failed instance fenced", "error", err)
+		}
+	}
+
+	// 2. Get the ENI off it and confirm it is available.
+	eni, forced, err := o.detachFrom(st, failed, state)
+	if err != nil {
+		return err
+	}
+	if eni.holder() != "" {
+		o.superseded(st, eni)
+		return nil
+	}
+	st.Terminate = &events.TerminateResult{
+		Outcome:       events.TerminateFenced,
+		InstanceState: state,
+		ENIStatus:     eni.Status,
+		ForcedDetach:  forced,
+		FencedAt:      o.now().UTC(),
+	}
+	o.event(st, "fenced", fmt.Sprintf("%s is %s and %s is available", failed, state, st.ENIID))
+	return nil
+}
+
+func (o *op) superseded(st *events.FailoverState, eni eniView) {
+	st.Terminate = &events.TerminateResult{
+		Outcome:   events.TerminateSuperseded,
+		ENIStatus: eni.Status,
+		ENIHolder: eni.holder(),
+		FencedAt:  o.now().UTC(),
+	}
+	want := "no instance"
+	if st.FailedInstanceID != "" {
+		want = st.FailedInstanceID
+	}
+	o.event(st, "superseded", fmt.Sprintf("%s is on %s, not %s: someone else moved it; nothing to fence", st.ENIID, eni.holder(), want))
+}
+
+// terminateInstance terminates through the Auto Scaling group when the instance is a
+// member (without decrementing desired capacity), else through EC2.
+func (o *op) terminateInstance(id string) (string, error) {
+	member, err := o.inGroup(id)
+	if err != nil {
+		return "", err
+	}
+	if member {
+		_, err := call(o, "terminating "+id+" in group "+o.s.cfg.ASGName, func(ctx context.Context) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+			return o.s.d.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+				InstanceId:                     aws.String(id),
+				ShouldDecrementDesiredCapacity: aws.Bool(false),
+			})
+		})
+		if err == nil {
+			return "through Auto Scaling group " + o.s.cfg.ASGName + " (desired capacity kept)", nil
+		}
+		// The group may have let go of it between the describe and the call.
+		if awserr.Code(err) != awserr.CodeValidationError && !awserr.IsNotFound(err) {
+			return "", err
+		}
+		o.log.WarnContext(o.ctx, "instance left the group; terminating through EC2", "error", err)
+	}
+	_, err = call(o, "terminating "+id, func(ctx context.Context) (*ec2.TerminateInstancesOutput, error) {
+		return o.s.d.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+	})
+	if err != nil && !awserr.IsNotFound(err) {
+		return "", err
+	}
+	return "through EC2 (not a member of " + o.s.cfg.ASGName + ")", nil
+}
+
+func (o *op) inGroup(id string) (bool, error) {
+	g, err := o.describeGroup()
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(g.Instances, func(i asgInstance) bool { return i.ID == id }), nil
+}
+
+func (o *op) waitInstanceFenced(id string) (string, error) {
+	for {
+		inst, err := o.describeInstance(id)
+		if err != nil {
+			return "", err
+		}
+		if s := instanceState(inst); fenced(s) {
+			return s, nil
+		} else if err := o.pause(fmt.Sprintf("%s to shut down (it is %s)", id, s)); err != nil {
+			return "", err
+		}
+	}
+}
+
+// detachFrom makes sure the ENI is no longer on the failed instance: a normal detach
+// first, Force when the normal one has not finished after DetachWait or the instance
+// is already terminated (nothing left to acknowledge a graceful detach). It returns
+// the ENI once it is available or someone else holds it.
+func (o *op) detachFrom(st *events.FailoverState, failed, instState string) (eniView, bool, error) {
+	forced := false
+	asked := false
+	start := o.now()
+	for {
+		eni, err := o.describeENI(st.ENIID)
+		if err != nil {
+			return eni, forced, err
+		}
+		if eni.available() || (eni.holder() != "" && eni.holder() != failed) {
+			if asked || forced {
+				o.event(st, "eni-available", eni.String())
+			}
+			return eni, forced, nil
+		}
+		onFailed := eni.holder() == failed
+		switch {
+		case onFailed && !forced && (instState == stateGone || (asked && o.now().Sub(start) >= o.s.t.DetachWait)):
+			if err := o.detach(eni, true); err != nil {
+				return eni, forced, err
+			}
+			forced = true
+			why := fmt.Sprintf("still %s after %s", eni.AttachStatus, o.now().Sub(start))
+			if instState == stateGone {
+				why = "the instance no longer exists"
+			}
+			o.event(st, "force-detach-requested", fmt.Sprintf("%s from %s: %s", eni.AttachmentID, failed, why))
+		case onFailed && !asked && eni.AttachStatus != "detaching":
+			if err := o.detach(eni, false); err != nil {
+				return eni, forced, err
+			}
+			asked = true
+			start = o.now()
+			o.event(st, "detach-requested", fmt.Sprintf("%s from %s", eni.AttachmentID, failed))
+		case onFailed && !asked:
+			// EC2 is already detaching it (instance termination does that); give it
+			// DetachWait like a detach of our own.
+			asked = true
+			start = o.now()
+		}
+		if err := o.pause(fmt.Sprintf("%s to become available (it is %s)", st.ENIID, eni)); err != nil {
+			return eni, forced, err
+		}
+	}
+}
+
+func (o *op) detach(eni eniView, force bool) error {
+	_, err := call(o, fmt.Sprintf("detaching %s (force=%v)", eni.AttachmentID, force), func(ctx context.Context) (*ec2.DetachNetworkInterfaceOutput, error) {
+		return o.s.d.EC2.DetachNetworkInterface(ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: aws.String(eni.AttachmentID), Force: aws.Bool(force)})
+	})
+	if err != nil && (awserr.IsNotFound(err) || awserr.IsInvalidState(err)) {
+		return nil // already detached or detaching: the next look tells
+	}
+	return err
+}
+
+// waitENIFree waits while the ENI is detaching. It returns the ENI once it is
+// available or attached/attaching to an instance other than except.
+func (o *op) waitENIFree(id, except string) (eniView, error) {
+	for {
+		eni, err := o.describeENI(id)
+		if err != nil {
+			return eni, err
+		}
+		if eni.available() || (eni.holder() != "" && eni.holder() != except && eni.AttachStatus != "detaching") {
+			return eni, nil
+		}
+		if err := o.pause(fmt.Sprintf("%s to become available (it is %s)", id, eni)); err != nil {
+			return eni, err
+		}
+	}
+}
