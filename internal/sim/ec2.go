@@ -914,6 +914,9 @@ func (a *Account) createTags(in *ec2.CreateTagsInput) error {
 	if len(in.Resources) == 0 {
 		return ec2Err("MissingParameter", "The request must contain the parameter resourceIdSet")
 	}
+	if len(in.Tags) == 0 {
+		return ec2Err("MissingParameter", "The request must contain the parameter tagSet")
+	}
 	for _, t := range in.Tags {
 		k := aws.ToString(t.Key)
 		if k == "" || len(k) > 128 || len(aws.ToString(t.Value)) > 256 {
