@@ -13,6 +13,15 @@
 // or Real clock the account is safe for concurrent use by many goroutines (one mutex
 // guards all state; hooks run outside it).
 //
+// # Setup and assertions
+//
+// New builds the account; AddSubnet, CreateNetworkInterface, LaunchInstance,
+// CreateAutoScalingGroup, CreateStateMachine and CreateTopic populate it;
+// TerminateFromOutside, StopInstance, SetASGSuspended, StickENIDetach,
+// StickInstanceShutdown, SetTimings and FinishExecution act as the world outside the
+// control plane; Instance, Instances, ENI, ASG, Executions, Datapoints, Messages, Calls
+// and Actions are for assertions. Clients(caller) hands out the awsapi clients.
+//
 // # Strictness
 //
 // Unlike moto, which accepts most calls whatever the state, the simulation rejects
