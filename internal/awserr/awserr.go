@@ -43,7 +43,7 @@ const (
 
 var throttleCodes = map[string]bool{
 	CodeThrottling: true, CodeThrottlingException: true, CodeRequestLimitExceeded: true,
-	CodeTooManyRequests: true, "SlowDown": true, "PriorRequestNotComplete": true,
+	CodeTooManyRequests: true, "Throttled": true, "SlowDown": true, "PriorRequestNotComplete": true,
 	"ProvisionedThroughputExceededException": true, "EC2ThrottledException": true,
 	CodeResourceContention: true,
 }

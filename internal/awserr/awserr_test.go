@@ -19,6 +19,7 @@ func TestClassification(t *testing.T) {
 		{"ec2 throttle", New(CodeRequestLimitExceeded, "slow down", smithy.FaultClient), true, true, false, false, false},
 		{"autoscaling throttle, wrapped", wrap(New(CodeThrottling, "Rate exceeded", smithy.FaultClient)), true, true, false, false, false},
 		{"states throttle", New(CodeThrottlingException, "", smithy.FaultClient), true, true, false, false, false},
+		{"sns throttle", New("Throttled", "", smithy.FaultClient), true, true, false, false, false},
 		{"ec2 5xx", New(CodeInternalError, "", smithy.FaultServer), false, true, false, false, false},
 		{"unknown server fault", New("SomethingBroke", "", smithy.FaultServer), false, true, false, false, false},
 		{"instance not found", wrap(New(CodeInvalidInstanceIDNotFound, "", smithy.FaultClient)), false, false, true, false, false},
