@@ -34,7 +34,7 @@ type Config struct {
 // Timing bounds the steps' waits and retries. Zero fields take the defaults.
 type Timing struct {
 	PollInterval   time.Duration // between two looks at an instance or ENI (2 s)
-	DetachWait     time.Duration // a normal detach gets this long before Force (30 s)
+	DetachWait     time.Duration // a normal detach (or the one termination starts) gets this long before Force (10 s)
 	LaunchWait     time.Duration // LaunchStandby waits this long for a replacement to appear (60 s)
 	DeadlineMargin time.Duration // every wait ends this long before the Lambda deadline (15 s)
 	DefaultBudget  time.Duration // budget when the context has no deadline (4 min)
@@ -49,7 +49,7 @@ type Timing struct {
 func DefaultTiming() Timing {
 	return Timing{
 		PollInterval:   2 * time.Second,
-		DetachWait:     30 * time.Second,
+		DetachWait:     10 * time.Second,
 		LaunchWait:     60 * time.Second,
 		DeadlineMargin: 15 * time.Second,
 		DefaultBudget:  4 * time.Minute,

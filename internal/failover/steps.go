@@ -154,8 +154,13 @@ func (o *op) event(st *events.FailoverState, event, detail string) {
 }
 
 // retryable reports whether an AWS error is worth another attempt inside the step.
+// SNS throttles with "Throttled", which awserr does not list (yet).
 func retryable(err error) bool {
-	return awserr.IsTransient(err) || awserr.Code(err) == awserr.CodeScalingActivityInProgress
+	switch awserr.Code(err) {
+	case awserr.CodeScalingActivityInProgress, "Throttled":
+		return true
+	}
+	return awserr.IsTransient(err)
 }
 
 // call runs one AWS call, retrying throttling and server faults with exponential

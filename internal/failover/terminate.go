@@ -31,7 +31,7 @@ func (s *Steps) terminate(o *op, st *events.FailoverState) error {
 	if err != nil {
 		return err
 	}
-	if h := eni.holder(); h != "" && h != failed {
+	if h := eni.holder(); h != "" && h != failed && eni.AttachStatus != "detaching" {
 		o.superseded(st, eni)
 		return nil
 	}
@@ -175,7 +175,7 @@ func (o *op) detachFrom(st *events.FailoverState, failed, instState string) (eni
 		if err != nil {
 			return eni, forced, err
 		}
-		if eni.available() || (eni.holder() != "" && eni.holder() != failed) {
+		if eni.available() || (eni.holder() != "" && eni.holder() != failed && eni.AttachStatus != "detaching") {
 			if asked || forced {
 				o.event(st, "eni-available", eni.String())
 			}
