@@ -51,7 +51,7 @@ type world struct {
 
 type worldOpts struct {
 	haCount        int
-	healthyReports int // per standby, every 10 s up to now; default 6
+	healthyReports int  // per standby, every 10 s up to now; default 6
 	silentAfter    bool // standbys stop reporting now (default: they keep reporting healthy for 15 min)
 }
 
@@ -252,7 +252,9 @@ func (c *crashClients) deps() Deps {
 type crashEC2 struct{ c *crashClients }
 
 func (x crashEC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, o ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
-	return crashAfter(x.c, ctx, func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) { return x.c.inner.EC2.DescribeInstances(ctx, in, o...) })
+	return crashAfter(x.c, ctx, func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) {
+		return x.c.inner.EC2.DescribeInstances(ctx, in, o...)
+	})
 }
 func (x crashEC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, o ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
 	return crashAfter(x.c, ctx, func(ctx context.Context) (*ec2.DescribeNetworkInterfacesOutput, error) {
@@ -270,10 +272,14 @@ func (x crashEC2) DetachNetworkInterface(ctx context.Context, in *ec2.DetachNetw
 	})
 }
 func (x crashEC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, o ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
-	return crashAfter(x.c, ctx, func(ctx context.Context) (*ec2.TerminateInstancesOutput, error) { return x.c.inner.EC2.TerminateInstances(ctx, in, o...) })
+	return crashAfter(x.c, ctx, func(ctx context.Context) (*ec2.TerminateInstancesOutput, error) {
+		return x.c.inner.EC2.TerminateInstances(ctx, in, o...)
+	})
 }
 func (x crashEC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, o ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
-	return crashAfter(x.c, ctx, func(ctx context.Context) (*ec2.CreateTagsOutput, error) { return x.c.inner.EC2.CreateTags(ctx, in, o...) })
+	return crashAfter(x.c, ctx, func(ctx context.Context) (*ec2.CreateTagsOutput, error) {
+		return x.c.inner.EC2.CreateTags(ctx, in, o...)
+	})
 }
 
 type crashASG struct{ c *crashClients }
@@ -302,10 +308,14 @@ func (x crashASG) SetDesiredCapacity(ctx context.Context, in *autoscaling.SetDes
 type crashCW struct{ c *crashClients }
 
 func (x crashCW) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
-	return crashAfter(x.c, ctx, func(ctx context.Context) (*cloudwatch.PutMetricDataOutput, error) { return x.c.inner.CloudWatch.PutMetricData(ctx, in, o...) })
+	return crashAfter(x.c, ctx, func(ctx context.Context) (*cloudwatch.PutMetricDataOutput, error) {
+		return x.c.inner.CloudWatch.PutMetricData(ctx, in, o...)
+	})
 }
 func (x crashCW) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
-	return crashAfter(x.c, ctx, func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) { return x.c.inner.CloudWatch.GetMetricData(ctx, in, o...) })
+	return crashAfter(x.c, ctx, func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) {
+		return x.c.inner.CloudWatch.GetMetricData(ctx, in, o...)
+	})
 }
 
 type crashSNS struct{ c *crashClients }
