@@ -1,0 +1,58 @@
+// Command drill is the local failover drill and benchmark: `drill demo` (make demo)
+// watches the control plane detect each kind of coordinator failure and move the
+// coordinator IP inside a simulated AWS account on this machine, and `drill bench`
+// (make bench) repeats the failover scenarios and measures timings, the agent's
+// footprint, binary sizes, Lambda cold starts and a monthly cost. The logic is in
+// internal/drill.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/prestoha/coordinator-ha/internal/drill"
+)
+
+func main() {
+	if len(os.Args) < 2 || (os.Args[1] != "demo" && os.Args[1] != "bench") {
+		fmt.Fprintln(os.Stderr, "usage: drill demo|bench [flags]  (drill demo -h for the flags)")
+		os.Exit(2)
+	}
+	cmd := os.Args[1]
+	fs := flag.NewFlagSet("drill "+cmd, flag.ExitOnError)
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios (default: all for demo, the failover ones for bench); one of: "+strings.Join(drill.ScenarioNames(), ", "))
+	speed := fs.Float64("speed", 0, "time compression: drill seconds per wall second (default 10 for demo, 40 for bench)")
+	production := fs.Bool("production", false, "run at real time (speed 1) with production timings")
+	out := fs.String("out", "", "output directory (default out/demo or out/bench)")
+	runs := fs.Int("runs", 20, "bench: runs of each failover scenario")
+	parallel := fs.Int("parallel", 2, "bench: scenarios run at the same time")
+	agentSeconds := fs.Int("agent-seconds", 40, "bench: wall seconds to measure the agent binary's CPU and RSS")
+	coldRuns := fs.Int("cold-runs", 10, "bench: cold starts measured per Lambda")
+	_ = fs.Parse(os.Args[2:])
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var names []string
+	for _, n := range strings.Split(*scenarios, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	var err error
+	switch cmd {
+	case "demo":
+		err = drill.Demo(ctx, drill.DemoOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out, Progress: os.Stdout})
+	case "bench":
+		err = drill.Bench(ctx, drill.BenchOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out,
+			Runs: *runs, Parallel: *parallel, AgentSeconds: *agentSeconds, ColdStartRuns: *coldRuns, Progress: os.Stdout})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "drill "+cmd+":", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,357 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/prestoha/coordinator-ha/internal/agent"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/drill/host"
+	"github.com/prestoha/coordinator-ha/internal/drill/vip"
+	"github.com/prestoha/coordinator-ha/internal/sim"
+)
+
+const (
+	subnetID = "subnet-0d1e2a3b4c5d6e7f8"
+	subnetAZ = "us-east-1a"
+)
+
+// clusterSpec is what differs between scenarios.
+type clusterSpec struct {
+	Name        string // cluster name
+	HACount     int
+	Keep        bool // KeepCoordinatorNode=yes
+	Seed        int64
+	Settings    Settings
+	VerboseLogs bool
+}
+
+// attachObs is one observed change of the ENI's attachment.
+type attachObs struct {
+	At         time.Time
+	InstanceID string // "" when the ENI is available
+	Status     string
+}
+
+// Cluster is one simulated coordinator cluster with its control plane.
+type Cluster struct {
+	spec  clusterSpec
+	Clock *drillClock
+	Acct  *sim.Account
+	ENIID string
+	ENIIP string
+	ASG   string
+	Topic string
+	SMARN string
+
+	Proxy   *vip.Proxy
+	Watcher *vip.Watcher
+
+	AgentCW *CWCounter // every agent's CloudWatch calls
+	HCCW    *CWCounter // the health check's
+
+	mu          sync.Mutex
+	hosts       map[string]*Host
+	order       []string
+	stateLog    []sim.InstanceStateChange
+	attachLog   []attachObs
+	maxAttached int
+	samples     int
+	violations  []string
+	execs       []*execRun
+	invocations []invocation
+	rng         *rand.Rand
+	fault       time.Time // when the fault was injected (drill time)
+	started     time.Time
+	report      func(format string, a ...any)
+
+	logMu sync.Mutex
+	logs  []logRecord
+
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	ctx    context.Context
+}
+
+type invocation struct {
+	Start, End time.Time
+	Err        error
+}
+
+func newCluster(parent context.Context, spec clusterSpec) (*Cluster, error) {
+	st := spec.Settings
+	clk := newDrillClock(time.Now().UTC().Truncate(time.Second), st.Speed)
+	t := sim.DefaultTimings()
+	t.PendingToRunning = st.PendingToRun
+	t.MetricIngestionDelay = st.IngestionMin
+	acct := sim.New(sim.Options{Clock: clk, Timings: t, Seed: spec.Seed})
+	ctx, cancel := context.WithCancel(parent)
+	c := &Cluster{spec: spec, Clock: clk, Acct: acct, ASG: spec.Name + "-coordinators", hosts: map[string]*Host{},
+		rng: rand.New(rand.NewPCG(uint64(spec.Seed), 7)), ctx: ctx, cancel: cancel, started: clk.Now()}
+	if err := acct.AddSubnet(subnetID, subnetAZ, "10.0.1.0/24"); err != nil {
+		cancel()
+		return nil, err
+	}
+	eni, err := acct.CreateNetworkInterface(subnetID, "", "Presto coordinator "+spec.Name, map[string]string{config.TagCluster: spec.Name})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	c.ENIID = eni
+	e, _ := acct.ENI(eni)
+	c.ENIIP = e.PrivateIP
+	c.Topic = acct.CreateTopic(spec.Name + "-failover")
+	c.SMARN = acct.CreateStateMachine(spec.Name + "-failover")
+
+	c.Proxy, err = vip.Listen(c.resolve)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	c.AgentCW = NewCWCounter(acct.Clients("agent").CloudWatch)
+	acct.OnInstanceStateChange(c.onStateChange)
+
+	if err := acct.CreateAutoScalingGroup(sim.ASGSpec{
+		Name: c.ASG, SubnetID: subnetID, Min: 0, Max: spec.HACount + 1, Desired: spec.HACount,
+		Tags:                  map[string]string{config.TagCluster: spec.Name, config.TagRole: config.RoleStandby},
+		NewInstancesProtected: false,
+	}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.Watcher = &vip.Watcher{URL: c.Proxy.URL(), Clock: clk, Interval: 150 * time.Millisecond, Timeout: time.Second}
+	c.goRun(c.tickLoop)
+	c.goRun(c.Watcher.Run)
+	return c, nil
+}
+
+func (c *Cluster) goRun(f func(context.Context)) {
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); f(c.ctx) }()
+}
+
+// Close stops everything the cluster started.
+func (c *Cluster) Close() {
+	c.cancel()
+	c.mu.Lock()
+	hosts := make([]*Host, 0, len(c.hosts))
+	for _, h := range c.hosts {
+		hosts = append(hosts, h)
+	}
+	c.mu.Unlock()
+	for _, h := range hosts {
+		h.PowerOff()
+	}
+	_ = c.Proxy.Close()
+	c.wg.Wait()
+}
+
+// resolve is the coordinator IP: the host whose instance has the ENI attached.
+func (c *Cluster) resolve(context.Context) (string, string, bool) {
+	e, ok := c.Acct.ENI(c.ENIID)
+	if !ok || e.Attachment == nil || e.Attachment.Status != "attached" {
+		return "", "", false
+	}
+	c.mu.Lock()
+	h := c.hosts[e.Attachment.InstanceID]
+	c.mu.Unlock()
+	if h == nil {
+		return "", "", false
+	}
+	return h.Server.URL(), h.ID, true
+}
+
+// Holder returns the instance the ENI is attached to ("" when none) and the status.
+func (c *Cluster) Holder() (string, string) {
+	e, ok := c.Acct.ENI(c.ENIID)
+	if !ok || e.Attachment == nil {
+		return "", ""
+	}
+	return e.Attachment.InstanceID, e.Attachment.Status
+}
+
+// Host returns the host of an instance.
+func (c *Cluster) Host(id string) *Host {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hosts[id]
+}
+
+// Hosts returns the hosts in launch order.
+func (c *Cluster) Hosts() []*Host {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Host, 0, len(c.order))
+	for _, id := range c.order {
+		out = append(out, c.hosts[id])
+	}
+	return out
+}
+
+// onStateChange boots a host when its instance is running and powers it off when the
+// instance stops or terminates.
+func (c *Cluster) onStateChange(ch sim.InstanceStateChange) {
+	c.mu.Lock()
+	c.stateLog = append(c.stateLog, ch)
+	h := c.hosts[ch.InstanceID]
+	c.mu.Unlock()
+	switch ch.To {
+	case "running":
+		if h == nil && c.ctx.Err() == nil {
+			if err := c.boot(ch.InstanceID); err != nil {
+				c.violate("booting %s: %v", ch.InstanceID, err)
+			}
+		}
+	case "shutting-down", "terminated", "stopping", "stopped":
+		if h != nil {
+			h.PowerOff()
+		}
+	}
+}
+
+func (c *Cluster) boot(id string) error {
+	st := c.spec.Settings
+	srv, err := host.Start(host.Options{NodeID: id, Environment: c.spec.Name, Clock: c.Clock, Startup: st.Startup})
+	if err != nil {
+		return err
+	}
+	u, _ := url.Parse(srv.URL())
+	cfg := agent.Config{
+		Cluster:  c.spec.Name,
+		ENIID:    c.ENIID,
+		ENIIP:    c.ENIIP,
+		ProbeURL: srv.URL() + "/v1/info",
+		// The probe timeout is enforced on the wall clock by net/http: scale it.
+		ProbeTimeout:    c.Clock.Wall(st.ProbeTimeout),
+		ProbeInterval:   st.ProbeInterval,
+		PublishInterval: st.PublishInterval,
+		RoleInterval:    st.RoleInterval,
+		ShutdownTimeout: c.Clock.Wall(agent.DefaultShutdownTimeout),
+		MaxBuffered:     agent.DefaultMaxBuffered,
+		Publish:         agent.PublishCloudWatch,
+		LogLevel:        "info",
+	}
+	_ = u
+	cw := &gatedCW{CloudWatchAPI: c.AgentCW}
+	log := discardLogger()
+	a, err := agent.New(cfg, agent.Deps{
+		CloudWatch: cw,
+		Clock:      c.Clock,
+		Role:       &simRole{acct: c.Acct, eniID: c.ENIID, id: id},
+		HTTPClient: witnessClient(c.ENIIP, c.Proxy.URL()[len("http://"):]),
+		Logger:     log,
+	})
+	if err != nil {
+		srv.Exit()
+		return fmt.Errorf("starting the agent on %s: %w", id, err)
+	}
+	actx, cancel := context.WithCancel(c.ctx)
+	h := &Host{ID: id, Server: srv, cw: cw, agent: a, cancel: cancel, done: make(chan struct{}), startedAt: c.Clock.Now()}
+	c.mu.Lock()
+	c.hosts[id] = h
+	c.order = append(c.order, id)
+	c.mu.Unlock()
+	go func() {
+		defer close(h.done)
+		_ = a.Run(actx)
+	}()
+	return nil
+}
+
+// AttachInitial attaches the ENI to the first running instance, as the stack's first
+// start does, and tags the roles.
+func (c *Cluster) AttachInitial(ctx context.Context) (string, error) {
+	for {
+		for _, i := range c.Acct.Instances() {
+			if i.State == "running" && i.ASG == c.ASG && c.Host(i.ID) != nil {
+				ec2c := c.Acct.Clients("setup").EC2
+				if _, err := ec2c.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
+					NetworkInterfaceId: aws.String(c.ENIID), InstanceId: aws.String(i.ID), DeviceIndex: aws.Int32(1),
+				}); err != nil {
+					return "", fmt.Errorf("attaching %s to %s: %w", c.ENIID, i.ID, err)
+				}
+				_, err := ec2c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{i.ID},
+					Tags: []ec2types.Tag{{Key: aws.String(config.TagRole), Value: aws.String(config.RoleActive)}}})
+				return i.ID, err
+			}
+		}
+		if err := c.Clock.Sleep(ctx, time.Second); err != nil {
+			return "", err
+		}
+	}
+}
+
+// tickLoop drives the simulation (state transitions and their hooks), samples the
+// invariants and varies the CloudWatch ingestion delay.
+func (c *Cluster) tickLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	st := c.spec.Settings
+	nextJitter := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.Acct.Tick()
+		now := c.Clock.Now()
+		if !now.Before(nextJitter) && st.IngestionMax > st.IngestionMin {
+			d := st.IngestionMin + time.Duration(c.rng.Int64N(int64(st.IngestionMax-st.IngestionMin)))
+			c.Acct.SetMetricIngestionDelay(d)
+			nextJitter = now.Add(time.Second)
+		}
+		c.sample(now)
+	}
+}
+
+// sample checks "at most one attachment of the ENI" across every instance and logs each
+// change of the ENI's attachment.
+func (c *Cluster) sample(now time.Time) {
+	holders := 0
+	for _, i := range c.Acct.Instances() {
+		for _, a := range i.Attachments {
+			if a.ENIID == c.ENIID {
+				holders++
+			}
+		}
+	}
+	id, status := c.Holder()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.samples++
+	c.maxAttached = max(c.maxAttached, holders)
+	if holders > 1 {
+		c.violations = append(c.violations, fmt.Sprintf("%s: the ENI is attached to %d instances at once", now.Format(time.TimeOnly), holders))
+	}
+	if n := len(c.attachLog); n == 0 || c.attachLog[n-1].InstanceID != id || c.attachLog[n-1].Status != status {
+		c.attachLog = append(c.attachLog, attachObs{At: now, InstanceID: id, Status: status})
+	}
+}
+
+func (c *Cluster) violate(format string, a ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.violations = append(c.violations, fmt.Sprintf(format, a...))
+}
+
+// stateAt returns the EC2 state of an instance at time t from the observed changes.
+func (c *Cluster) stateAt(id string, t time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	state := ""
+	for _, ch := range c.stateLog {
+		if ch.InstanceID == id && !ch.At.After(t) {
+			state = ch.To
+		}
+	}
+	return state
+}

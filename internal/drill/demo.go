@@ -1,0 +1,142 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prestoha/coordinator-ha/internal/drill/report"
+)
+
+// DemoOptions configure Demo.
+type DemoOptions struct {
+	Scenarios  []string // empty: all
+	Speed      float64  // 0: Settings default (DefaultDemoSpeed)
+	Production bool     // speed 1
+	Out        string   // "" : out/demo
+	Parallel   int      // scenarios at once; 0: 1
+	Progress   io.Writer
+	Settings   *Settings // nil: DefaultSettings
+}
+
+// DefaultDemoSpeed compresses the demo so that all scenarios take a few minutes.
+const DefaultDemoSpeed = 15
+
+// ErrMisbehaved is returned when a scenario did not behave as it must.
+var ErrMisbehaved = errors.New("a scenario misbehaved")
+
+// Demo runs the scenarios, prints their timelines and writes report.json and
+// timeline.svg. It returns ErrMisbehaved (wrapped) when any scenario is not ok.
+func Demo(ctx context.Context, o DemoOptions) error {
+	r, err := RunDemo(ctx, o)
+	if err != nil {
+		return err
+	}
+	out := o.Out
+	if out == "" {
+		out = filepath.Join("out", "demo")
+	}
+	if err := r.Write(out); err != nil {
+		return err
+	}
+	w := o.Progress
+	if w == nil {
+		w = io.Discard
+	}
+	for i := range r.Scenarios {
+		report.PrintTimeline(w, &r.Scenarios[i])
+	}
+	report.PrintSummary(w, r.Scenarios)
+	fmt.Fprintf(w, "\nwrote %s and %s\n", filepath.Join(out, "report.json"), filepath.Join(out, "timeline.svg"))
+	if !r.OK {
+		var bad []string
+		for _, s := range r.Scenarios {
+			if !s.OK {
+				bad = append(bad, s.Name)
+			}
+		}
+		return fmt.Errorf("%w: %s", ErrMisbehaved, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// RunDemo runs the scenarios and returns the report without writing it.
+func RunDemo(ctx context.Context, o DemoOptions) (*report.Report, error) {
+	st := DefaultSettings()
+	if o.Settings != nil {
+		st = *o.Settings
+	}
+	st.Speed = DefaultDemoSpeed
+	if o.Speed > 0 {
+		st.Speed = o.Speed
+	}
+	if o.Production {
+		st.Speed = 1
+	}
+	scs, err := selectScenarios(st, o.Scenarios, false)
+	if err != nil {
+		return nil, err
+	}
+	w := o.Progress
+	if w == nil {
+		w = io.Discard
+	}
+	var pmu sync.Mutex
+	fmt.Fprintf(w, "coordinator failover drill: %d scenarios, drill time runs %gx faster than the wall clock\n", len(scs), st.Speed)
+	fmt.Fprintf(w, "settings: grace %s, check interval %s, schedule %s, probe %s, publish %s, ingestion %s-%s (allowance %s), pending->running %s, Presto start-up %s\n",
+		st.Grace, st.CheckInterval, st.Schedule, st.ProbeInterval, st.PublishInterval, st.IngestionMin, st.IngestionMax, st.IngestionAllow, st.PendingToRun, st.Startup)
+	results := make([]report.Scenario, len(scs))
+	par := max(o.Parallel, 1)
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i, sc := range scs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			prog := func(format string, a ...any) {
+				pmu.Lock()
+				defer pmu.Unlock()
+				fmt.Fprintf(w, "%-22s%s\n", sc.Name, fmt.Sprintf(format, a...))
+			}
+			prog("  starting (%s)", sc.Description)
+			res, _ := runScenario(ctx, sc, runOptions{Settings: st, Seed: int64(i + 1), Progress: prog})
+			verdict := "ok"
+			if !res.OK {
+				verdict = "MISBEHAVED: " + strings.Join(res.Violations, "; ")
+			}
+			prog("  done in %.1fs wall: failed over %v, %s", res.WallSeconds, res.FailedOver, verdict)
+			results[i] = res
+		}()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &report.Report{GeneratedAt: time.Now().UTC(), Settings: reportSettings(st), Scenarios: results, OK: true}
+	for _, s := range results {
+		r.OK = r.OK && s.OK
+	}
+	return r, nil
+}
+
+func reportSettings(st Settings) report.Settings {
+	return report.Settings{
+		Speed: st.Speed, Production: st.Speed == 1, GraceS: st.Grace.Seconds(), CheckIntervalS: st.CheckInterval.Seconds(),
+		ProbeIntervalS: st.ProbeInterval.Seconds(), PublishIntervalS: st.PublishInterval.Seconds(),
+		IngestionDelayS: fmt.Sprintf("%g-%g (allowance %g)", st.IngestionMin.Seconds(), st.IngestionMax.Seconds(), st.IngestionAllow.Seconds()),
+		PendingToRunS:   st.PendingToRun.Seconds(), StartupS: st.Startup.Seconds(), ScheduleS: st.Schedule.Seconds(), Coordinators: st.Coordinators,
+	}
+}
+
+var _ = os.Stdout

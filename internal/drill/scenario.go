@@ -1,0 +1,421 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/drill/report"
+	"github.com/prestoha/coordinator-ha/internal/probe"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+)
+
+// Scenario is one kind of coordinator failure.
+type Scenario struct {
+	Name           string
+	Description    string
+	ExpectFailover bool
+	HACount        int  // 0: Settings.Coordinators
+	Keep           bool // KeepCoordinatorNode=yes
+	// Fault breaks the active coordinator (the instance holding the ENI).
+	Fault func(c *Cluster, active *Host) error
+}
+
+// Scenarios returns every scenario, in the demo's order.
+func Scenarios(st Settings) []Scenario {
+	return []Scenario{
+		{Name: "host-unresponsive", ExpectFailover: true,
+			Description: "the host stops answering anything: Presto hangs and the agent stops reporting",
+			Fault:       func(_ *Cluster, h *Host) error { h.Server.Hang(0); h.KillAgent(); return nil }},
+		{Name: "instance-gone", ExpectFailover: true,
+			Description: "the instance is terminated outside the control plane (spot reclaim, retirement, operator)",
+			Fault:       func(c *Cluster, h *Host) error { return c.Acct.TerminateFromOutside(h.ID) }},
+		{Name: "process-exit", ExpectFailover: true,
+			Description: "the Presto process exits: connection refused, the agent reports unhealthy",
+			Fault:       func(_ *Cluster, h *Host) error { h.Server.Exit(); return nil }},
+		{Name: "process-hang", ExpectFailover: true,
+			Description: fmt.Sprintf("Presto accepts connections but answers nothing for %s (longer than the %s grace)", 10*st.Grace, st.Grace),
+			Fault:       func(_ *Cluster, h *Host) error { h.Server.Hang(10 * st.Grace); return nil }},
+		{Name: "short-pause", ExpectFailover: false,
+			Description: fmt.Sprintf("a %s stall (a GC pause), shorter than the %s grace", st.Grace/3, st.Grace),
+			Fault:       func(_ *Cluster, h *Host) error { h.Server.Pause(st.Grace / 3); return nil }},
+		{Name: "agent-crash", ExpectFailover: false,
+			Description: "the active's agent dies; the coordinator is fine and the standbys still reach it",
+			Fault:       func(_ *Cluster, h *Host) error { h.KillAgent(); return nil }},
+		{Name: "keep-coordinator-node", ExpectFailover: false, Keep: true,
+			Description: "the Presto process exits while KeepCoordinatorNode=yes: verdicts only, no action",
+			Fault:       func(_ *Cluster, h *Host) error { h.Server.Exit(); return nil }},
+		{Name: "single-coordinator", ExpectFailover: true, HACount: 1,
+			Description: "HACoordinatorsCount=1 and the Presto process exits: the slow path launches a new coordinator, then attaches",
+			Fault:       func(_ *Cluster, h *Host) error { h.Server.Exit(); return nil }},
+	}
+}
+
+// ScenarioNames lists the scenario names.
+func ScenarioNames() []string {
+	var n []string
+	for _, s := range Scenarios(DefaultSettings()) {
+		n = append(n, s.Name)
+	}
+	return n
+}
+
+// selectScenarios picks scenarios by name (all when names is empty).
+func selectScenarios(st Settings, names []string, onlyFailover bool) ([]Scenario, error) {
+	all := Scenarios(st)
+	if len(names) == 0 {
+		var out []Scenario
+		for _, s := range all {
+			if !onlyFailover || s.ExpectFailover {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
+	var out []Scenario
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == n })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown scenario %q (known: %v)", n, ScenarioNames())
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// runOptions tune one scenario run.
+type runOptions struct {
+	Settings Settings
+	Seed     int64
+	Progress func(format string, a ...any) // nil: quiet
+}
+
+// runScenario builds a fresh cluster, injects the fault and returns what happened.
+func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Scenario, stats runStats) {
+	wallStart := time.Now()
+	st := o.Settings
+	ha := sc.HACount
+	if ha == 0 {
+		ha = st.Coordinators
+	}
+	res = report.Scenario{Name: sc.Name, Description: sc.Description, ExpectFailover: sc.ExpectFailover}
+	fail := func(format string, a ...any) report.Scenario {
+		res.Violations = append(res.Violations, fmt.Sprintf(format, a...))
+		res.OK = false
+		res.WallSeconds = time.Since(wallStart).Seconds()
+		return res
+	}
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st})
+	if err != nil {
+		return fail("building the cluster: %v", err), stats
+	}
+	c.report = o.Progress
+	defer c.Close()
+	if err := c.startControlPlane(); err != nil {
+		return fail("starting the control plane: %v", err), stats
+	}
+	drillStart := c.Clock.Now()
+
+	// Warm-up: the pool comes up, the health check finds the ENI unattached and its
+	// execution attaches it to a healthy coordinator (the product's own first start);
+	// then every coordinator has been healthy for a whole grace window and clients are
+	// served.
+	c.progress("  %s  launching %d coordinators; the health check will attach ENI %s (%s)", c.stamp(), ha, c.ENIID, c.ENIIP)
+	if err := c.waitWarm(ctx, ha); err != nil {
+		return fail("warming up: %v", err), stats
+	}
+	active, _ := c.Holder()
+	stats.warmEnd = c.Clock.Now()
+	stats.costBefore = c.costSnapshot()
+	initial := map[string]bool{}
+	for _, h := range c.Hosts() {
+		initial[h.ID] = true
+	}
+	h := c.Host(active)
+	res.FailedInstance = active
+
+	// The fault.
+	res.FaultAt = c.Clock.Now()
+	c.setFault(res.FaultAt)
+	if err := sc.Fault(c, h); err != nil {
+		return fail("injecting the fault: %v", err), stats
+	}
+	c.progress("  %s  FAULT %s on %s: %s", c.stamp(), sc.Name, active, sc.Description)
+	stats.costAtFault = c.costSnapshot()
+
+	// Wait for the outcome.
+	observe := st.Grace + st.IngestionAllow + 2*st.Schedule + st.PublishInterval
+	limit := res.FaultAt.Add(8 * time.Minute)
+	if ha == 1 {
+		limit = res.FaultAt.Add(15 * time.Minute)
+	}
+	for {
+		now := c.Clock.Now()
+		if now.After(limit) {
+			c.progress("  %s  gave up waiting", c.stamp())
+			break
+		}
+		execs := c.executionsSince(res.FaultAt)
+		if sc.ExpectFailover || len(execs) > 0 {
+			if len(execs) > 0 && c.done(execs, active, initial) {
+				break
+			}
+		} else if now.Sub(res.FaultAt) >= observe {
+			break
+		}
+		if err := c.Clock.Sleep(ctx, time.Second); err != nil {
+			return fail("interrupted: %v", err), stats
+		}
+	}
+	// Let a second trigger for the same failure show itself, if there is one: one more
+	// schedule period after the outcome.
+	if sc.ExpectFailover {
+		_ = c.Clock.Sleep(ctx, st.CheckInterval*2)
+	}
+	res.DrillSeconds = c.Clock.Now().Sub(drillStart).Seconds()
+	c.collect(&res, active, initial, sc.ExpectFailover)
+	stats.costEnd = c.costSnapshot()
+	stats.startGaps = c.startGaps()
+	res.WallSeconds = time.Since(wallStart).Seconds()
+	return res, stats
+}
+
+// runStats are what the bench needs beyond the report.
+type runStats struct {
+	warmEnd                          time.Time
+	costBefore, costAtFault, costEnd costSnapshot
+	startGaps                        []time.Duration // StartExecution to first step, wall (drill time paused)
+}
+
+// waitWarm waits until every coordinator has been healthy for a grace window plus
+// the ingestion allowance and clients are served through the coordinator IP.
+func (c *Cluster) waitWarm(ctx context.Context, ha int) error {
+	st := c.spec.Settings
+	need := st.Grace + st.IngestionAllow + st.PublishInterval
+	deadline := c.Clock.Now().Add(10 * time.Minute)
+	var healthySince time.Time
+	for c.Clock.Now().Before(deadline) {
+		hosts := c.Hosts()
+		holder, status := c.Holder()
+		ok := len(hosts) >= ha && holder != "" && status == "attached"
+		for _, e := range c.Executions() {
+			select {
+			case <-e.done:
+			default:
+				ok = false // the start-up execution is still running
+			}
+		}
+		for _, h := range hosts {
+			obs := h.Agent().Last()
+			if obs.Probes == 0 || obs.Self.Status != signal.Healthy {
+				ok = false
+			}
+		}
+		if _, served := c.Watcher.FirstHealthy(c.Clock.Now().Add(-5*time.Second), ""); !served {
+			ok = false
+		}
+		now := c.Clock.Now()
+		switch {
+		case !ok:
+			healthySince = time.Time{}
+		case healthySince.IsZero():
+			healthySince = now
+		case now.Sub(healthySince) >= need:
+			c.progress("  %s  warm: every coordinator healthy for %s, clients served", c.stamp(), need)
+			return nil
+		}
+		if err := c.Clock.Sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("the cluster did not become healthy within 10 minutes")
+}
+
+// done reports whether the failover has played out: the executions ended, clients are
+// served by another coordinator, and the pool has a replacement running.
+func (c *Cluster) done(execs []*execRun, failed string, initial map[string]bool) bool {
+	for _, e := range execs {
+		select {
+		case <-e.done:
+		default:
+			return false
+		}
+	}
+	if _, ok := c.Watcher.FirstHealthy(c.faultAt(), failed); !ok {
+		// a failed execution will not make anyone serve; stop waiting for it
+		for _, e := range execs {
+			if e.Status != "SUCCEEDED" {
+				return true
+			}
+		}
+		return false
+	}
+	_, ok := c.replacedAt(initial)
+	return ok
+}
+
+func (c *Cluster) faultAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fault
+}
+
+// replacedAt is when the first instance launched after the warm-up became running.
+func (c *Cluster) replacedAt(initial map[string]bool) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range c.stateLog {
+		if ch.To == "running" && !initial[ch.InstanceID] && ch.At.After(c.fault) {
+			return ch.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// collect fills the result and checks the invariants.
+func (c *Cluster) collect(res *report.Scenario, failed string, initial map[string]bool, expect bool) {
+	fault := res.FaultAt
+	since := func(t time.Time) *float64 { return report.Seconds(t.Sub(fault)) }
+	var execs []*execRun
+	for _, e := range c.Executions() {
+		if e.StartedAt.Before(fault) {
+			res.Observed = append(res.Observed, fmt.Sprintf("start-up: execution %s (%s) attached the ENI to %s: %s",
+				e.Exec.Name, e.Input.Verdict, attachedTo(e), e.Status))
+			continue
+		}
+		execs = append(execs, e)
+	}
+	res.Executions = len(execs)
+
+	c.mu.Lock()
+	res.MaxAttachments = c.maxAttached
+	res.Samples = c.samples
+	res.Violations = append(res.Violations, c.violations...)
+	attachLog := append([]attachObs(nil), c.attachLog...)
+	c.mu.Unlock()
+
+	// Who holds the ENI now, and since when (observed, not reported by the steps).
+	holder, status := c.Holder()
+	res.NewHolder = holder
+	var movedAt, attachingAt time.Time
+	for _, a := range attachLog {
+		if a.At.Before(fault) || a.InstanceID == "" || a.InstanceID == failed {
+			continue
+		}
+		if attachingAt.IsZero() {
+			attachingAt = a.At
+		}
+		if a.Status == "attached" {
+			movedAt = a.At
+			break
+		}
+	}
+	res.FailedOver = !movedAt.IsZero()
+	if res.FailedOver {
+		res.ENIAttachedS = since(movedAt)
+		// the fence: the failed instance was down and off the ENI before the ENI moved
+		if s := c.stateAt(failed, attachingAt); s != "shutting-down" && s != "terminated" && s != "stopping" && s != "stopped" {
+			res.Violations = append(res.Violations, fmt.Sprintf("the ENI started moving to %s while %s was %q (not fenced)", holder, failed, s))
+		}
+	}
+	if s, ok := c.Watcher.FirstHealthy(fault, failed); ok && res.FailedOver {
+		res.ServingS = since(s.At)
+	}
+	if t, ok := c.replacedAt(initial); ok && res.FailedOver {
+		res.StandbyReplacedS = since(t)
+	}
+
+	// The execution(s).
+	byFailure := map[string]int{}
+	for _, e := range execs {
+		byFailure[e.Input.FailedInstanceID+"/"+e.Input.ENIID]++
+	}
+	for k, n := range byFailure {
+		if n > 1 {
+			res.Violations = append(res.Violations, fmt.Sprintf("%d executions for the same failure %s", n, k))
+		}
+	}
+	if len(execs) > 1 {
+		res.Violations = append(res.Violations, fmt.Sprintf("%d executions for one fault", len(execs)))
+	}
+	if len(execs) > 0 {
+		e := execs[0]
+		res.Execution = e.Exec.Name
+		res.ExecutionStatus = e.Status
+		res.Verdict = string(e.Input.Verdict)
+		res.DetectS = since(e.Input.DetectedAt)
+		if e.Output != nil {
+			res.Timeline = e.Output.Timeline
+			if t := e.Output.Terminate; t != nil && !t.FencedAt.IsZero() {
+				res.FencedS = since(t.FencedAt)
+				if res.FailedOver && t.FencedAt.After(attachingAt) {
+					res.Violations = append(res.Violations, fmt.Sprintf("Terminate reported the fence at %s, after the ENI started moving at %s", t.FencedAt.Format(time.TimeOnly), attachingAt.Format(time.TimeOnly)))
+				}
+			}
+		} else {
+			res.Timeline = e.Input.Timeline
+		}
+		if e.Status != "SUCCEEDED" {
+			res.Violations = append(res.Violations, fmt.Sprintf("execution %s ended %s: %v %s %s", e.Exec.Name, e.Status, e.Err, e.Result.Error, e.Result.Cause))
+		}
+		if expect && e.Input.FailedInstanceID != "" && e.Input.FailedInstanceID != failed {
+			res.Violations = append(res.Violations, fmt.Sprintf("the execution failed over %s, the fault was on %s", e.Input.FailedInstanceID, failed))
+		}
+	}
+	res.Observed = append(res.Observed, c.observed()...)
+
+	// Exactly one attachment at the end, on a healthy coordinator.
+	switch {
+	case holder == "" || status != "attached":
+		res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI is not attached (holder %q, status %q)", holder, status))
+	default:
+		hst := c.Host(holder)
+		if hst == nil {
+			res.Violations = append(res.Violations, "at the end the ENI is on "+holder+", which runs no coordinator")
+		} else {
+			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			r := probe.New(hst.Server.URL()+"/v1/info", &http.Client{}, 2*time.Second).Probe(pctx)
+			cancel()
+			healthy := r.Status == signal.Healthy
+			// after a short pause the old holder must be healthy again; after a failover the new one
+			if !healthy {
+				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is not healthy: %s %s", holder, r.Status, r.Reason))
+			}
+		}
+	}
+	if res.FailedOver != expect {
+		want := "no failover"
+		if expect {
+			want = "a failover"
+		}
+		res.Violations = append(res.Violations, fmt.Sprintf("expected %s, failed over: %v", want, res.FailedOver))
+	}
+	if res.MaxAttachments > 1 {
+		res.Violations = append(res.Violations, fmt.Sprintf("up to %d ENI attachments at once", res.MaxAttachments))
+	}
+	res.OK = len(res.Violations) == 0
+	if res.Verdict == "" {
+		res.Verdict = string(c.lastVerdict())
+	}
+	_ = events.VerdictHealthy
+}
+
+func attachedTo(e *execRun) string {
+	if e.Output != nil && e.Output.Attach != nil && e.Output.Attach.InstanceID != "" {
+		return e.Output.Attach.InstanceID
+	}
+	return "nobody"
+}
+
+func (c *Cluster) executionsSince(t time.Time) []*execRun {
+	var out []*execRun
+	for _, e := range c.Executions() {
+		if !e.StartedAt.Before(t) {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+package drill
+
+import (
+	"time"
+
+	"github.com/prestoha/coordinator-ha/internal/agent"
+)
+
+// Settings are the production-equivalent timings of a drill run. Every duration is
+// drill time; Speed compresses all of them on the wall clock alike.
+type Settings struct {
+	Speed           float64       // drill seconds per wall second (1: real time)
+	Grace           time.Duration // GRACE_SECONDS
+	CheckInterval   time.Duration // CHECK_INTERVAL_SECONDS: evaluations inside one health-check invocation
+	Schedule        time.Duration // EventBridge rate (1 minute)
+	ProbeInterval   time.Duration // agent -probe-interval
+	ProbeTimeout    time.Duration // agent -probe-timeout
+	PublishInterval time.Duration // agent -publish-interval
+	RoleInterval    time.Duration // agent -role-interval
+	IngestionMin    time.Duration // CloudWatch ingestion delay, drawn per datum batch in [min, max]
+	IngestionMax    time.Duration
+	IngestionAllow  time.Duration // INGESTION_DELAY_SECONDS: the health check's allowance
+	PendingToRun    time.Duration // EC2 pending -> running
+	Startup         time.Duration // Presto/Trino start-up (/v1/info says starting)
+	StartupBudget   time.Duration // STARTUP_BUDGET_SECONDS
+	MinHealthy      int           // MIN_HEALTHY_REPORTS
+	Coordinators    int           // HA_COORDINATORS_COUNT for the ordinary scenarios
+}
+
+// DefaultSettings are the product's defaults (agent defaults from internal/agent, the
+// health check's from the stack parameters) and AWS-like EC2 timings.
+func DefaultSettings() Settings {
+	return Settings{
+		Speed:           10,
+		Grace:           30 * time.Second,
+		CheckInterval:   10 * time.Second,
+		Schedule:        time.Minute,
+		ProbeInterval:   agent.DefaultProbeInterval,
+		ProbeTimeout:    agent.DefaultProbeTimeout,
+		PublishInterval: agent.DefaultPublishInterval,
+		RoleInterval:    agent.DefaultRoleInterval,
+		IngestionMin:    2 * time.Second,
+		IngestionMax:    5 * time.Second,
+		IngestionAllow:  5 * time.Second,
+		PendingToRun:    30 * time.Second,
+		Startup:         20 * time.Second,
+		StartupBudget:   10 * time.Minute,
+		MinHealthy:      3,
+		Coordinators:    3,
+	}
+}
+
+// Floor is the shortest fault-to-detection the configuration allows for a coordinator
+// that stops answering: the grace window, plus one check interval (the evaluation that
+// first sees a full window), one publish interval (the agent batches its reports) and
+// the ingestion allowance (reports younger than it are not yet trusted).
+func (s Settings) Floor() time.Duration {
+	return s.Grace + s.CheckInterval + s.PublishInterval + s.IngestionAllow
+}
