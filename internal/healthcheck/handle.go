@@ -1,0 +1,101 @@
+package healthcheck
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/awserr"
+)
+
+// Summary is the health check Lambda's response: what one invocation saw and did.
+type Summary struct {
+	Cluster     string    `json:"cluster"`
+	EventID     string    `json:"eventId"`
+	StartedAt   time.Time `json:"startedAt"`
+	EndedAt     time.Time `json:"endedAt"`
+	Evaluations int       `json:"evaluations"`
+	Errors      int       `json:"errors"`
+	// Verdicts counts the active coordinator's verdict (or UNATTACHED) per evaluation.
+	Verdicts map[events.Verdict]int `json:"verdicts"`
+	// Actions counts what the evaluations did.
+	Actions           map[Action]int `json:"actions"`
+	ExecutionsStarted []string       `json:"executionsStarted"`
+	AWSCalls          int            `json:"awsCalls"`
+	LastError         string         `json:"lastError,omitempty"`
+	Last              *Evaluation    `json:"last,omitempty"`
+}
+
+// Handle is the Lambda handler for one scheduled invocation. It validates the event
+// (a bad event is an error before any AWS call), then evaluates every check interval
+// until one schedule period has passed or the Lambda's deadline (minus DeadlineMargin)
+// is near, and returns a summary. It keeps evaluating after starting a failover: the
+// guards make a second start for the same failure impossible. Evaluation errors are
+// logged and counted; Handle fails only when no evaluation succeeded.
+func (h *Handler) Handle(ctx context.Context, e events.ScheduleEvent) (Summary, error) {
+	if err := e.Validate(); err != nil {
+		return Summary{}, fmt.Errorf("health check: %w", err)
+	}
+	if !h.loop.TryLock() {
+		return Summary{}, ErrLoopRunning
+	}
+	defer h.loop.Unlock()
+
+	start := h.clk.Now()
+	s := Summary{Cluster: h.cfg.Cluster, EventID: e.ID, StartedAt: start.UTC(),
+		Verdicts: map[events.Verdict]int{}, Actions: map[Action]int{}, ExecutionsStarted: []string{}}
+	log := h.log.With("event", e.ID)
+	log.InfoContext(ctx, "health check invocation", "scheduledAt", e.Time, "interval", h.cfg.CheckInterval.String(),
+		"grace", h.cfg.Grace.String(), "keepCoordinator", h.cfg.KeepCoordinator)
+	r := newRun()
+	for k := 1; ; k++ {
+		ev, err := h.evaluate(ctx, r)
+		s.Evaluations++
+		s.AWSCalls += ev.Calls.Total()
+		if err != nil {
+			s.Errors++
+			s.LastError = err.Error()
+			log.ErrorContext(ctx, "evaluation failed", "error", err.Error(), "evaluation", k)
+			if awserr.IsContextDone(err) {
+				break
+			}
+		}
+		if ev.Verdict != "" {
+			s.Verdicts[ev.Verdict]++
+			s.Actions[ev.Action]++
+			last := ev
+			s.Last = &last
+		}
+		if ev.Action == ActionStarted {
+			s.ExecutionsStarted = append(s.ExecutionsStarted, ev.Execution)
+		}
+		next := start.Add(time.Duration(k) * h.cfg.CheckInterval)
+		if next.Sub(start) >= h.period || !h.timeLeft(ctx, next.Sub(h.clk.Now())) {
+			break
+		}
+		if err := h.clk.Sleep(ctx, next.Sub(h.clk.Now())); err != nil {
+			break
+		}
+	}
+	s.EndedAt = h.clk.Now().UTC()
+	log.InfoContext(ctx, "health check invocation done", "evaluations", s.Evaluations, "errors", s.Errors,
+		"verdicts", s.Verdicts, "actions", s.Actions, "executionsStarted", s.ExecutionsStarted, "awsCalls", s.AWSCalls)
+	if s.Errors == s.Evaluations {
+		return s, fmt.Errorf("health check: all %d evaluations failed, last: %s", s.Evaluations, s.LastError)
+	}
+	return s, nil
+}
+
+// timeLeft reports whether waiting d more (at most; a scaled clock waits less wall time)
+// and evaluating again still ends DeadlineMargin before the context's deadline.
+func (h *Handler) timeLeft(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return true
+	}
+	return time.Until(dl)-d > DeadlineMargin
+}
