@@ -492,3 +492,77 @@ func TestLogsExplainDecisions(t *testing.T) {
 		t.Errorf("%d failover lines and %d verdict lines", started, verdicts)
 	}
 }
+
+func TestAWSErrors(t *testing.T) {
+	t.Run("a throttled read fails one evaluation, not the invocation", func(t *testing.T) {
+		w := newWorld(t)
+		h := w.handler(w.config())
+		w.acct.Inject(sim.Fault{Service: "cloudwatch", Operation: "GetMetricData", Caller: "healthcheck", Kind: sim.Throttle, Times: 1})
+		s := w.invoke(h)
+		if s.Errors != 1 || s.Evaluations != 6 || s.Verdicts[events.VerdictHealthy] != 5 || !strings.Contains(s.LastError, "reading health metrics") {
+			t.Errorf("summary %+v", s)
+		}
+	})
+	t.Run("every evaluation failing fails the invocation", func(t *testing.T) {
+		w := newWorld(t)
+		h := w.handler(w.config())
+		w.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeNetworkInterfaces", Caller: "healthcheck", Kind: sim.ServerError})
+		s, err := h.Handle(context.Background(), scheduleEvent(w.clk.Now()))
+		if err == nil || !strings.Contains(err.Error(), "all 6 evaluations failed") || !strings.Contains(err.Error(), w.eni) {
+			t.Errorf("error %v, summary %+v", err, s)
+		}
+		for _, op := range w.callsBy("healthcheck") {
+			if op != "DescribeNetworkInterfaces" {
+				t.Errorf("called %s after the ENI could not be read", op)
+			}
+		}
+	})
+	t.Run("a lost StartExecution reply does not start a second failover", func(t *testing.T) {
+		w := newWorld(t)
+		h := w.handler(w.config())
+		w.acct.Inject(sim.Fault{Service: "states", Operation: "StartExecution", Caller: "healthcheck", Kind: sim.LostReply, Times: 1})
+		w.change(w.holder(), func(h *host) { h.hostDown = true })
+		sums := w.runUntil(h, w.clk.Now().Add(2*time.Minute))
+		if n := len(w.acct.Executions()); n != 1 {
+			t.Fatalf("%d executions, want 1", n)
+		}
+		errs := 0
+		for _, s := range sums {
+			errs += s.Errors
+		}
+		if errs != 1 {
+			t.Errorf("%d evaluation errors, want the one lost reply", errs)
+		}
+	})
+}
+
+func TestBreakerStopsPagingPastTheWindow(t *testing.T) {
+	w := newWorld(t)
+	sfnc := w.acct.Clients("setup").SFN
+	for i := range 250 { // old history, three pages of it
+		out, err := sfnc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(w.sm),
+			Name: aws.String(fmt.Sprintf("old-%03d", i)), Input: aws.String("{}")})
+		must(t, err)
+		must(t, w.acct.FinishExecution(aws.ToString(out.ExecutionArn), "SUCCEEDED", "{}"))
+	}
+	w.advance(2 * time.Hour)
+	h := w.handler(w.config())
+	must(t, w.acct.TerminateFromOutside(w.holder()))
+	w.acct.ResetCalls()
+	ev, err := h.Evaluate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Action != ActionStarted || ev.BreakerCount != 0 {
+		t.Errorf("action %s, breaker count %d, want started with 0 in the window", ev.Action, ev.BreakerCount)
+	}
+	lists := 0
+	for _, op := range w.callsBy("healthcheck") {
+		if op == "ListExecutions" {
+			lists++
+		}
+	}
+	if lists != 2 || ev.Calls.Guards != 2 {
+		t.Errorf("%d ListExecutions calls (counted %d), want 2: running, and one page of history", lists, ev.Calls.Guards)
+	}
+}
