@@ -35,6 +35,20 @@ const (
 	lookbackMargin = 10 * time.Second
 )
 
+// IAMActions are the AWS actions the health check calls: its least-privilege policy
+// (resources: the ENI's and instances' Describe calls take "*"; StartExecution and
+// ListExecutions the state machine; Publish the topic; PutMetricData is conditioned on
+// cloudwatch:namespace = signal.Namespace). The tests check the calls against this list.
+var IAMActions = []string{
+	"cloudwatch:GetMetricData",
+	"cloudwatch:PutMetricData",
+	"ec2:DescribeInstances",
+	"ec2:DescribeNetworkInterfaces",
+	"sns:Publish",
+	"states:ListExecutions",
+	"states:StartExecution",
+}
+
 // ErrLoopRunning is returned by Handle when another evaluation loop is running in the
 // same process (the stack also sets the Lambda's reserved concurrency to 1).
 var ErrLoopRunning = errors.New("health check: another evaluation loop is running in this process")

@@ -140,8 +140,12 @@ func TestNoFailover(t *testing.T) {
 			} else if len(msgs) != 0 {
 				t.Errorf("alerts %+v, want none", msgs)
 			}
-			if last := sums[len(sums)-1].Last; tc.healthy && last.Verdict != events.VerdictHealthy {
+			last := sums[len(sums)-1].Last
+			if tc.healthy && last.Verdict != events.VerdictHealthy {
 				t.Errorf("last verdict %s (%s), want HEALTHY", last.Verdict, last.Reason)
+			}
+			if dead := tc.name == "standby dies"; (last.HealthyStandbys == 0) != dead {
+				t.Errorf("healthy standbys %d at the end (standby dead: %v)", last.HealthyStandbys, dead)
 			}
 			t.Logf("verdicts %v, %d alerts over %d invocations", seen, len(msgs), len(sums))
 		})
@@ -564,5 +568,23 @@ func TestBreakerStopsPagingPastTheWindow(t *testing.T) {
 	}
 	if lists != 2 || ev.Calls.Guards != 2 {
 		t.Errorf("%d ListExecutions calls (counted %d), want 2: running, and one page of history", lists, ev.Calls.Guards)
+	}
+}
+
+// TestIAMActions runs a failover and an alert and checks that the health check called
+// exactly the actions of IAMActions.
+func TestIAMActions(t *testing.T) {
+	w := newWorld(t)
+	h := w.handler(w.config())
+	active := w.holder()
+	w.change(active, func(h *host) { h.agentDown = true })
+	w.runUntil(h, w.clk.Now().Add(2*time.Minute)) // AGENT_LOST: sns:Publish
+	w.change(active, func(h *host) { h.agentDown, h.hostDown = false, true })
+	w.runUntil(h, w.clk.Now().Add(2*time.Minute)) // FAILED: states:*
+	if len(w.acct.Executions()) != 1 || len(w.acct.Messages()) == 0 {
+		t.Fatalf("%d executions and %d messages, want a failover and an alert", len(w.acct.Executions()), len(w.acct.Messages()))
+	}
+	if got := w.acct.Actions("healthcheck"); !slices.Equal(got, IAMActions) {
+		t.Errorf("actions called %v, IAMActions %v", got, IAMActions)
 	}
 }
