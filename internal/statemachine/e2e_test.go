@@ -1,0 +1,281 @@
+package statemachine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/failover"
+	"github.com/prestoha/coordinator-ha/internal/sfnlocal"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+	"github.com/prestoha/coordinator-ha/internal/sim"
+)
+
+// e2e is a simulated account with a coordinator pool, and the real step handlers.
+type e2e struct {
+	t        *testing.T
+	clk      *clock.Virtual
+	acct     *sim.Account
+	eni      string
+	active   string
+	standbys []string
+	cfg      failover.Config
+
+	newStandbysSick bool // instances launched from now on never report healthy
+}
+
+func newE2E(t *testing.T, haCount int) *e2e {
+	t.Helper()
+	clk := clock.NewVirtual(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC))
+	acct := sim.New(sim.Options{Clock: clk, Seed: 11})
+	e := &e2e{t: t, clk: clk, acct: acct}
+	check(t, acct.AddSubnet("subnet-0aaaaaaaaaaaaaaa1", "us-east-1a", "10.0.1.0/24"))
+	eni, err := acct.CreateNetworkInterface("subnet-0aaaaaaaaaaaaaaa1", "", "coordinator", nil)
+	check(t, err)
+	e.eni = eni
+	check(t, acct.CreateAutoScalingGroup(sim.ASGSpec{Name: "prod-coordinators", SubnetID: "subnet-0aaaaaaaaaaaaaaa1", Max: 5, Desired: haCount,
+		Tags: map[string]string{config.TagCluster: "prod"}}))
+	e.advance(time.Minute)
+	g, _ := acct.ASG("prod-coordinators")
+	for i, m := range g.Members {
+		if i == 0 {
+			e.active = m.InstanceID
+		} else {
+			e.standbys = append(e.standbys, m.InstanceID)
+		}
+	}
+	_, err = acct.Clients("setup").EC2.AttachNetworkInterface(context.Background(), &ec2.AttachNetworkInterfaceInput{
+		DeviceIndex: aws.Int32(1), InstanceId: aws.String(e.active), NetworkInterfaceId: aws.String(eni)})
+	check(t, err)
+	e.advance(5 * time.Second)
+	for _, s := range e.standbys {
+		e.reportFrom(s, e.clk.Now().Add(-time.Minute))
+	}
+	// New instances' agents report healthy once they run (pending -> running takes 30 s).
+	acct.OnInstanceLaunched(func(id string) {
+		if !e.newStandbysSick {
+			e.reportFrom(id, e.clk.Now().Add(30*time.Second))
+		}
+	})
+	e.cfg = failover.Config{Cluster: "prod", ENIID: eni, ASGName: "prod-coordinators", HACount: haCount, MinHealthyReports: 3,
+		MaxAttachAttempts: 3, TopicARN: acct.CreateTopic("prod-coordinator-ha")}
+	return e
+}
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *e2e) advance(d time.Duration) {
+	e.clk.Advance(d)
+	e.acct.Tick()
+}
+
+// reportFrom publishes healthy self-reports of id every 10 s from `from` for 20 minutes.
+func (e *e2e) reportFrom(id string, from time.Time) {
+	var data []cwtypes.MetricDatum
+	for at := from; at.Before(from.Add(20 * time.Minute)); at = at.Add(10 * time.Second) {
+		data = append(data, signal.HealthDatum("prod", id, signal.Healthy, at))
+	}
+	_, err := e.acct.Clients("agent").CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
+		Namespace: aws.String(signal.Namespace), MetricData: data})
+	check(e.t, err)
+}
+
+func (e *e2e) input() []byte {
+	st := events.FailoverState{Cluster: "prod", ENIID: e.eni, FailedInstanceID: e.active, Verdict: events.VerdictFailed,
+		Reason: "unhealthy for the whole 30s grace window", DetectedAt: e.clk.Now()}
+	st.AddEvent(events.StepDetect, "verdict", e.clk.Now(), "FAILED: unhealthy for the whole 30s grace window")
+	b, err := json.Marshal(st)
+	check(e.t, err)
+	return b
+}
+
+// handlers serves every Task state with the real step handler of its Lambda.
+func (e *e2e) handlers() map[string]sfnlocal.Handler {
+	steps := func(caller string) *failover.Steps {
+		c := e.acct.Clients(caller)
+		s, err := failover.New(e.cfg, failover.Deps{EC2: c.EC2, AutoScaling: c.AutoScaling, CloudWatch: c.CloudWatch, SNS: c.SNS, Clock: e.clk})
+		check(e.t, err)
+		return s
+	}
+	term, att, launch, notify := steps("terminate"), steps("attacheni"), steps("launchstandby"), steps("notify")
+	return map[string]sfnlocal.Handler{
+		StateTerminate:     sfnlocal.TypedHandler(term.Terminate),
+		StateAttachENI:     sfnlocal.TypedHandler(att.AttachENI),
+		StateLaunchStandby: sfnlocal.TypedHandler(launch.LaunchStandby),
+		StateLaunchForWait: sfnlocal.TypedHandler(launch.LaunchStandby),
+		StateNotify:        sfnlocal.TypedHandler(notify.Notify),
+		StateNotifyFailure: sfnlocal.TypedHandler(notify.Notify),
+	}
+}
+
+func (e *e2e) run(h map[string]sfnlocal.Handler) (sfnlocal.Result, events.FailoverState) {
+	e.t.Helper()
+	def, err := Render(arns())
+	check(e.t, err)
+	res, err := sfnlocal.Run(context.Background(), def, e.input(), h, sfnlocal.Shortened(5*time.Millisecond))
+	check(e.t, err)
+	var st events.FailoverState
+	if out := res.LastOutput(); len(out) > 0 {
+		if _, err := events.DecodeFailoverState(out); err != nil {
+			e.t.Fatalf("output is not a valid FailoverState: %v\n%s", err, out)
+		}
+		check(e.t, json.Unmarshal(out, &st))
+	}
+	return res, st
+}
+
+func TestExecutionHappyPath(t *testing.T) {
+	toolsDir(t)
+	e := newE2E(t, 2)
+	res, st := e.run(e.handlers())
+	if res.Status != sfnlocal.StatusSucceeded {
+		t.Fatalf("status %s %s %s", res.Status, res.Error, res.Cause)
+	}
+	want := "Terminate,FenceOutcome,AttachENI,AttachOutcome,LaunchStandby,Notify,FailoverDone"
+	if got := strings.Join(res.Path(), ","); got != want {
+		t.Errorf("path %s, want %s", got, want)
+	}
+	if st.Notify == nil || st.Notify.Outcome != events.OutcomeFailedOver || st.Attach.InstanceID != e.standbys[0] {
+		t.Fatalf("output %+v", st)
+	}
+	eni, _ := e.acct.ENI(e.eni)
+	if eni.Attachment == nil || eni.Attachment.InstanceID != e.standbys[0] {
+		t.Errorf("ENI %+v", eni)
+	}
+	msgs := e.acct.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	t.Logf("execution output timeline (the Notify message body):\nSubject: %s\n%s", msgs[0].Subject, msgs[0].Message)
+}
+
+func TestExecutionRetriesTransientErrorFromTheLambda(t *testing.T) {
+	toolsDir(t)
+	e := newE2E(t, 2)
+	h := e.handlers()
+	var failed atomic.Int32
+	realTerminate := h[StateTerminate]
+	h[StateTerminate] = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		if failed.Add(1) == 1 {
+			return nil, &failover.TransientError{Err: errInjected}
+		}
+		return realTerminate(ctx, in)
+	}
+	res, st := e.run(h)
+	if res.Status != sfnlocal.StatusSucceeded || res.Count("StateRetried", StateTerminate) != 1 || res.Count("StateFailed", StateTerminate) != 1 {
+		t.Fatalf("status %s, retries %d, events %+v", res.Status, res.Count("StateRetried", StateTerminate), res.Events)
+	}
+	for _, ev := range res.Events {
+		if ev.Type == "StateFailed" && ev.Error != failover.ErrorTypeTransient {
+			t.Errorf("failed with %q, want %q", ev.Error, failover.ErrorTypeTransient)
+		}
+	}
+	if st.Notify.Outcome != events.OutcomeFailedOver {
+		t.Errorf("notify %+v", st.Notify)
+	}
+}
+
+type injected struct{}
+
+func (injected) Error() string { return "injected: Lambda-level throttle" }
+
+var errInjected = injected{}
+
+func TestExecutionSlowPath(t *testing.T) {
+	toolsDir(t)
+	tests := []struct {
+		name       string
+		sick       bool // the new standby never reports healthy
+		wantStatus string
+		wantPath   string
+		wantAtts   int
+	}{
+		{name: "new standby becomes healthy", wantStatus: sfnlocal.StatusSucceeded, wantAtts: 3,
+			wantPath: "Terminate,FenceOutcome,AttachENI,AttachOutcome,LaunchStandbyForAttach,WaitForStandby,AttachENI,AttachOutcome,LaunchStandbyForAttach,WaitForStandby,AttachENI,AttachOutcome,LaunchStandby,Notify,FailoverDone"},
+		{name: "attempts exhausted", sick: true, wantStatus: sfnlocal.StatusFailed, wantAtts: 3,
+			wantPath: "Terminate,FenceOutcome,AttachENI,AttachOutcome,LaunchStandbyForAttach,WaitForStandby,AttachENI,AttachOutcome,LaunchStandbyForAttach,WaitForStandby,AttachENI,AttachOutcome,NotifyFailure,FailoverFailed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newE2E(t, 1) // HACoordinatorsCount=1: no standby at all
+			e.newStandbysSick = tc.sick
+			h := e.handlers()
+			attach := h[StateAttachENI]
+			first := true
+			h[StateAttachENI] = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+				if !first {
+					e.advance(30 * time.Second) // the Wait state's 30 s, on the simulated clock
+				}
+				first = false
+				return attach(ctx, in)
+			}
+			res, st := e.run(h)
+			if res.Status != tc.wantStatus {
+				t.Fatalf("status %s (%s %s)", res.Status, res.Error, res.Cause)
+			}
+			if got := strings.Join(res.Path(), ","); got != tc.wantPath {
+				t.Errorf("path\n %s, want\n %s", got, tc.wantPath)
+			}
+			if st.Attach == nil || st.Attach.Attempts != tc.wantAtts {
+				t.Errorf("attach %+v", st.Attach)
+			}
+			msgs := e.acct.Messages()
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages", len(msgs))
+			}
+			if tc.wantStatus == sfnlocal.StatusFailed {
+				if res.Error != "FailoverFailed" || !strings.Contains(msgs[0].Subject, "no healthy standby after 3 attempts") {
+					t.Errorf("error %s, subject %q", res.Error, msgs[0].Subject)
+				}
+				if eni, _ := e.acct.ENI(e.eni); eni.Attachment != nil {
+					t.Errorf("ENI attached to %s", eni.Attachment.InstanceID)
+				}
+			}
+		})
+	}
+}
+
+func TestExecutionCatchNotifiesFailure(t *testing.T) {
+	toolsDir(t)
+	e := newE2E(t, 2)
+	// Terminate cannot read the ENI at all: every invocation ends in TransientError.
+	e.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeNetworkInterfaces", Caller: "terminate", Kind: sim.Throttle})
+	res, st := e.run(e.handlers())
+	if res.Status != sfnlocal.StatusFailed || res.Error != "FailoverFailed" {
+		t.Fatalf("status %s error %s", res.Status, res.Error)
+	}
+	var d asl
+	check(t, json.Unmarshal([]byte(Definition()), &d))
+	if got, want := res.Count("StateRetried", StateTerminate), d.States[StateTerminate].Retry[0].MaxAttempts; got != want {
+		t.Errorf("%d retries, want %d", got, want)
+	}
+	if res.Count("StateCaught", StateTerminate) != 1 || strings.Join(res.Path(), ",") != "Terminate,NotifyFailure,FailoverFailed" {
+		t.Errorf("path %v", res.Path())
+	}
+	if st.Error == nil || st.Error.Error != failover.ErrorTypeTransient || st.Notify == nil || st.Notify.Outcome != events.OutcomeFailed {
+		t.Fatalf("output %+v", st)
+	}
+	msgs := e.acct.Messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "FAILOVER FAILED for "+e.active+": TransientError") || !strings.Contains(msgs[0].Message, "still failing after") {
+		t.Errorf("messages %+v", msgs)
+	}
+	if inst, _ := e.acct.Instance(e.active); inst.State != "running" {
+		t.Errorf("failed instance is %s", inst.State)
+	}
+}
