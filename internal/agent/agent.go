@@ -123,7 +123,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	a.log.Info("agent started", "probeUrl", a.self.URL(), "witnessUrl", a.witness.URL(), "eniId", a.cfg.ENIID,
-		"probeInterval", a.cfg.ProbeInterval, "publishInterval", a.cfg.PublishInterval, "publish", a.cfg.Publish)
+		"probeInterval", a.cfg.ProbeInterval.String(), "publishInterval", a.cfg.PublishInterval.String(), "publish", a.cfg.Publish)
 
 	now := a.clock.Now()
 	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.PublishInterval), now
@@ -242,7 +242,7 @@ func (a *Agent) round(ctx context.Context) {
 	if changed {
 		level = slog.LevelInfo
 	}
-	attrs := []any{"instanceId", role.InstanceID, "holdsEni", role.HoldsENI, "status", self.Status.String(), "latency", self.Latency}
+	attrs := []any{"instanceId", role.InstanceID, "holdsEni", role.HoldsENI, "status", self.Status.String(), "latencyMs", self.Latency.Milliseconds()}
 	if self.Reason != "" {
 		attrs = append(attrs, "reason", self.Reason)
 	}
