@@ -18,6 +18,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/signal"
+	"github.com/prestoha/coordinator-ha/internal/verdict"
 )
 
 // DeviceIndex is where the coordinator ENI goes on the new coordinator (0 is the
@@ -298,7 +299,7 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 			if c.Rejected != "" || !ok {
 				continue
 			}
-			c.HealthyReports = consecutiveHealthy(r.Health, now, s.t.HealthMaxGap)
+			c.HealthyReports = verdict.ConsecutiveHealthy(r.Health, now, s.t.HealthMaxGap)
 			if c.HealthyReports < s.cfg.MinHealthyReports {
 				c.Rejected = fmt.Sprintf("%d consecutive healthy reports, needs %d", c.HealthyReports, s.cfg.MinHealthyReports)
 			}
