@@ -90,10 +90,22 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.self = probe.New(cfg.ProbeURL, client, cfg.ProbeTimeout)
-	a.witness = probe.New(wurl, client, cfg.ProbeTimeout)
+	a.self = probe.New(cfg.ProbeURL, client, a.wall(cfg.ProbeTimeout))
+	a.witness = probe.New(wurl, client, a.wall(cfg.ProbeTimeout))
 	a.pub = NewPublisher(deps.CloudWatch, a.clock, a.log, cfg.MaxBuffered)
 	return a, nil
+}
+
+// wall converts a duration of the agent's clock into wall time for the timeouts of real
+// network calls: with a Scaled clock (the drill) a 2 s probe timeout shrinks with the
+// interval it must fit in; with the real clock it is unchanged.
+func (a *Agent) wall(d time.Duration) time.Duration {
+	if w, ok := a.clock.(interface {
+		Wall(time.Duration) time.Duration
+	}); ok {
+		return w.Wall(d)
+	}
+	return d
 }
 
 // Publisher returns the agent's publisher (its stats tell what was sent and dropped).
@@ -153,7 +165,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	<-flusherDone
 
 	// Final flush with its own deadline: the run context has ended.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.wall(a.cfg.ShutdownTimeout))
 	defer cancel()
 	err := a.pub.Flush(fctx)
 	st := a.pub.Stats()
@@ -176,7 +188,7 @@ func advance(next, now time.Time, step time.Duration) time.Time {
 
 // refreshRole asks the role source; on failure the last known role stays.
 func (a *Agent) refreshRole(ctx context.Context) bool {
-	rctx, cancel := context.WithTimeout(ctx, roleTimeout)
+	rctx, cancel := context.WithTimeout(ctx, a.wall(roleTimeout))
 	defer cancel()
 	r, err := a.role.Role(rctx)
 	a.mu.Lock()

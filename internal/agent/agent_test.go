@@ -262,3 +262,18 @@ func TestNewRejects(t *testing.T) {
 		t.Fatal("New with a non-loopback probe URL accepted")
 	}
 }
+
+func TestScaledClockShrinksTimeouts(t *testing.T) {
+	cfg := testConfig(DefaultProbeURL)
+	a, err := New(cfg, Deps{CloudWatch: &fakeCW{}, Clock: clock.NewScaled(t0, 100), Role: NewStaticRole(Role{}), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.wall(cfg.ProbeTimeout); got != 20*time.Millisecond {
+		t.Fatalf("2 s probe timeout at factor 100 = %v of wall time, want 20ms", got)
+	}
+	b, _ := New(cfg, Deps{CloudWatch: &fakeCW{}, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{})})
+	if got := b.wall(cfg.ProbeTimeout); got != cfg.ProbeTimeout {
+		t.Fatalf("without a Wall method the timeout must stay %v, got %v", cfg.ProbeTimeout, got)
+	}
+}

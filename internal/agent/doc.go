@@ -39,6 +39,7 @@
 // configuration refuses intervals over a minute.
 //
 // Time comes from a clock.Clock: timestamps and the waits between rounds use it, so a
-// Scaled clock compresses time in the drill. Probe and role-check timeouts are wall time
-// (they bound real network calls).
+// Scaled clock compresses time in the drill. The timeouts of real calls (probes, role
+// checks, the final flush) are converted to wall time through the clock's Wall method
+// when it has one (clock.Scaled does), so they shrink with the intervals they fit in.
 package agent
