@@ -13,6 +13,10 @@
 // (GetMetricData is priced per metric, not per datapoint). Evaluation.Calls counts the
 // calls; the reads are 3 unless a listing pages.
 //
+// One guard goes beyond the design table: when the active coordinator is silent and so
+// is every standby that had been reporting, the verdict is AGENT_LOST, not FAILED (the
+// path to CloudWatch is down, not the coordinator; see metricsPathGuard).
+//
 // Then, for the active coordinator's verdict:
 //   - FAILED or GONE: start a failover; UNATTACHED (no instance holds the ENI, or the
 //     holder is not a live coordinator of the cluster) starts the attach path

@@ -245,6 +245,7 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		}
 	}
 	if active != nil {
+		metricsPathGuard(active, ev.Coordinators, reports)
 		ev.Verdict, ev.Instance, ev.Reason = active.Verdict, active.InstanceID, active.Reason
 		e := active.Evidence
 		ev.Evidence = &e
@@ -279,6 +280,38 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		slog.String("actionDetail", ev.ActionDetail), slog.String("execution", ev.Execution),
 		slog.Int("awsReads", ev.Calls.Reads), slog.Int("awsCalls", ev.Calls.Total()), slog.Any("evidence", ev.Evidence))
 	return ev, actErr
+}
+
+// metricsPathGuard turns a FAILED-for-silence verdict on the active coordinator into
+// AGENT_LOST when every standby that had been reporting went silent too. Silence on
+// every host at once says the path to CloudWatch (or CloudWatch) is down, not the
+// coordinator; failing over would fence a coordinator that no standby could be shown
+// healthy enough to replace. A cluster without reporting standbys (HACoordinatorsCount=1,
+// or standbys still starting) keeps the table's verdict: silence with no witness is FAILED.
+func metricsPathGuard(active *Judgement, all []Judgement, reports map[string]*signal.Reports) {
+	ev := active.Evidence
+	if active.Verdict != events.VerdictFailed || (ev.SelfReports.LastReportAt != nil && !ev.SelfReports.LastReportAt.Before(ev.WindowStart)) {
+		return
+	}
+	reporting := 0
+	for _, j := range all {
+		if j.Active || j.State != verdict.StateRunning || reports[j.InstanceID] == nil {
+			continue
+		}
+		health := reports[j.InstanceID].Health
+		if len(health) == 0 {
+			continue // never reported in the lookback: starting, or its agent never ran
+		}
+		reporting++
+		if !health[len(health)-1].At.Before(ev.WindowStart) {
+			return // a standby still reports: the metrics path works, the verdict stands
+		}
+	}
+	if reporting == 0 {
+		return
+	}
+	active.Verdict = events.VerdictAgentLost
+	active.Reason = fmt.Sprintf("every agent is silent (the active and %d standby(s) that had been reporting): the path to CloudWatch is down, not the coordinator; no failover (%s)", reporting, active.Reason)
 }
 
 func levelOf(v events.Verdict) slog.Level {

@@ -100,6 +100,12 @@ func TestNoFailover(t *testing.T) {
 			fault: func(w *world, active, _ string) { w.change(active, func(h *host) { h.agentDown = true }) }},
 		{name: "partitioned", seen: events.VerdictPartitioned, alerts: true,
 			fault: func(w *world, active, _ string) { w.change(active, func(h *host) { h.partitioned = true }) }},
+		{name: "every agent silent: CloudWatch path down", seen: events.VerdictAgentLost, alerts: true,
+			fault: func(w *world, _, _ string) {
+				for _, id := range w.poolIDs() {
+					w.change(id, func(h *host) { h.agentDown = true })
+				}
+			}},
 		{name: "standby dies", seen: events.VerdictHealthy,
 			fault: func(w *world, _, standby string) { w.change(standby, func(h *host) { h.hostDown = true }) }},
 	}
@@ -144,7 +150,7 @@ func TestNoFailover(t *testing.T) {
 			if tc.healthy && last.Verdict != events.VerdictHealthy {
 				t.Errorf("last verdict %s (%s), want HEALTHY", last.Verdict, last.Reason)
 			}
-			if dead := tc.name == "standby dies"; (last.HealthyStandbys == 0) != dead {
+			if dead := tc.name == "standby dies" || strings.HasPrefix(tc.name, "every agent"); (last.HealthyStandbys == 0) != dead {
 				t.Errorf("healthy standbys %d at the end (standby dead: %v)", last.HealthyStandbys, dead)
 			}
 			t.Logf("verdicts %v, %d alerts over %d invocations", seen, len(msgs), len(sums))
