@@ -7,7 +7,8 @@
 //
 //	CoordinatorHealth  its own probe of GET /v1/info on loopback: 1 healthy, 0 unhealthy, 2 starting
 //	WitnessReach       (standbys only) its probe of the active coordinator through the ENI IP:
-//	                   1 answered healthy, 0 did not answer
+//	                   1 a coordinator answered GET /v1/info (HTTP 200, coordinator true,
+//	                   whatever starting or state say), 0 no such answer
 //
 // Each sample carries the probe's own timestamp, so batching and ingestion delay do not
 // blur the time line. The health check reads both with one GetMetricData call using
@@ -88,6 +89,7 @@ func HealthDatum(cluster, instanceID string, s Status, at time.Time) cwtypes.Met
 }
 
 // WitnessDatum is one witness report as a high-resolution datum.
+// reached means a coordinator answered /v1/info at the ENI IP (see the package doc).
 func WitnessDatum(cluster, instanceID string, reached bool, at time.Time) cwtypes.MetricDatum {
 	v := 0.0
 	if reached {
