@@ -1,0 +1,250 @@
+package controlplane
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/prestoha/coordinator-ha/infra/cfn"
+	"github.com/prestoha/coordinator-ha/infra/policy"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/permissions"
+	"github.com/prestoha/coordinator-ha/internal/statemachine"
+)
+
+// HealthCheckTimeoutSeconds is the health check's Lambda timeout: one invocation per
+// minute evaluates every CheckIntervalSeconds and stops before its deadline, so the
+// next tick's invocation starts as this one ends (reserved concurrency 1).
+const HealthCheckTimeoutSeconds = 70
+
+// StepFunctions maps each state machine placeholder to the Lambda that fills it.
+var StepFunctions = map[string]string{
+	statemachine.TerminateFunctionArn:     permissions.Terminate,
+	statemachine.AttachENIFunctionArn:     permissions.AttachENI,
+	statemachine.LaunchStandbyFunctionArn: permissions.LaunchStandby,
+	statemachine.NotifyFunctionArn:        permissions.Notify,
+}
+
+// Props configures the control plane. String fields may be tokens.
+type Props struct {
+	Cluster string // literal cluster name
+
+	ENIID     *string
+	ASGName   *string
+	Topic     awssns.ITopic
+	TopicKey  interface{ KeyArn() *string } // the topic's KMS key: publishers need it
+	LambdaDir string                        // holds <name>/bootstrap for each Lambda
+
+	HACount              *string // HACoordinatorsCount
+	KeepCoordinator      *string // "yes" or "no"
+	GraceSeconds         *string
+	CheckIntervalSeconds *string
+	PrestoPort           *string
+
+	// Definition is the state machine's ASL with ${...} placeholders; "" uses
+	// statemachine.Definition().
+	Definition string
+	// Placeholders are the placeholders Definition uses; nil uses statemachine.Placeholders.
+	Placeholders []string
+
+	LogRetention awslogs.RetentionDays // default one month
+}
+
+// ControlPlane is the constructed control plane.
+type ControlPlane struct {
+	constructs.Construct
+	Functions    map[string]awslambda.Function // by caller name (permissions.Healthcheck ...)
+	LogGroups    map[string]awslogs.LogGroup
+	StateMachine awsstepfunctions.StateMachine
+	Schedule     awsevents.Rule
+}
+
+// New builds the control plane.
+func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
+	if p.Cluster == "" || p.ENIID == nil || p.ASGName == nil || p.Topic == nil || p.TopicKey == nil || p.LambdaDir == "" ||
+		p.HACount == nil || p.KeepCoordinator == nil || p.GraceSeconds == nil || p.CheckIntervalSeconds == nil || p.PrestoPort == nil {
+		panic("controlplane.New: every field but Definition, Placeholders and LogRetention is required")
+	}
+	if p.Definition == "" {
+		p.Definition = statemachine.Definition()
+	}
+	if p.Placeholders == nil {
+		p.Placeholders = statemachine.Placeholders
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+	}
+	c := &ControlPlane{
+		Construct: constructs.NewConstruct(scope, jsii.String(id)),
+		Functions: map[string]awslambda.Function{},
+		LogGroups: map[string]awslogs.LogGroup{},
+	}
+	env := map[string]*string{
+		config.EnvCluster:  jsii.String(p.Cluster),
+		config.EnvENIID:    p.ENIID,
+		config.EnvASGName:  p.ASGName,
+		config.EnvTopicARN: p.Topic.TopicArn(),
+		config.EnvHACount:  p.HACount,
+	}
+	res := policy.Resources{Cluster: p.Cluster, ASGName: p.ASGName, TopicARN: p.Topic.TopicArn()}
+
+	steps := []string{permissions.Terminate, permissions.AttachENI, permissions.LaunchStandby, permissions.Notify}
+	timeouts := map[string]int{}
+	for ph, name := range StepFunctions {
+		timeouts[name] = statemachine.LambdaTimeoutSeconds[ph]
+	}
+	for _, name := range steps {
+		c.function(p, name, timeouts[name], env, nil, res)
+	}
+
+	// The state machine: the one definition, with the step Lambdas' ARNs substituted.
+	smLogs := awslogs.NewLogGroup(c.Construct, jsii.String("FailoverLogs"), &awslogs.LogGroupProps{
+		Retention: p.LogRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	subs := map[string]*string{}
+	var arns []*string
+	for _, ph := range p.Placeholders {
+		name, ok := StepFunctions[ph]
+		if !ok {
+			panic("controlplane: the definition uses placeholder " + ph + ", which names no step Lambda")
+		}
+		subs[ph] = c.Functions[name].FunctionArn()
+		arns = append(arns, c.Functions[name].FunctionArn())
+	}
+	c.StateMachine = awsstepfunctions.NewStateMachine(c.Construct, jsii.String("Failover"), &awsstepfunctions.StateMachineProps{
+		Comment:                 jsii.String("Coordinator failover of " + p.Cluster + ": one execution per failover, named <cluster>-<failed instance id>"),
+		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(p.Definition)),
+		DefinitionSubstitutions: &subs,
+		Logs:                    &awsstepfunctions.LogOptions{Destination: smLogs, Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
+		TracingEnabled:          jsii.Bool(true),
+		RemovalPolicy:           awscdk.RemovalPolicy_DESTROY,
+	})
+	// Invoke exactly the step functions (unqualified ARNs, as the definition uses them).
+	c.StateMachine.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("InvokeStepFunctions"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &arns,
+	}))
+	cfn.DependOnPolicyOnly(c.StateMachine, c.StateMachine.Role())
+	cfn.Suppress(c.StateMachine, cfn.Suppression{ID: "AwsSolutions-IAM5",
+		Reason:    "Added by CDK for logging and tracing: the CloudWatch Logs delivery actions (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.",
+		AppliesTo: []string{"Resource::*"}})
+
+	// The health check: the only Lambda that starts failovers.
+	res.StateMachineARN = c.StateMachine.StateMachineArn()
+	res.StateMachineName = c.StateMachine.StateMachineName()
+	hcEnv := map[string]*string{
+		config.EnvStateMachineARN: c.StateMachine.StateMachineArn(),
+		config.EnvKeepCoordinator: p.KeepCoordinator,
+		config.EnvGraceSeconds:    p.GraceSeconds,
+		config.EnvCheckInterval:   p.CheckIntervalSeconds,
+		config.EnvPrestoPort:      p.PrestoPort,
+	}
+	hc := c.function(p, permissions.Healthcheck, HealthCheckTimeoutSeconds, env, hcEnv, res)
+
+	// Every minute (the EventBridge minimum). A tick that cannot be delivered is dropped,
+	// not retried: the next tick is a minute away and a late evaluation is a stale one.
+	c.Schedule = awsevents.NewRule(c.Construct, jsii.String("Schedule"), &awsevents.RuleProps{
+		Description: jsii.String("Coordinator health check of " + p.Cluster + " every minute"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(hc, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts: jsii.Number(0),
+			MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(60)),
+		})},
+	})
+	return c
+}
+
+// function builds one Lambda with its own log group and a role from the permissions table.
+func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra map[string]*string, res policy.Resources) awslambda.Function {
+	if timeout <= 0 {
+		panic(fmt.Sprintf("controlplane: no timeout for %s", name))
+	}
+	id := map[string]string{
+		permissions.Healthcheck: "HealthCheck", permissions.Terminate: "Terminate", permissions.AttachENI: "AttachENI",
+		permissions.LaunchStandby: "LaunchStandby", permissions.Notify: "Notify",
+	}[name]
+	logs := awslogs.NewLogGroup(c.Construct, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention: p.LogRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	role := awsiam.NewRole(c.Construct, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Coordinator HA " + name + " Lambda of " + p.Cluster),
+	})
+	logs.GrantWrite(role)
+	acts := permissions.Actions[name]
+	for _, st := range policy.Statements(acts, res) {
+		role.AddToPolicy(st)
+	}
+	for _, a := range acts {
+		if a == "sns:Publish" {
+			// Publishing to a KMS-encrypted topic needs the key as well.
+			role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid: jsii.String("EncryptedTopicKey"), Actions: jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+				Resources: &[]*string{p.TopicKey.KeyArn()},
+			}))
+		}
+	}
+	if len(permissions.ByScope(acts)[permissions.AnyResource])+len(permissions.ByScope(acts)[permissions.MetricNamespace]) > 0 {
+		cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
+			Reason:    "ec2:DescribeInstances, ec2:DescribeNetworkInterfaces, autoscaling:DescribeAutoScalingGroups and cloudwatch:GetMetricData support no resource-level permissions; cloudwatch:PutMetricData neither, and is limited by the cloudwatch:namespace condition instead.",
+			AppliesTo: []string{"Resource::*"}})
+	}
+	if len(permissions.ByScope(acts)[permissions.ClusterTagged]) > 0 {
+		cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
+			Reason: "EC2 mutations (attach, detach, terminate, tag) apply to instances launched by the Auto Scaling group and to the coordinator ENI, whose ids are not known when the policy is written; the wildcard is limited by the condition aws:ResourceTag/" + config.TagCluster + " = this cluster, and tagging to the role tag.",
+			AppliesTo: []string{"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*",
+				"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*"}})
+	}
+	if len(permissions.ByScope(acts)[permissions.ClusterGroup]) > 0 {
+		cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
+			Reason:    "An Auto Scaling group ARN contains a UUID assigned at creation; the wildcard stands for that UUID only, the group name is exact and the cluster tag condition applies too.",
+			AppliesTo: []string{"/^Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:\\*:autoScalingGroupName\\/<.*>$/g"}})
+	}
+	if len(permissions.ByScope(acts)[permissions.Execution]) > 0 {
+		cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
+			Reason:    "Executions of the failover state machine are named at start (<cluster>-<failed instance id>); the wildcard covers this state machine's executions only.",
+			AppliesTo: []string{"/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<.*>:\\*$/g"}})
+	}
+	environment := map[string]*string{}
+	for k, v := range env {
+		environment[k] = v
+	}
+	for k, v := range extra {
+		environment[k] = v
+	}
+	var reserved *float64
+	if name == permissions.Healthcheck {
+		// At most one evaluator at a time: two overlapping health checks could both
+		// decide to act.
+		reserved = jsii.Number(1)
+	}
+	fn := awslambda.NewFunction(c.Construct, jsii.String(id), &awslambda.FunctionProps{
+		Description:   jsii.String("Coordinator HA " + name + " of " + p.Cluster),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(p.LambdaDir, name)), nil),
+		MemorySize:    jsii.Number(128),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(float64(timeout))),
+		Role:          role,
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		Environment:   &environment,
+
+		ReservedConcurrentExecutions: reserved,
+	})
+	cfn.DependOnPolicyOnly(fn, role)
+	c.Functions[name] = fn
+	c.LogGroups[name] = logs
+	return fn
+}

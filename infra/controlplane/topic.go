@@ -1,0 +1,56 @@
+package controlplane
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/prestoha/coordinator-ha/infra/cfn"
+)
+
+// TopicProps configures the notification topic.
+type TopicProps struct {
+	Cluster string
+	Email   cfn.Optional // subscribed when set
+}
+
+// Notifications is the encrypted topic for failovers and alarms.
+type Notifications struct {
+	constructs.Construct
+	Topic awssns.Topic
+	Key   awskms.Key
+}
+
+// NewTopic builds the topic, encrypted with its own KMS key (rotated yearly). A
+// customer managed key, not aws/sns, because CloudWatch alarms can publish only to
+// topics whose key policy lets cloudwatch.amazonaws.com use the key.
+func NewTopic(scope constructs.Construct, id string, p *TopicProps) *Notifications {
+	n := &Notifications{Construct: constructs.NewConstruct(scope, jsii.String(id))}
+	n.Key = awskms.NewKey(n.Construct, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the coordinator HA notifications of " + p.Cluster),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
+	})
+	n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+	}), jsii.Bool(false))
+	n.Topic = awssns.NewTopic(n.Construct, jsii.String("Topic"), &awssns.TopicProps{
+		DisplayName: jsii.String("Coordinator HA " + p.Cluster),
+		MasterKey:   n.Key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if p.Email.Set() {
+		sub := awssns.NewCfnSubscription(n.Construct, jsii.String("Email"), &awssns.CfnSubscriptionProps{
+			TopicArn: n.Topic.TopicArn(), Protocol: jsii.String("email"), Endpoint: p.Email.Value,
+		})
+		p.Email.Guard(sub)
+	}
+	return n
+}

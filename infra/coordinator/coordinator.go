@@ -1,0 +1,225 @@
+package coordinator
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/prestoha/coordinator-ha/infra/cfn"
+	"github.com/prestoha/coordinator-ha/infra/policy"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/permissions"
+)
+
+// Props configures the coordinator hosts. String fields may be CDK tokens (parameter
+// references); Cluster must be a literal, since it goes into IAM conditions and tags.
+type Props struct {
+	Cluster      string  // cluster name (tag value, metric dimension)
+	VpcID        *string // the VPC of SubnetID
+	SubnetID     *string // the ENI and every coordinator live in this subnet (one AZ)
+	InstanceType *string
+	ImageID      *string
+	KeyName      cfn.Optional // EC2 key pair; none: SSH only with keys the AMI brings
+	PrivateIP    cfn.Optional // fixed ENI IP; none: the subnet assigns one
+	PrestoPort   *string      // Presto/Trino HTTP(S) port (a number token)
+
+	HACount *string // desired size of the pool
+	MaxSize *string // HACount + 1: headroom for a replacement launched beside a member
+
+	ClientCIDR          cfn.Optional // who may reach the Presto port and SSH
+	ClientSecurityGroup cfn.Optional // a security group whose members may reach them
+
+	AgentArm64 string // path of the linux/arm64 agent binary (S3 asset)
+	AgentAmd64 string // path of the linux/amd64 agent binary (S3 asset)
+	AgentUnit  string // systemd unit of the agent; "" uses DefaultUnit
+
+	VolumeGiB float64 // root volume size, default 30
+}
+
+// Coordinator is the constructed coordinator tier.
+type Coordinator struct {
+	constructs.Construct
+	ENI                  awsec2.CfnNetworkInterface
+	ENIID                *string
+	ENIIP                *string
+	SecurityGroup        awsec2.CfnSecurityGroup // clients -> coordinators (Presto port, SSH)
+	ClusterSecurityGroup awsec2.CfnSecurityGroup // coordinators and workers, Presto port between members
+	Role                 awsiam.Role
+	HostKeySecret        awssecretsmanager.CfnSecret
+	LaunchTemplate       awsec2.CfnLaunchTemplate
+	Group                awsautoscaling.CfnAutoScalingGroup
+	GroupName            *string
+	UserData             string // the boot script before token resolution
+}
+
+// New builds the coordinator tier.
+func New(scope constructs.Construct, id string, p *Props) *Coordinator {
+	if p.Cluster == "" || p.VpcID == nil || p.SubnetID == nil || p.InstanceType == nil || p.ImageID == nil ||
+		p.PrestoPort == nil || p.HACount == nil || p.MaxSize == nil || p.AgentArm64 == "" || p.AgentAmd64 == "" {
+		panic("coordinator.New: Cluster, VpcID, SubnetID, InstanceType, ImageID, PrestoPort, HACount, MaxSize, AgentArm64 and AgentAmd64 are required")
+	}
+	if p.VolumeGiB == 0 {
+		p.VolumeGiB = 30
+	}
+	unit := p.AgentUnit
+	if unit == "" {
+		unit = DefaultUnit
+	}
+	c := &Coordinator{Construct: constructs.NewConstruct(scope, jsii.String(id))}
+	port := awscdk.Token_AsNumber(p.PrestoPort)
+	clusterTag := &awscdk.CfnTag{Key: jsii.String(config.TagCluster), Value: jsii.String(p.Cluster)}
+
+	// Security groups. The cluster group is for coordinators and workers alike (output
+	// for the workers' launch configuration): members reach each other on the Presto
+	// port, which is also how standbys witness-probe the active through the ENI IP.
+	c.ClusterSecurityGroup = awsec2.NewCfnSecurityGroup(c.Construct, jsii.String("ClusterSecurityGroup"), &awsec2.CfnSecurityGroupProps{
+		VpcId:            p.VpcID,
+		GroupDescription: jsii.String("Presto/Trino cluster " + p.Cluster + ": coordinators and workers reach each other on the Presto port"),
+		Tags:             &[]*awscdk.CfnTag{clusterTag},
+	})
+	awsec2.NewCfnSecurityGroupIngress(c.Construct, jsii.String("ClusterPrestoPort"), &awsec2.CfnSecurityGroupIngressProps{
+		GroupId: c.ClusterSecurityGroup.AttrGroupId(), IpProtocol: jsii.String("tcp"), FromPort: port, ToPort: port,
+		SourceSecurityGroupId: c.ClusterSecurityGroup.AttrGroupId(),
+		Description:           jsii.String("Presto/Trino between cluster members"),
+	})
+	c.SecurityGroup = awsec2.NewCfnSecurityGroup(c.Construct, jsii.String("CoordinatorSecurityGroup"), &awsec2.CfnSecurityGroupProps{
+		VpcId:            p.VpcID,
+		GroupDescription: jsii.String("Presto/Trino coordinators of " + p.Cluster + ": clients reach the Presto port and SSH"),
+		Tags:             &[]*awscdk.CfnTag{clusterTag},
+	})
+	for _, r := range []struct {
+		id, what string
+		from     *float64
+	}{{"Presto", "Presto/Trino", port}, {"SSH", "SSH", jsii.Number(22)}} {
+		if p.ClientCIDR.Set() {
+			in := awsec2.NewCfnSecurityGroupIngress(c.Construct, jsii.String("ClientCidr"+r.id), &awsec2.CfnSecurityGroupIngressProps{
+				GroupId: c.SecurityGroup.AttrGroupId(), IpProtocol: jsii.String("tcp"), FromPort: r.from, ToPort: r.from,
+				CidrIp: p.ClientCIDR.Value, Description: jsii.String(r.what + " from the client CIDR"),
+			})
+			p.ClientCIDR.Guard(in)
+		}
+		if p.ClientSecurityGroup.Set() {
+			in := awsec2.NewCfnSecurityGroupIngress(c.Construct, jsii.String("ClientGroup"+r.id), &awsec2.CfnSecurityGroupIngressProps{
+				GroupId: c.SecurityGroup.AttrGroupId(), IpProtocol: jsii.String("tcp"), FromPort: r.from, ToPort: r.from,
+				SourceSecurityGroupId: p.ClientSecurityGroup.Value, Description: jsii.String(r.what + " from the client security group"),
+			})
+			p.ClientSecurityGroup.Guard(in)
+		}
+	}
+	groups := &[]*string{c.SecurityGroup.AttrGroupId(), c.ClusterSecurityGroup.AttrGroupId()}
+
+	// The coordinator ENI: the cluster's fixed address. It belongs to the stack, not to
+	// an instance, and is bound to SubnetID's Availability Zone.
+	c.ENI = awsec2.NewCfnNetworkInterface(c.Construct, jsii.String("ENI"), &awsec2.CfnNetworkInterfaceProps{
+		SubnetId:         p.SubnetID,
+		GroupSet:         groups,
+		PrivateIpAddress: p.PrivateIP.OrNoValue(),
+		Description:      jsii.String("Presto/Trino coordinator address of " + p.Cluster + " (moves to a standby on failover)"),
+		Tags: &[]*awscdk.CfnTag{clusterTag,
+			{Key: jsii.String(config.TagName), Value: jsii.String(p.Cluster + "-coordinator")}},
+	})
+	c.ENIID = c.ENI.Ref()
+	c.ENIIP = c.ENI.AttrPrimaryPrivateIpAddress()
+
+	// The SSH host key every coordinator presents. See userdata.go for the race-free
+	// first write.
+	c.HostKeySecret = awssecretsmanager.NewCfnSecret(c.Construct, jsii.String("HostKey"), &awssecretsmanager.CfnSecretProps{
+		Description:  jsii.String("SSH host key (ed25519, OpenSSH format) shared by the coordinators of " + p.Cluster),
+		SecretString: jsii.String(HostKeyPlaceholder),
+		Tags:         &[]*awscdk.CfnTag{clusterTag},
+	})
+	cfn.Suppress(c.HostKeySecret, cfn.Suppression{ID: "AwsSolutions-SMG4",
+		Reason: "An SSH host key is an identity, not a credential: rotating it would make every client see a changed host key, which is what the shared key exists to prevent."})
+
+	// The hosts' role: the agent's metrics, the host key, the agent binaries.
+	c.Role = awsiam.NewRole(c.Construct, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		Description: jsii.String("Coordinator hosts of " + p.Cluster + ": agent metrics and the shared SSH host key"),
+	})
+	actions := append(append([]string{}, permissions.Actions[permissions.Agent]...), permissions.BootActions...)
+	for _, st := range policy.Statements(actions, policy.Resources{Cluster: p.Cluster, SecretARN: c.HostKeySecret.Ref()}) {
+		c.Role.AddToPolicy(st)
+	}
+	arm := awss3assets.NewAsset(c.Construct, jsii.String("AgentArm64"), &awss3assets.AssetProps{Path: jsii.String(p.AgentArm64)})
+	amd := awss3assets.NewAsset(c.Construct, jsii.String("AgentAmd64"), &awss3assets.AssetProps{Path: jsii.String(p.AgentAmd64)})
+	arm.GrantRead(c.Role)
+	amd.GrantRead(c.Role)
+	cfn.Suppress(c.Role, cfn.Suppression{ID: "AwsSolutions-IAM5",
+		Reason: "cloudwatch:PutMetricData has no resource-level permissions; it is limited by the cloudwatch:namespace condition to the product's namespace. The S3 wildcards are CDK's asset grant (s3:GetObject*, s3:GetBucket*, s3:List*) on the asset bucket and the agent objects only.",
+		AppliesTo: []string{"Resource::*", "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*",
+			"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"}})
+	profile := awsiam.NewCfnInstanceProfile(c.Construct, jsii.String("InstanceProfile"), &awsiam.CfnInstanceProfileProps{
+		Roles: &[]*string{c.Role.RoleName()},
+	})
+
+	c.UserData = userData(userDataValues{
+		Region: *awscdk.Aws_REGION(), Cluster: p.Cluster, ENIID: *c.ENIID, ENIIP: *c.ENIIP, Port: *p.PrestoPort,
+		AgentArm64: *arm.S3ObjectUrl(), AgentAmd64: *amd.S3ObjectUrl(), Unit: unit,
+		SecretARN: *c.HostKeySecret.Ref(),
+		// The stack id ends in a UUID fixed for the life of the stack: the client
+		// request token of the one host-key write that can succeed.
+		HostKeyToken: *awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), jsii.Number(3))),
+	})
+
+	tagSpec := func(kind string) *awsec2.CfnLaunchTemplate_TagSpecificationProperty {
+		return &awsec2.CfnLaunchTemplate_TagSpecificationProperty{ResourceType: jsii.String(kind), Tags: &[]*awscdk.CfnTag{clusterTag}}
+	}
+	c.LaunchTemplate = awsec2.NewCfnLaunchTemplate(c.Construct, jsii.String("LaunchTemplate"), &awsec2.CfnLaunchTemplateProps{
+		LaunchTemplateData: &awsec2.CfnLaunchTemplate_LaunchTemplateDataProperty{
+			ImageId:            p.ImageID,
+			InstanceType:       p.InstanceType,
+			KeyName:            p.KeyName.OrNoValue(),
+			IamInstanceProfile: &awsec2.CfnLaunchTemplate_IamInstanceProfileProperty{Arn: profile.AttrArn()},
+			SecurityGroupIds:   groups,
+			// IMDSv2 only. Hop limit 2 so a Presto/Trino running in a container on the
+			// host can still use the instance role (e.g. for S3); the agent runs on the host.
+			MetadataOptions: &awsec2.CfnLaunchTemplate_MetadataOptionsProperty{
+				HttpTokens: jsii.String("required"), HttpEndpoint: jsii.String("enabled"),
+				HttpPutResponseHopLimit: jsii.Number(2), InstanceMetadataTags: jsii.String("enabled"),
+			},
+			BlockDeviceMappings: &[]*awsec2.CfnLaunchTemplate_BlockDeviceMappingProperty{{
+				DeviceName: jsii.String("/dev/xvda"),
+				Ebs: &awsec2.CfnLaunchTemplate_EbsProperty{
+					Encrypted: jsii.Bool(true), VolumeSize: jsii.Number(p.VolumeGiB), VolumeType: jsii.String("gp3"),
+					DeleteOnTermination: jsii.Bool(true),
+				},
+			}},
+			Monitoring:        &awsec2.CfnLaunchTemplate_MonitoringProperty{Enabled: jsii.Bool(true)},
+			UserData:          awscdk.Fn_Base64(jsii.String(c.UserData)),
+			TagSpecifications: &[]*awsec2.CfnLaunchTemplate_TagSpecificationProperty{tagSpec("volume")},
+		},
+		TagSpecifications: &[]*awsec2.CfnLaunchTemplate_LaunchTemplateTagSpecificationProperty{{
+			ResourceType: jsii.String("launch-template"), Tags: &[]*awscdk.CfnTag{clusterTag}}},
+	})
+
+	// The pool: desired = min = HACoordinatorsCount, max one more. Health check type EC2:
+	// the control plane, not the group, decides that a running coordinator has failed.
+	c.Group = awsautoscaling.NewCfnAutoScalingGroup(c.Construct, jsii.String("Group"), &awsautoscaling.CfnAutoScalingGroupProps{
+		MinSize:                p.HACount,
+		DesiredCapacity:        p.HACount,
+		MaxSize:                p.MaxSize,
+		VpcZoneIdentifier:      &[]*string{p.SubnetID},
+		HealthCheckType:        jsii.String("EC2"),
+		HealthCheckGracePeriod: jsii.Number(300),
+		LaunchTemplate: &awsautoscaling.CfnAutoScalingGroup_LaunchTemplateSpecificationProperty{
+			LaunchTemplateId: c.LaunchTemplate.Ref(),
+			Version:          c.LaunchTemplate.AttrLatestVersionNumber(),
+		},
+		Tags: &[]*awsautoscaling.CfnAutoScalingGroup_TagPropertyProperty{
+			{Key: jsii.String(config.TagCluster), Value: jsii.String(p.Cluster), PropagateAtLaunch: jsii.Bool(true)},
+			{Key: jsii.String(config.TagRole), Value: jsii.String(config.RoleStandby), PropagateAtLaunch: jsii.Bool(true)},
+			{Key: jsii.String(config.TagName), Value: jsii.String(fmt.Sprintf("%s-coordinator", p.Cluster)), PropagateAtLaunch: jsii.Bool(true)},
+		},
+	})
+	c.GroupName = c.Group.Ref()
+	cfn.Suppress(c.Group, cfn.Suppression{ID: "AwsSolutions-AS3",
+		Reason: "Scaling events are reported by the control plane: every failover and replacement is announced by the Notify step on the stack's topic, and a launch that fails makes LaunchStandby fail, which notifies too. Group notifications to the KMS-encrypted topic would also need a key grant to the Auto Scaling service-linked role, which may not exist yet when the stack is created."})
+	return c
+}

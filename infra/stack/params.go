@@ -1,0 +1,118 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Parameter names (the CloudFormation parameter logical ids users pass to
+// `cdk deploy --parameters`).
+const (
+	ParamHACount        = "HACoordinatorsCount"
+	ParamKeep           = "KeepCoordinatorNode"
+	ParamVpc            = "VpcId"
+	ParamSubnet         = "SubnetId"
+	ParamInstanceType   = "CoordinatorInstanceType"
+	ParamKeyName        = "KeyName"
+	ParamImage          = "ImageId"
+	ParamPort           = "PrestoHttpPort"
+	ParamGrace          = "GraceSeconds"
+	ParamInterval       = "CheckIntervalSeconds"
+	ParamEmail          = "NotificationEmail"
+	ParamClientCidr     = "ClientCidr"
+	ParamClientSG       = "ClientSecurityGroupId"
+	ParamPrivateIP      = "CoordinatorPrivateIp"
+	DefaultImageParam   = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+	DefaultInstanceType = "m7g.xlarge"
+)
+
+// Params are the stack's parameters.
+type Params struct {
+	HACount, Keep, Vpc, Subnet, InstanceType, KeyName, Image, Port, Grace, Interval,
+	Email, ClientCidr, ClientSG, PrivateIP awscdk.CfnParameter
+}
+
+type paramSpec struct {
+	id, label string
+	props     awscdk.CfnParameterProps
+}
+
+var groups = []struct {
+	label string
+	ids   []string
+}{
+	{"Coordinator high availability", []string{ParamHACount, ParamKeep, ParamGrace, ParamInterval, ParamEmail}},
+	{"Network", []string{ParamVpc, ParamSubnet, ParamPrivateIP, ParamClientCidr, ParamClientSG}},
+	{"Coordinator hosts", []string{ParamInstanceType, ParamImage, ParamKeyName, ParamPort}},
+}
+
+func specs() []paramSpec {
+	n := func(v float64) *float64 { return &v }
+	s := jsii.String
+	return []paramSpec{
+		{ParamHACount, "Coordinators (active + hot standbys)", awscdk.CfnParameterProps{Type: s("Number"), Default: n(2), MinValue: n(1), MaxValue: n(5),
+			Description:           s("How many coordinators run: one active plus hot standbys. 1 means no standby (a failover then launches a new coordinator: several minutes)."),
+			ConstraintDescription: s("must be a whole number from 1 to 5")}},
+		{ParamKeep, "Keep the coordinator (pause automatic failover)", awscdk.CfnParameterProps{Type: s("String"), Default: s("no"), AllowedValues: jsii.Strings("yes", "no"),
+			Description: s("yes: health verdicts are computed, published and alarmed on, but no failover is started. Use during maintenance.")}},
+		{ParamVpc, "VPC", awscdk.CfnParameterProps{Type: s("AWS::EC2::VPC::Id"),
+			Description: s("The VPC of the subnet below.")}},
+		{ParamSubnet, "Subnet (one Availability Zone)", awscdk.CfnParameterProps{Type: s("AWS::EC2::Subnet::Id"),
+			Description: s("The coordinator ENI and every coordinator live in this subnet: an ENI can only attach to instances in its own Availability Zone.")}},
+		{ParamInstanceType, "Coordinator instance type", awscdk.CfnParameterProps{Type: s("String"), Default: s(DefaultInstanceType),
+			AllowedPattern:        s(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`),
+			Description:           s("EC2 instance type of every coordinator, e.g. m7g.xlarge (arm64) or m7i.xlarge (x86_64); it must match the AMI's architecture."),
+			ConstraintDescription: s("must be an EC2 instance type such as m7g.xlarge")}},
+		{ParamImage, "AMI", awscdk.CfnParameterProps{Type: s("AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"), Default: s(DefaultImageParam),
+			Description: s("SSM parameter naming the coordinators' AMI: an image with Presto/Trino installed as a service, or the Amazon Linux 2023 default (then install Presto/Trino yourself). Needs systemd, bash, the AWS CLI and ssh-keygen.")}},
+		{ParamKeyName, "EC2 key pair (optional)", awscdk.CfnParameterProps{Type: s("String"), Default: s(""),
+			AllowedPattern: s(`^[\x20-\x7E]{0,255}$`),
+			Description:    s("Name of an existing EC2 key pair for ec2-user; empty for none.")}},
+		{ParamPort, "Presto/Trino HTTP port", awscdk.CfnParameterProps{Type: s("Number"), Default: n(8080), MinValue: n(1), MaxValue: n(65535),
+			Description: s("The coordinator's HTTP(S) port (http-server.http.port or https.port).")}},
+		{ParamGrace, "Grace window (seconds)", awscdk.CfnParameterProps{Type: s("Number"), Default: n(30), MinValue: n(10), MaxValue: n(300),
+			Description: s("How long the active coordinator must be failing before it is declared FAILED; absorbs GC pauses and blips.")}},
+		{ParamInterval, "Check interval (seconds)", awscdk.CfnParameterProps{Type: s("Number"), Default: n(10), MinValue: n(5), MaxValue: n(60),
+			Description: s("How often the health check evaluates within each one-minute invocation.")}},
+		{ParamEmail, "Notification e-mail (optional)", awscdk.CfnParameterProps{Type: s("String"), Default: s(""),
+			AllowedPattern:        s(`^$|^[^@\s]+@[^@\s]+\.[^@\s]+$`),
+			Description:           s("Subscribed to failover notifications and alarms (confirm the subscription e-mail). Empty for none."),
+			ConstraintDescription: s("must be an e-mail address or empty")}},
+		{ParamClientCidr, "Client CIDR (optional)", awscdk.CfnParameterProps{Type: s("String"), Default: s(""),
+			AllowedPattern:        s(`^$|^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$`),
+			Description:           s("IPv4 CIDR allowed to reach the Presto/Trino port and SSH on the coordinators, e.g. 10.0.0.0/16. Empty for none."),
+			ConstraintDescription: s("must be an IPv4 CIDR such as 10.0.0.0/16, or empty")}},
+		{ParamClientSG, "Client security group (optional)", awscdk.CfnParameterProps{Type: s("String"), Default: s(""),
+			AllowedPattern:        s(`^$|^sg-[0-9a-f]{8,17}$`),
+			Description:           s("Security group whose members may reach the Presto/Trino port and SSH. Empty for none."),
+			ConstraintDescription: s("must be a security group id (sg-...) or empty")}},
+		{ParamPrivateIP, "Coordinator IP (optional)", awscdk.CfnParameterProps{Type: s("String"), Default: s(""),
+			AllowedPattern:        s(`^$|^(\d{1,3}\.){3}\d{1,3}$`),
+			Description:           s("Fixed private IPv4 address of the coordinator ENI inside the subnet; empty lets the subnet assign one. It never changes after creation either way."),
+			ConstraintDescription: s("must be an IPv4 address or empty")}},
+	}
+}
+
+// newParams declares the parameters and the console interface metadata.
+func newParams(st awscdk.Stack) *Params {
+	byID := map[string]awscdk.CfnParameter{}
+	labels := map[string]any{}
+	for _, sp := range specs() {
+		props := sp.props
+		byID[sp.id] = awscdk.NewCfnParameter(st, jsii.String(sp.id), &props)
+		labels[sp.id] = map[string]any{"default": sp.label}
+	}
+	var pg []any
+	for _, g := range groups {
+		pg = append(pg, map[string]any{"Label": map[string]any{"default": g.label}, "Parameters": g.ids})
+	}
+	st.TemplateOptions().SetMetadata(&map[string]any{
+		"AWS::CloudFormation::Interface": map[string]any{"ParameterGroups": pg, "ParameterLabels": labels},
+	})
+	return &Params{
+		HACount: byID[ParamHACount], Keep: byID[ParamKeep], Vpc: byID[ParamVpc], Subnet: byID[ParamSubnet],
+		InstanceType: byID[ParamInstanceType], KeyName: byID[ParamKeyName], Image: byID[ParamImage], Port: byID[ParamPort],
+		Grace: byID[ParamGrace], Interval: byID[ParamInterval], Email: byID[ParamEmail], ClientCidr: byID[ParamClientCidr],
+		ClientSG: byID[ParamClientSG], PrivateIP: byID[ParamPrivateIP],
+	}
+}

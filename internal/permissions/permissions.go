@@ -1,0 +1,191 @@
+package permissions
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Callers: the components that call AWS, with the names internal/sim records.
+const (
+	Healthcheck   = "healthcheck"
+	Terminate     = "terminate"
+	AttachENI     = "attacheni"
+	LaunchStandby = "launchstandby"
+	Notify        = "notify"
+	Agent         = "agent"
+)
+
+// Callers lists every key of Actions in a fixed order.
+var Callers = []string{Healthcheck, Terminate, AttachENI, LaunchStandby, Notify, Agent}
+
+// Actions is what each caller may call: exactly the AWS API calls its Go code makes
+// through internal/awsapi.
+var Actions = map[string][]string{
+	Healthcheck: {
+		"cloudwatch:GetMetricData",
+		"cloudwatch:PutMetricData",
+		"ec2:DescribeInstances",
+		"ec2:DescribeNetworkInterfaces",
+		"states:ListExecutions",
+		"states:StartExecution",
+	},
+	Terminate: {
+		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:TerminateInstanceInAutoScalingGroup",
+		"ec2:CreateTags",
+		"ec2:DescribeInstances",
+		"ec2:DescribeNetworkInterfaces",
+		"ec2:DetachNetworkInterface",
+		"ec2:TerminateInstances",
+	},
+	AttachENI: {
+		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:SetInstanceProtection",
+		"cloudwatch:GetMetricData",
+		"ec2:AttachNetworkInterface",
+		"ec2:CreateTags",
+		"ec2:DescribeInstances",
+		"ec2:DescribeNetworkInterfaces",
+	},
+	LaunchStandby: {
+		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:SetDesiredCapacity",
+		"ec2:CreateTags",
+		"ec2:DescribeInstances",
+		"ec2:DescribeNetworkInterfaces",
+	},
+	Notify: {
+		"sns:Publish",
+	},
+	Agent: {
+		"cloudwatch:PutMetricData",
+	},
+}
+
+// BootActions is what the coordinator hosts' user data calls at boot with the AWS CLI,
+// all on the stack's SSH host-key secret only. The agent binaries' S3 download is
+// granted by the CDK asset itself (grantRead on the one object).
+var BootActions = []string{
+	"secretsmanager:GetSecretValue",
+	"secretsmanager:PutSecretValue",
+}
+
+// Scope says how the stack narrows an action's resources.
+type Scope int
+
+// Scopes of actions.
+const (
+	// AnyResource: the action supports no resource-level permissions (Describe*,
+	// GetMetricData), so the statement is on "*".
+	AnyResource Scope = iota + 1
+	// ClusterTagged: EC2 mutations, on instances and network interfaces of this
+	// account and region that carry the cluster tag (aws:ResourceTag).
+	ClusterTagged
+	// ClusterGroup: Auto Scaling mutations, on the cluster's group ARN, which also
+	// carries the cluster tag.
+	ClusterGroup
+	// MetricNamespace: PutMetricData, limited by the cloudwatch:namespace condition to
+	// signal.Namespace.
+	MetricNamespace
+	// StateMachine: on the failover state machine's ARN.
+	StateMachine
+	// Execution: on the failover state machine's executions.
+	Execution
+	// Topic: on the notification topic.
+	Topic
+	// HostKeySecret: on the SSH host-key secret.
+	HostKeySecret
+)
+
+func (s Scope) String() string {
+	switch s {
+	case AnyResource:
+		return "any-resource"
+	case ClusterTagged:
+		return "cluster-tagged"
+	case ClusterGroup:
+		return "cluster-group"
+	case MetricNamespace:
+		return "metric-namespace"
+	case StateMachine:
+		return "state-machine"
+	case Execution:
+		return "execution"
+	case Topic:
+		return "topic"
+	case HostKeySecret:
+		return "host-key-secret"
+	}
+	return fmt.Sprintf("scope(%d)", int(s))
+}
+
+// Scopes gives every action in Actions and BootActions its resource scope.
+var Scopes = map[string]Scope{
+	"autoscaling:DescribeAutoScalingGroups":           AnyResource,
+	"cloudwatch:GetMetricData":                        AnyResource,
+	"ec2:DescribeInstances":                           AnyResource,
+	"ec2:DescribeNetworkInterfaces":                   AnyResource,
+	"ec2:AttachNetworkInterface":                      ClusterTagged,
+	"ec2:CreateTags":                                  ClusterTagged,
+	"ec2:DetachNetworkInterface":                      ClusterTagged,
+	"ec2:TerminateInstances":                          ClusterTagged,
+	"autoscaling:SetDesiredCapacity":                  ClusterGroup,
+	"autoscaling:SetInstanceProtection":               ClusterGroup,
+	"autoscaling:TerminateInstanceInAutoScalingGroup": ClusterGroup,
+	"cloudwatch:PutMetricData":                        MetricNamespace,
+	"states:StartExecution":                           StateMachine,
+	"states:ListExecutions":                           StateMachine,
+	"states:DescribeExecution":                        Execution,
+	"sns:Publish":                                     Topic,
+	"secretsmanager:GetSecretValue":                   HostKeySecret,
+	"secretsmanager:PutSecretValue":                   HostKeySecret,
+}
+
+// ByScope groups a caller's actions by scope, each group sorted. It panics on an
+// action without a scope: the table is a program constant and TestScopes keeps it whole.
+func ByScope(actions []string) map[Scope][]string {
+	out := map[Scope][]string{}
+	for _, a := range actions {
+		s, ok := Scopes[a]
+		if !ok {
+			panic("permissions: action " + a + " has no scope")
+		}
+		out[s] = append(out[s], a)
+	}
+	for _, v := range out {
+		sort.Strings(v)
+	}
+	return out
+}
+
+// Diff compares the actions a caller was seen to call with the actions it is granted.
+// missing are called but not granted (the caller would get AccessDenied in AWS); unused
+// are granted but never called (more privilege than needed).
+func Diff(called, granted []string) (missing, unused []string) {
+	g := map[string]bool{}
+	for _, a := range granted {
+		g[a] = true
+	}
+	c := map[string]bool{}
+	for _, a := range called {
+		c[a] = true
+		if !g[a] {
+			missing = append(missing, a)
+		}
+	}
+	for _, a := range granted {
+		if !c[a] {
+			unused = append(unused, a)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(unused)
+	return missing, unused
+}
+
+// Service returns the service prefix of an action ("ec2" of "ec2:CreateTags").
+func Service(action string) string {
+	s, _, _ := strings.Cut(action, ":")
+	return s
+}
