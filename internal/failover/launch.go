@@ -12,6 +12,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/config"
 )
 
@@ -19,7 +20,9 @@ import (
 // group's desired capacity when it is lower, waits up to Timing.LaunchWait for the
 // replacement to appear (the group replaces a terminated member by itself, since
 // Terminate kept desired capacity), reports live and new members and tags every live
-// member other than the ENI holder role=standby. Idempotent.
+// member other than the ENI holder role=standby. When EC2 does not know a member the
+// group reports yet (eventual consistency right after a launch), it looks again a few
+// poll intervals later and, when that lasts, returns a TransientError. Idempotent.
 func (s *Steps) LaunchStandby(ctx context.Context, in events.FailoverState) (events.FailoverState, error) {
 	return s.run(ctx, events.StepLaunch, in, s.launch)
 }
@@ -114,6 +117,11 @@ func (s *Steps) launch(o *op, st *events.FailoverState) error {
 	return nil
 }
 
+// notFoundAttempts is how many times LaunchStandby describes the group's members when
+// EC2 answers NotFound for one of them (one poll interval apart) before it gives up
+// with a TransientError.
+const notFoundAttempts = 5
+
 func (s *Steps) describeMany(o *op, members []asgInstance) (map[string]*ec2types.Instance, error) {
 	out := map[string]*ec2types.Instance{}
 	if len(members) == 0 {
@@ -124,11 +132,29 @@ func (s *Steps) describeMany(o *op, members []asgInstance) (map[string]*ec2types
 		ids = append(ids, m.ID)
 	}
 	slices.Sort(ids)
-	page, err := call(o, fmt.Sprintf("describing %v", ids), func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) {
-		return s.d.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
-	})
-	if err != nil {
-		return nil, err
+	what := fmt.Sprintf("describing %v", ids)
+	var page *ec2.DescribeInstancesOutput
+	for attempt := 1; ; attempt++ {
+		var err error
+		page, err = call(o, what, func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) {
+			return s.d.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+		})
+		if err == nil {
+			break
+		}
+		if !awserr.IsNotFound(err) {
+			return nil, err
+		}
+		// The group reports members EC2 does not know yet (eventual consistency between
+		// Auto Scaling and EC2 right after a launch): look again shortly, and leave it to
+		// the state machine's Retry when it lasts.
+		if attempt >= notFoundAttempts {
+			return nil, &TransientError{Err: fmt.Errorf("EC2 does not know every member group %s reports, after %d looks: %w", s.cfg.ASGName, attempt, err)}
+		}
+		o.log.WarnContext(o.ctx, "EC2 does not know a group member yet; looking again", "instances", ids, "attempt", attempt, "error", err)
+		if err := o.pause(what + " (EC2 does not know every group member yet)"); err != nil {
+			return nil, err
+		}
 	}
 	for _, r := range page.Reservations {
 		for i := range r.Instances {
