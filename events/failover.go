@@ -28,7 +28,8 @@ const (
 // and a first timeline entry); each step Lambda receives the whole document and returns
 // it with its own result and one or more timeline entries added. The execution's output
 // is therefore the complete history of the failover: what failed, why, and when each
-// step happened. A Catch stores the error in Error and goes on to Notify.
+// step happened. A Catch stores the error in Error and goes on to Notify; the Catch of
+// the success-path Notify stores its own error in NotifyError.
 type FailoverState struct {
 	Cluster          string    `json:"cluster"`
 	ENIID            string    `json:"eniId"`
@@ -43,6 +44,10 @@ type FailoverState struct {
 	Launch    *LaunchResult    `json:"launch,omitempty"`
 	Notify    *NotifyResult    `json:"notify,omitempty"`
 	Error     *CatchError      `json:"error,omitempty"`
+	// NotifyError is set by the Catch of the success-path Notify state when the
+	// notification could not be sent: the failover itself worked, so the execution
+	// still succeeds, and this field (not Error) says the message is missing.
+	NotifyError *CatchError `json:"notifyError,omitempty"`
 
 	Timeline []TimelineEntry `json:"timeline"`
 }
@@ -149,7 +154,8 @@ type NotifyResult struct {
 	MessageID string `json:"messageId,omitempty"`
 }
 
-// CatchError is what a Step Functions Catch with ResultPath "$.error" stores.
+// CatchError is what a Step Functions Catch with ResultPath "$.error" (or
+// "$.notifyError") stores.
 type CatchError struct {
 	Error string `json:"Error"`
 	Cause string `json:"Cause"`

@@ -11,9 +11,12 @@
 //	    NO_STANDBY, attempts < max        -> LaunchStandbyForAttach -> WaitForStandby (30 s) -> AttachENI
 //	    otherwise                         -> NotifyFailure -> FailoverFailed
 //	any Task error after its retries (Catch States.ALL, ResultPath $.error) -> NotifyFailure -> FailoverFailed
+//	  except Notify's own: Catch States.ALL, ResultPath $.notifyError -> FailoverDoneNotNotified (Succeed),
+//	  because the failover itself worked; NotifyFailure has no Catch and always ends in FailoverFailed
 //
 // Every Task retries TransientError and the Lambda service errors with backoff 2 and
 // full jitter, has a TimeoutSeconds under its Lambda's timeout (LambdaTimeoutSeconds),
 // and passes the whole document in and out (no InputPath, ResultSelector, ResultPath
-// or OutputPath on Tasks), since each step returns the whole FailoverState.
+// or OutputPath on Tasks), since each step returns the whole FailoverState. Catch
+// ResultPaths ($.error, $.notifyError) are fields of events.FailoverState.
 package statemachine

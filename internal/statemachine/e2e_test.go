@@ -279,3 +279,43 @@ func TestExecutionCatchNotifiesFailure(t *testing.T) {
 		t.Errorf("failed instance is %s", inst.State)
 	}
 }
+
+// An SNS outage after a failover that worked must not make the execution FAILED (which
+// would page "failover failed"): the success-path Notify's Catch keeps the error in
+// notifyError and the execution succeeds.
+func TestExecutionNotifyOutageAfterSuccessStillSucceeds(t *testing.T) {
+	toolsDir(t)
+	e := newE2E(t, 2)
+	e.acct.Inject(sim.Fault{Service: "sns", Operation: "Publish", Caller: "notify", Kind: sim.Throttle})
+	res, st := e.run(e.handlers())
+	if res.Status != sfnlocal.StatusSucceeded {
+		t.Fatalf("status %s %s %s", res.Status, res.Error, res.Cause)
+	}
+	want := "Terminate,FenceOutcome,AttachENI,AttachOutcome,LaunchStandby,Notify,FailoverDoneNotNotified"
+	if got := strings.Join(res.Path(), ","); got != want {
+		t.Errorf("path %s, want %s", got, want)
+	}
+	var d asl
+	check(t, json.Unmarshal([]byte(Definition()), &d))
+	if got, want := res.Count("StateRetried", StateNotify), d.States[StateNotify].Retry[0].MaxAttempts; got != want {
+		t.Errorf("Notify retried %d times, want %d", got, want)
+	}
+	if res.Count("StateCaught", StateNotify) != 1 {
+		t.Errorf("Notify caught %d times, want 1", res.Count("StateCaught", StateNotify))
+	}
+	if st.NotifyError == nil || st.NotifyError.Error != failover.ErrorTypeTransient || !strings.Contains(st.NotifyError.Cause, "Throttled") {
+		t.Fatalf("notifyError %+v, want a TransientError caused by SNS throttling", st.NotifyError)
+	}
+	if st.Error != nil {
+		t.Errorf("error %+v: the failover did not fail", st.Error)
+	}
+	if st.Attach == nil || st.Attach.Outcome != events.AttachAttached || st.Attach.InstanceID != e.standbys[0] || st.Launch == nil {
+		t.Fatalf("output %+v", st)
+	}
+	if eni, _ := e.acct.ENI(e.eni); eni.Attachment == nil || eni.Attachment.InstanceID != e.standbys[0] {
+		t.Errorf("ENI %+v", eni)
+	}
+	if msgs := e.acct.Messages(); len(msgs) != 0 {
+		t.Errorf("%d messages published through a throttled SNS", len(msgs))
+	}
+}

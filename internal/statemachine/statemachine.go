@@ -25,7 +25,10 @@ const (
 	StateNotify         = "Notify"
 	StateNotifyFailure  = "NotifyFailure"
 	StateDone           = "FailoverDone"
-	StateFailed         = "FailoverFailed"
+	// StateDoneNotNotified is where the success-path Notify's Catch leads: the failover
+	// worked, the notification did not (the output's notifyError says why).
+	StateDoneNotNotified = "FailoverDoneNotNotified"
+	StateFailed          = "FailoverFailed"
 )
 
 // Placeholders of the definition: the Lambda function ARNs, substituted by CDK

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -135,13 +136,13 @@ func TestDefinitionShape(t *testing.T) {
 	}
 	wantRetry := []string{failover.ErrorTypeTransient, "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
 	margin := int(failover.DefaultTiming().DeadlineMargin.Seconds())
-	for _, name := range []string{StateTerminate, StateFenceOutcome, StateAttachENI, StateAttachOutcome, StateLaunchStandby, StateLaunchForWait, StateWaitForStandby, StateNotify, StateNotifyFailure, StateDone, StateFailed} {
+	for _, name := range []string{StateTerminate, StateFenceOutcome, StateAttachENI, StateAttachOutcome, StateLaunchStandby, StateLaunchForWait, StateWaitForStandby, StateNotify, StateNotifyFailure, StateDone, StateDoneNotNotified, StateFailed} {
 		if _, ok := d.States[name]; !ok {
 			t.Errorf("state %s missing", name)
 		}
 	}
-	if len(d.States) != 11 {
-		t.Errorf("%d states, want 11", len(d.States))
+	if len(d.States) != 12 {
+		t.Errorf("%d states, want 12", len(d.States))
 	}
 	for name, s := range d.States {
 		if s.Type != "Task" {
@@ -171,8 +172,14 @@ func TestDefinitionShape(t *testing.T) {
 			t.Errorf("%s: Retry parameters %+v", name, r)
 		}
 		isNotify := ph == NotifyFunctionArn
-		if isNotify && len(s.Catch) != 0 {
-			t.Errorf("%s: a Notify state must not catch into itself", name)
+		if name == StateNotifyFailure && len(s.Catch) != 0 {
+			t.Errorf("%s: the failure notice must not catch (into itself or anywhere): it ends in Fail", name)
+		}
+		// The success-path Notify catches everything into $.notifyError and still
+		// succeeds: an SNS outage must not turn a working failover into a FAILED execution.
+		if name == StateNotify && (len(s.Catch) != 1 || len(s.Catch[0].ErrorEquals) != 1 || s.Catch[0].ErrorEquals[0] != "States.ALL" ||
+			s.Catch[0].ResultPath != "$.notifyError" || s.Catch[0].Next != StateDoneNotNotified) {
+			t.Errorf("%s: Catch %+v, want States.ALL -> $.notifyError -> %s", name, s.Catch, StateDoneNotNotified)
 		}
 		if !isNotify && (len(s.Catch) != 1 || s.Catch[0].ErrorEquals[0] != "States.ALL" || s.Catch[0].ResultPath != "$.error" || s.Catch[0].Next != StateNotifyFailure) {
 			t.Errorf("%s: Catch %+v", name, s.Catch)
@@ -180,6 +187,24 @@ func TestDefinitionShape(t *testing.T) {
 	}
 	if d.States[StateNotify].Next != StateDone || d.States[StateNotifyFailure].Next != StateFailed {
 		t.Error("Notify must lead to Succeed, NotifyFailure to Fail")
+	}
+	if d.States[StateDone].Type != "Succeed" || d.States[StateDoneNotNotified].Type != "Succeed" || d.States[StateFailed].Type != "Fail" {
+		t.Errorf("end states: %s %s, %s %s, %s %s", StateDone, d.States[StateDone].Type, StateDoneNotNotified,
+			d.States[StateDoneNotNotified].Type, StateFailed, d.States[StateFailed].Type)
+	}
+	// Every Catch ResultPath is a field of the document, so the next step (and the
+	// strict decoder) accepts what the Catch wrote.
+	fields := map[string]bool{}
+	ft := reflect.TypeFor[events.FailoverState]()
+	for i := range ft.NumField() {
+		fields["$."+strings.Split(ft.Field(i).Tag.Get("json"), ",")[0]] = true
+	}
+	for name, s := range d.States {
+		for _, c := range s.Catch {
+			if !fields[c.ResultPath] {
+				t.Errorf("%s: Catch ResultPath %s is not a field of events.FailoverState", name, c.ResultPath)
+			}
+		}
 	}
 	if d.StartAt != events.StepTerminate || TaskStates[events.StepAttachENI] == "" || TaskStates[events.StepLaunch] == "" || TaskStates[events.StepNotify] == "" {
 		t.Error("step names and state names disagree")
