@@ -94,8 +94,10 @@ scan: venv synth ## Security scans: secrets (repo and template), checkov on the 
 
 # ---- the product's commands ---------------------------------------------------------------
 .PHONY: synth demo bench chaos
-synth: ## Synthesize the CloudFormation template offline into cdk.out/.
-	@echo "synth: not built yet (issue 5)"; exit 1
+synth: build tools ## Synthesize the CloudFormation template offline into cdk.out/.
+	AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 $(NODE_BIN)/cdk synth \
+	  --no-version-reporting --no-notices --no-lookups --quiet --output cdk.out $(if $(CLUSTER),-c cluster=$(CLUSTER))
+	@ls -l cdk.out/*.template.json
 
 demo: ## Run the local failover drill against the simulated AWS account.
 	@echo "demo: not built yet (issue 6)"; exit 1

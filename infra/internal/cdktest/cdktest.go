@@ -1,0 +1,166 @@
+// Package cdktest holds what the infra/ tests share: a fake asset directory (so CDK unit
+// tests do not need `make build`), a panic-to-failure wrapper for CDK assertions (an
+// assertion failure in CDK Go is a panic), and template helpers.
+package cdktest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+)
+
+// Lambdas are the Lambda asset directories the stack expects under lambda/.
+var Lambdas = []string{"healthcheck", "terminate", "attacheni", "launchstandby", "notify"}
+
+// FakeAssets writes the layout `make build` produces (lambda/<name>/bootstrap, and
+// agent/coordinator-agent-linux-{arm64,amd64}) with placeholder contents into a new
+// temporary directory, and returns it.
+func FakeAssets() (string, error) {
+	dir, err := os.MkdirTemp("", "infra-assets-")
+	if err != nil {
+		return "", err
+	}
+	write := func(rel, content string) error {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p, []byte(content), 0o755)
+	}
+	for _, n := range Lambdas {
+		if err := write(filepath.Join("lambda", n, "bootstrap"), "fake "+n); err != nil {
+			return "", err
+		}
+	}
+	for _, a := range []string{"arm64", "amd64"} {
+		if err := write(filepath.Join("agent", "coordinator-agent-linux-"+a), "fake agent "+a); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// Check runs a CDK assertion and turns its panic into a test failure named what.
+func Check(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+// JSON returns the template as plain Go values.
+func JSON(t *testing.T, tpl assertions.Template) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(tpl.ToJSON())
+	if err != nil {
+		t.Fatalf("encoding template: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("decoding template: %v", err)
+	}
+	return m
+}
+
+// OfType returns the resources of a type by logical id.
+func OfType(tpl map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	res, _ := tpl["Resources"].(map[string]any)
+	for id, r := range res {
+		m, _ := r.(map[string]any)
+		if m["Type"] == typ {
+			out[id] = m
+		}
+	}
+	return out
+}
+
+// Props returns a resource's Properties.
+func Props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// Keys returns the sorted keys of a map.
+func Keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Flatten renders a value (e.g. a user data Fn::Join) as one string for substring checks;
+// intrinsic functions appear as their JSON.
+func Flatten(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
+			parts, _ := j[1].([]any)
+			s := ""
+			for _, p := range parts {
+				s += Flatten(p)
+			}
+			return s
+		}
+		if b, ok := x["Fn::Base64"]; ok {
+			return Flatten(b)
+		}
+	}
+	b, _ := json.Marshal(v)
+	return fmt.Sprintf("%s", b)
+}
+
+// Statements returns every IAM statement of the AWS::IAM::Policy resources whose
+// Roles reference roleLogicalID.
+func Statements(tpl map[string]any, roleLogicalID string) []map[string]any {
+	var out []map[string]any
+	for _, pol := range OfType(tpl, "AWS::IAM::Policy") {
+		p := Props(pol)
+		roles, _ := p["Roles"].([]any)
+		match := false
+		for _, r := range roles {
+			if m, ok := r.(map[string]any); ok && m["Ref"] == roleLogicalID {
+				match = true
+			}
+		}
+		if !match {
+			continue
+		}
+		doc, _ := p["PolicyDocument"].(map[string]any)
+		sts, _ := doc["Statement"].([]any)
+		for _, s := range sts {
+			if m, ok := s.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// Actions returns a statement's actions as a list.
+func Actions(st map[string]any) []string {
+	switch a := st["Action"].(type) {
+	case string:
+		return []string{a}
+	case []any:
+		var out []string
+		for _, x := range a {
+			s, _ := x.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}

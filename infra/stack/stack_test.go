@@ -1,0 +1,311 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
+)
+
+// One synthesis for the whole package (each jsii start is slow): the full stack with
+// fake assets and cdk-nag's AwsSolutions pack applied as an aspect.
+var (
+	st     *Stack
+	tpl    assertions.Template
+	raw    map[string]any
+	tplDir string
+)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		assets, err := cdktest.FakeAssets()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(assets)
+		tplDir, err = os.MkdirTemp("", "infra-stack-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tplDir)
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(tplDir)})
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+		st = New(app, "CoordinatorHA-test", &Props{Cluster: "test", AssetDir: assets})
+		tpl = assertions.Template_FromStack(st.Stack, nil)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func TestParameters(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	n := func(v float64) *float64 { return &v }
+	cases := []struct {
+		name  string
+		props map[string]any
+	}{
+		{ParamHACount, map[string]any{"Type": "Number", "Default": n(2), "MinValue": n(1), "MaxValue": n(5)}},
+		{ParamKeep, map[string]any{"Type": "String", "Default": "no", "AllowedValues": []string{"yes", "no"}}},
+		{ParamVpc, map[string]any{"Type": "AWS::EC2::VPC::Id"}},
+		{ParamSubnet, map[string]any{"Type": "AWS::EC2::Subnet::Id"}},
+		{ParamInstanceType, map[string]any{"Type": "String", "Default": DefaultInstanceType}},
+		{ParamImage, map[string]any{"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", "Default": DefaultImageParam}},
+		{ParamKeyName, map[string]any{"Type": "String", "Default": ""}},
+		{ParamPort, map[string]any{"Type": "Number", "Default": n(8080), "MinValue": n(1), "MaxValue": n(65535)}},
+		{ParamGrace, map[string]any{"Type": "Number", "Default": n(30), "MinValue": n(10), "MaxValue": n(300)}},
+		{ParamInterval, map[string]any{"Type": "Number", "Default": n(10), "MinValue": n(5), "MaxValue": n(60)}},
+		{ParamEmail, map[string]any{"Type": "String", "Default": ""}},
+		{ParamClientCidr, map[string]any{"Type": "String", "Default": ""}},
+		{ParamClientSG, map[string]any{"Type": "String", "Default": ""}},
+		{ParamPrivateIP, map[string]any{"Type": "String", "Default": ""}},
+	}
+	for _, c := range cases {
+		cdktest.Check(t, "parameter "+c.name, func() { tpl.HasParameter(jsii.String(c.name), c.props) })
+	}
+	// Every user parameter is in exactly one console group and has a label.
+	params, _ := raw["Parameters"].(map[string]any)
+	iface := raw["Metadata"].(map[string]any)["AWS::CloudFormation::Interface"].(map[string]any)
+	labels := iface["ParameterLabels"].(map[string]any)
+	seen := map[string]int{}
+	for _, g := range iface["ParameterGroups"].([]any) {
+		for _, p := range g.(map[string]any)["Parameters"].([]any) {
+			seen[p.(string)]++
+		}
+	}
+	for name := range params {
+		if name == "BootstrapVersion" { // CDK's own, hidden from the groups on purpose
+			continue
+		}
+		if seen[name] != 1 {
+			t.Errorf("parameter %s is in %d console groups, want 1", name, seen[name])
+		}
+		if _, ok := labels[name]; !ok {
+			t.Errorf("parameter %s has no console label", name)
+		}
+		if d, _ := params[name].(map[string]any)["Description"].(string); d == "" {
+			t.Errorf("parameter %s has no description", name)
+		}
+	}
+	if len(seen) != len(cases) {
+		t.Errorf("console groups list %d parameters, the stack declares %d", len(seen), len(cases))
+	}
+	// Patterns of the optional parameters accept empty and a sample, and reject junk.
+	for _, c := range []struct{ param, good, bad string }{
+		{ParamEmail, "ops@example.com", "not-an-email"},
+		{ParamClientCidr, "10.0.0.0/16", "10.0.0.0"},
+		{ParamClientCidr, "192.168.1.7/32", "0.0.0.0/0"},
+		{ParamClientSG, "sg-0123456789abcdef0", "group"},
+		{ParamPrivateIP, "10.0.1.10", "10.0.1.10/32"},
+		{ParamInstanceType, "m7g.xlarge", "M7G"},
+	} {
+		pat := params[c.param].(map[string]any)["AllowedPattern"].(string)
+		if err := checkPattern(pat, c.good, c.bad, c.param != ParamInstanceType); err != nil {
+			t.Errorf("%s: %v", c.param, err)
+		}
+	}
+}
+
+func TestConditionsAndMapping(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	conds := raw["Conditions"].(map[string]any)
+	for _, c := range []string{"HasKeyName", "HasCoordinatorPrivateIp", "HasNotificationEmail", "HasClientCidr", "HasClientSecurityGroup", "HasStandbys"} {
+		if _, ok := conds[c]; !ok {
+			t.Errorf("condition %s missing", c)
+		}
+	}
+	pool := raw["Mappings"].(map[string]any)["PoolSize"].(map[string]any)
+	for i := 1; i <= 5; i++ {
+		if got := pool[fmt.Sprint(i)].(map[string]any)["Max"]; got != fmt.Sprint(i+1) {
+			t.Errorf("PoolSize[%d].Max = %v, want %d", i, got, i+1)
+		}
+	}
+	cdktest.Check(t, "ASG sizing", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::AutoScaling::AutoScalingGroup"), map[string]any{
+			"MinSize":         map[string]any{"Ref": ParamHACount},
+			"DesiredCapacity": map[string]any{"Ref": ParamHACount},
+			"MaxSize":         map[string]any{"Fn::FindInMap": []any{"PoolSize", map[string]any{"Ref": ParamHACount}, "Max"}},
+			"VPCZoneIdentifier": []any{map[string]any{"Ref": ParamSubnet}},
+		})
+	})
+	cdktest.Check(t, "ENI in the subnet with the optional fixed IP", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::NetworkInterface"), map[string]any{
+			"SubnetId":         map[string]any{"Ref": ParamSubnet},
+			"PrivateIpAddress": map[string]any{"Fn::If": []any{"HasCoordinatorPrivateIp", map[string]any{"Ref": ParamPrivateIP}, map[string]any{"Ref": "AWS::NoValue"}}},
+		})
+	})
+	cdktest.Check(t, "email subscription under its condition", func() {
+		tpl.HasResource(jsii.String("AWS::SNS::Subscription"), map[string]any{
+			"Condition":  "HasNotificationEmail",
+			"Properties": map[string]any{"Protocol": "email", "Endpoint": map[string]any{"Ref": ParamEmail}},
+		})
+	})
+	cdktest.Check(t, "standby alarm under HasStandbys", func() {
+		tpl.HasResource(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Condition":  "HasStandbys",
+			"Properties": map[string]any{"AlarmDescription": assertions.Match_StringLikeRegexp(jsii.String("^No healthy standby")), "ComparisonOperator": "LessThanThreshold", "Threshold": 1},
+		})
+	})
+	cdktest.Check(t, "health check gets KeepCoordinatorNode and the timings", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+				"KEEP_COORDINATOR_NODE":  map[string]any{"Ref": ParamKeep},
+				"GRACE_SECONDS":          map[string]any{"Ref": ParamGrace},
+				"CHECK_INTERVAL_SECONDS": map[string]any{"Ref": ParamInterval},
+				"HA_COORDINATORS_COUNT":  map[string]any{"Ref": ParamHACount},
+			})},
+		})
+	})
+}
+
+func TestOutputs(t *testing.T) {
+	for _, o := range []string{OutURL, OutSSH, OutConsole, OutDashboard, OutENI, OutENIIP, OutASG, OutClusterSG, OutStateMachine, OutTopic} {
+		cdktest.Check(t, "output "+o, func() { tpl.HasOutput(jsii.String(o), map[string]any{}) })
+	}
+	raw = cdktest.JSON(t, tpl)
+	outs := raw["Outputs"].(map[string]any)
+	url := cdktest.Flatten(outs[OutURL].(map[string]any)["Value"])
+	if !strings.HasPrefix(url, "http://") || !strings.Contains(url, "PrimaryPrivateIpAddress") || !strings.Contains(url, `"Ref":"`+ParamPort+`"`) {
+		t.Errorf("%s = %s, want http://<ENI IP>:<port>", OutURL, url)
+	}
+	ssh := cdktest.Flatten(outs[OutSSH].(map[string]any)["Value"])
+	if !strings.HasPrefix(ssh, "ssh ec2-user@") || !strings.Contains(ssh, "PrimaryPrivateIpAddress") {
+		t.Errorf("%s = %s", OutSSH, ssh)
+	}
+	if c := cdktest.Flatten(outs[OutConsole].(map[string]any)["Value"]); !strings.Contains(c, "/states/home?region=") {
+		t.Errorf("%s = %s", OutConsole, c)
+	}
+	if c := cdktest.Flatten(outs[OutDashboard].(map[string]any)["Value"]); !strings.Contains(c, "#dashboards:name=") {
+		t.Errorf("%s = %s", OutDashboard, c)
+	}
+}
+
+func TestResourceCounts(t *testing.T) {
+	for typ, n := range map[string]float64{
+		"AWS::Lambda::Function":              5,
+		"AWS::StepFunctions::StateMachine":   1,
+		"AWS::Events::Rule":                  1,
+		"AWS::SNS::Topic":                    1,
+		"AWS::KMS::Key":                      1,
+		"AWS::EC2::NetworkInterface":         1,
+		"AWS::EC2::LaunchTemplate":           1,
+		"AWS::AutoScaling::AutoScalingGroup": 1,
+		"AWS::SecretsManager::Secret":        1,
+		"AWS::CloudWatch::Dashboard":         1,
+		"AWS::CloudWatch::Alarm":             4,
+		"AWS::EC2::SecurityGroup":            2,
+		"AWS::Logs::LogGroup":                6,
+		"AWS::IAM::Role":                     7,
+	} {
+		cdktest.Check(t, typ, func() { tpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+	}
+}
+
+// TestLeastPrivilege: no role has a managed policy or an action wildcard beyond the
+// ones CDK writes for asset reads, and no statement allows "*" as an action.
+func TestLeastPrivilege(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	for id, r := range cdktest.OfType(raw, "AWS::IAM::Role") {
+		if m, ok := cdktest.Props(r)["ManagedPolicyArns"]; ok {
+			t.Errorf("role %s has managed policies %v", id, m)
+		}
+	}
+	allowedWildcards := map[string]bool{"s3:GetObject*": true, "s3:GetBucket*": true, "s3:List*": true}
+	for id, pol := range cdktest.OfType(raw, "AWS::IAM::Policy") {
+		doc := cdktest.Props(pol)["PolicyDocument"].(map[string]any)
+		for _, s := range doc["Statement"].([]any) {
+			for _, a := range cdktest.Actions(s.(map[string]any)) {
+				if a == "*" || strings.HasSuffix(a, ":*") || (strings.Contains(a, "*") && !allowedWildcards[a]) {
+					t.Errorf("policy %s allows wildcard action %s", id, a)
+				}
+			}
+		}
+	}
+}
+
+// TestCdkNag: the AwsSolutions pack finds nothing that is not suppressed with a reason.
+func TestCdkNag(t *testing.T) {
+	ann := assertions.Annotations_FromStack(st.Stack)
+	nagRule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	errs := ann.FindError(jsii.String("*"), nagRule)
+	warns := ann.FindWarning(jsii.String("*"), nagRule)
+	for _, m := range append(*errs, *warns...) {
+		t.Errorf("cdk-nag %s at %s: %v", m.Level, *m.Id, m.Entry.Data)
+	}
+	// Every suppression in the template carries a reason.
+	raw = cdktest.JSON(t, tpl)
+	count := 0
+	for id, r := range raw["Resources"].(map[string]any) {
+		md, _ := r.(map[string]any)["Metadata"].(map[string]any)
+		nag, _ := md["cdk_nag"].(map[string]any)
+		rules, _ := nag["rules_to_suppress"].([]any)
+		for _, x := range rules {
+			rule := x.(map[string]any)
+			count++
+			if reason, _ := rule["reason"].(string); len(reason) < 40 {
+				t.Errorf("%s: suppression %v has no real reason", id, rule["id"])
+			}
+		}
+	}
+	if count == 0 {
+		t.Error("no cdk-nag suppression metadata found: the check above cannot be trusted")
+	}
+	t.Logf("cdk-nag: %d errors, %d warnings, %d suppressions", len(*errs), len(*warns), count)
+}
+
+// TestCfnLint runs the pinned cfn-lint (make venv) on the synthesized template: no
+// errors and no warnings.
+func TestCfnLint(t *testing.T) {
+	lint, err := filepath.Abs("../../.venv/bin/cfn-lint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(lint); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("cfn-lint not installed at %s (make venv): %v", lint, err)
+		}
+		t.Skipf("cfn-lint not installed at %s; run `make venv` (make test does)", lint)
+	}
+	path := filepath.Join(tplDir, "lint.template.json")
+	b, err := json.MarshalIndent(tpl.ToJSON(), "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(lint, "--format", "parseable", path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Fatalf("cfn-lint: %v\n%s", err, out)
+	}
+}
+
+func checkPattern(pat, good, bad string, emptyOK bool) error {
+	re, err := compileCfnPattern(pat)
+	if err != nil {
+		return err
+	}
+	if !re.MatchString(good) {
+		return fmt.Errorf("pattern %s rejects %q", pat, good)
+	}
+	if re.MatchString(bad) {
+		return fmt.Errorf("pattern %s accepts %q", pat, bad)
+	}
+	if re.MatchString("") != emptyOK {
+		return fmt.Errorf("pattern %s: empty accepted = %v, want %v", pat, !emptyOK, emptyOK)
+	}
+	return nil
+}
+
