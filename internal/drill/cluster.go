@@ -19,6 +19,9 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/sim"
 )
 
+// minWallTimeout is the shortest wall-clock HTTP timeout the drill uses.
+const minWallTimeout = 100 * time.Millisecond
+
 const (
 	subnetID = "subnet-0d1e2a3b4c5d6e7f8"
 	subnetAZ = "us-east-1a"
@@ -68,6 +71,7 @@ type Cluster struct {
 	violations  []string
 	execs       []*execRun
 	invocations []invocation
+	evaluations int
 	rng         *rand.Rand
 	fault       time.Time // when the fault was injected (drill time)
 	started     time.Time
@@ -127,7 +131,10 @@ func newCluster(parent context.Context, spec clusterSpec) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	c.Watcher = &vip.Watcher{URL: c.Proxy.URL(), Clock: clk, Interval: 150 * time.Millisecond, Timeout: time.Second}
+	// The client calls every 100 ms of wall time, more often at high speeds so that it
+	// still resolves about a second of drill time; its timeout is the probe timeout.
+	interval := min(100*time.Millisecond, max(20*time.Millisecond, clk.Wall(time.Second)))
+	c.Watcher = &vip.Watcher{URL: c.Proxy.URL(), Clock: clk, Interval: interval, Timeout: max(clk.Wall(st.ProbeTimeout), minWallTimeout)}
 	c.goRun(c.tickLoop)
 	c.goRun(c.Watcher.Run)
 	return c, nil
@@ -229,8 +236,9 @@ func (c *Cluster) boot(id string) error {
 		ENIID:    c.ENIID,
 		ENIIP:    c.ENIIP,
 		ProbeURL: srv.URL() + "/v1/info",
-		// The probe timeout is enforced on the wall clock by net/http: scale it.
-		ProbeTimeout:    c.Clock.Wall(st.ProbeTimeout),
+		// The probe timeout is enforced on the wall clock by net/http: scale it, but keep
+		// it above scheduling noise on a busy machine.
+		ProbeTimeout:    max(c.Clock.Wall(st.ProbeTimeout), minWallTimeout),
 		ProbeInterval:   st.ProbeInterval,
 		PublishInterval: st.PublishInterval,
 		RoleInterval:    st.RoleInterval,

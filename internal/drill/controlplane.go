@@ -88,7 +88,7 @@ func (c *Cluster) observed() []string {
 	var out []string
 	last := ""
 	for _, r := range c.Logs() {
-		if r.At.Before(fault) {
+		if r.At.Before(fault) || r.Msg != "evaluation" {
 			continue
 		}
 		v := r.Attrs["verdict"]
@@ -102,7 +102,10 @@ func (c *Cluster) observed() []string {
 		if action != "" {
 			line += ", action " + action
 		}
-		if reason := r.Attrs["reason"]; reason != "" {
+		if d := r.Attrs["actionDetail"]; d != "" && action != "none" {
+			line += ": " + d
+		}
+		if reason := r.Attrs["reason"]; reason != "" && !strings.Contains(line, reason) {
 			line += " (" + reason + ")"
 		}
 		out = append(out, strings.TrimSpace(line))
@@ -114,7 +117,7 @@ func (c *Cluster) observed() []string {
 func (c *Cluster) lastVerdict() events.Verdict {
 	logs := c.Logs()
 	for i := len(logs) - 1; i >= 0; i-- {
-		if v := logs[i].Attrs["verdict"]; v != "" {
+		if v := logs[i].Attrs["verdict"]; v != "" && logs[i].Msg == "evaluation" {
 			return events.Verdict(v)
 		}
 	}
@@ -158,5 +161,3 @@ func (c *Cluster) costSnapshot() costSnapshot {
 	}
 	return s
 }
-
-

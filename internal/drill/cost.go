@@ -18,15 +18,15 @@ import (
 // pricing pages as of late 2025; re-check before publishing).
 const (
 	PricesAsOf             = "late 2025 (AWS pricing pages, us-east-1, as recorded in the project's aws-facts.md)"
-	PricePutMetricData     = 0.01 / 1000         // USD per PutMetricData request
-	PriceGetMetricData     = 0.01 / 1000         // USD per metric requested by GetMetricData
-	PriceCustomMetricMonth = 0.30                // USD per custom metric per month
-	PriceLambdaGBSecond    = 0.0000133334        // USD per GB-second, arm64
-	PriceLambdaRequest     = 0.20 / 1000000      // USD per request
-	PriceSFNTransition     = 0.025 / 1000        // USD per state transition (Standard, after 4,000 free)
-	SecondsPerMonth        = 730 * 3600.0        // AWS's billing month
-	HealthCheckMemoryMB    = 128.0               // the health check Lambda's memory in the model
-	healthCheckSchedule    = 60.0                // seconds between health-check invocations (rate 1 minute)
+	PricePutMetricData     = 0.01 / 1000    // USD per PutMetricData request
+	PriceGetMetricData     = 0.01 / 1000    // USD per metric requested by GetMetricData
+	PriceCustomMetricMonth = 0.30           // USD per custom metric per month
+	PriceLambdaGBSecond    = 0.0000133334   // USD per GB-second, arm64
+	PriceLambdaRequest     = 0.20 / 1000000 // USD per request
+	PriceSFNTransition     = 0.025 / 1000   // USD per state transition (Standard, after 4,000 free)
+	SecondsPerMonth        = 730 * 3600.0   // AWS's billing month
+	HealthCheckMemoryMB    = 128.0          // the health check Lambda's memory in the model
+	healthCheckSchedule    = 60.0           // seconds between health-check invocations (rate 1 minute)
 	costModelDescription   = "calls counted in the drill's steady state (all coordinators healthy), scaled from drill time to a 730-hour month"
 	costModelFailoverNote  = "a failover adds one Step Functions execution (its transitions) and a few Lambda invocations; cents per year at any sane failure rate"
 	costModelEC2Note       = "EC2, Auto Scaling, IMDS and SNS (a few notifications) calls are free or negligible and are not priced"

@@ -73,5 +73,3 @@ func (c *Cluster) schedule(ctx context.Context, h *healthcheck.Handler) {
 		}
 	}
 }
-
-func timeUntil(t time.Time) time.Duration { return time.Until(t) }

@@ -48,9 +48,8 @@ func (g *gatedCW) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDat
 // simRole is the agent's RoleSource in the drill: what IMDS would say, read from the
 // simulated ENI (the interface shows on the instance once the attachment is attached).
 type simRole struct {
-	acct       *sim.Account
-	eniID, id  string
-	instanceUp func() bool
+	acct      *sim.Account
+	eniID, id string
 }
 
 func (r *simRole) Role(context.Context) (agent.Role, error) {

@@ -20,6 +20,9 @@ type Scenario struct {
 	ExpectFailover bool
 	HACount        int  // 0: Settings.Coordinators
 	Keep           bool // KeepCoordinatorNode=yes
+	// HolderDown: the ENI holder is expected to be down at the end (KeepCoordinatorNode=yes
+	// leaves a failed coordinator in place, by design).
+	HolderDown bool
 	// Fault breaks the active coordinator (the instance holding the ENI).
 	Fault func(c *Cluster, active *Host) error
 }
@@ -45,7 +48,7 @@ func Scenarios(st Settings) []Scenario {
 		{Name: "agent-crash", ExpectFailover: false,
 			Description: "the active's agent dies; the coordinator is fine and the standbys still reach it",
 			Fault:       func(_ *Cluster, h *Host) error { h.KillAgent(); return nil }},
-		{Name: "keep-coordinator-node", ExpectFailover: false, Keep: true,
+		{Name: "keep-coordinator-node", ExpectFailover: false, Keep: true, HolderDown: true,
 			Description: "the Presto process exits while KeepCoordinatorNode=yes: verdicts only, no action",
 			Fault:       func(_ *Cluster, h *Host) error { h.Server.Exit(); return nil }},
 		{Name: "single-coordinator", ExpectFailover: true, HACount: 1,
@@ -123,7 +126,16 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 	// execution attaches it to a healthy coordinator (the product's own first start);
 	// then every coordinator has been healthy for a whole grace window and clients are
 	// served.
-	c.progress("  %s  launching %d coordinators; the health check will attach ENI %s (%s)", c.stamp(), ha, c.ENIID, c.ENIIP)
+	if sc.Keep {
+		// With KeepCoordinatorNode=yes the health check never acts, not even to attach the
+		// ENI at first start: the operator attaches it.
+		c.progress("  %s  launching %d coordinators; KeepCoordinatorNode=yes, so the operator attaches ENI %s (%s)", c.stamp(), ha, c.ENIID, c.ENIIP)
+		if _, err := c.AttachInitial(ctx); err != nil {
+			return fail("attaching the ENI at start-up: %v", err), stats
+		}
+	} else {
+		c.progress("  %s  launching %d coordinators; the health check will attach ENI %s (%s)", c.stamp(), ha, c.ENIID, c.ENIIP)
+	}
 	if err := c.waitWarm(ctx, ha); err != nil {
 		return fail("warming up: %v", err), stats
 	}
@@ -176,7 +188,7 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 		_ = c.Clock.Sleep(ctx, st.CheckInterval*2)
 	}
 	res.DrillSeconds = c.Clock.Now().Sub(drillStart).Seconds()
-	c.collect(&res, active, initial, sc.ExpectFailover)
+	c.collect(&res, active, initial, sc)
 	stats.costEnd = c.costSnapshot()
 	stats.startGaps = c.startGaps()
 	res.WallSeconds = time.Since(wallStart).Seconds()
@@ -195,7 +207,7 @@ type runStats struct {
 func (c *Cluster) waitWarm(ctx context.Context, ha int) error {
 	st := c.spec.Settings
 	need := st.Grace + st.IngestionAllow + st.PublishInterval
-	deadline := c.Clock.Now().Add(10 * time.Minute)
+	deadline := c.Clock.Now().Add(20 * time.Minute)
 	var healthySince time.Time
 	for c.Clock.Now().Before(deadline) {
 		hosts := c.Hosts()
@@ -231,7 +243,7 @@ func (c *Cluster) waitWarm(ctx context.Context, ha int) error {
 			return err
 		}
 	}
-	return fmt.Errorf("the cluster did not become healthy within 10 minutes")
+	return fmt.Errorf("the cluster did not become healthy within 20 minutes")
 }
 
 // done reports whether the failover has played out: the executions ended, clients are
@@ -276,7 +288,8 @@ func (c *Cluster) replacedAt(initial map[string]bool) (time.Time, bool) {
 }
 
 // collect fills the result and checks the invariants.
-func (c *Cluster) collect(res *report.Scenario, failed string, initial map[string]bool, expect bool) {
+func (c *Cluster) collect(res *report.Scenario, failed string, initial map[string]bool, sc Scenario) {
+	expect := sc.ExpectFailover
 	fault := res.FaultAt
 	since := func(t time.Time) *float64 { return report.Seconds(t.Sub(fault)) }
 	var execs []*execRun
@@ -381,7 +394,12 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 			cancel()
 			healthy := r.Status == signal.Healthy
 			// after a short pause the old holder must be healthy again; after a failover the new one
-			if !healthy {
+			switch {
+			case sc.HolderDown && !healthy:
+				res.Observed = append(res.Observed, fmt.Sprintf("at the end the ENI is still on %s, which is down, as KeepCoordinatorNode=yes asks", holder))
+			case sc.HolderDown:
+				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is healthy, but the fault should have left it down", holder))
+			case !healthy:
 				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is not healthy: %s %s", holder, r.Status, r.Reason))
 			}
 		}
