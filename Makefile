@@ -99,11 +99,11 @@ synth: build tools ## Synthesize the CloudFormation template offline into cdk.ou
 	  --no-version-reporting --no-notices --no-lookups --quiet --output cdk.out $(if $(CLUSTER),-c cluster=$(CLUSTER))
 	@ls -l cdk.out/*.template.json
 
-demo: ## Run the local failover drill against the simulated AWS account.
-	@echo "demo: not built yet (issue 6)"; exit 1
+demo: deps tools ## Run the local failover drill against the simulated AWS account; writes out/demo/.
+	$(GO) run ./drill demo $(DEMO_FLAGS)
 
-bench: ## Measure failover timings, binary sizes, cold starts and cost; writes out/bench/.
-	@echo "bench: not built yet (issue 6)"; exit 1
+bench: deps tools build ## Measure failover timings, binary sizes, cold starts and cost; writes out/bench/.
+	$(GO) run ./drill bench $(BENCH_FLAGS)
 
 chaos: ## Run the randomized fault campaign; writes out/chaos/report.json.
 	@echo "chaos: not built yet (issue 7)"; exit 1
