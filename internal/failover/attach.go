@@ -17,6 +17,7 @@ import (
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/retry"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/verdict"
 )
@@ -196,43 +197,36 @@ func (s *Steps) finishAttach(o *op, st *events.FailoverState, res *events.Attach
 // looked at before another try, so a reply lost after the attach happened never leads
 // to a second attach.
 func (s *Steps) attachTo(o *op, eniID, id string) (string, error) {
-	ceiling := s.t.BackoffBase
-	for attempt := 1; ; attempt++ {
-		out, err := s.d.EC2.AttachNetworkInterface(o.ctx, &ec2.AttachNetworkInterfaceInput{
+	var attachmentID string
+	err := o.retried(fmt.Sprintf("attaching %s to %s", eniID, id), o.policy(), func(ctx context.Context) error {
+		out, err := s.d.EC2.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
 			DeviceIndex: aws.Int32(DeviceIndex), InstanceId: aws.String(id), NetworkInterfaceId: aws.String(eniID),
 		})
 		if err == nil {
-			return aws.ToString(out.AttachmentId), nil
+			attachmentID = aws.ToString(out.AttachmentId)
+			return nil
 		}
-		if awserr.IsContextDone(err) || o.ctx.Err() != nil {
-			return "", &TransientError{Err: fmt.Errorf("attaching %s to %s: %w", eniID, id, err)}
+		if awserr.IsContextDone(err) || ctx.Err() != nil {
+			return err
 		}
 		eni, derr := o.describeENI(eniID)
 		if derr != nil {
-			return "", derr
+			return retry.Stop(derr)
 		}
 		switch h := eni.holder(); {
 		case h == id:
-			o.log.WarnContext(o.ctx, "attach reported an error but the ENI is on the standby", "error", err)
-			return eni.AttachmentID, nil
+			o.log.WarnContext(o.ctx, "attach reported an error but the ENI is on the standby", "instance", id, "error", err)
+			attachmentID = eni.AttachmentID
+			return nil
 		case h != "":
-			return "", permanent("attaching %s to %s: someone else attached it to %s meanwhile: %w", eniID, id, h, err)
+			return retry.Stop(permanent("attaching %s to %s: someone else attached it to %s meanwhile: %w", eniID, id, h, err))
 		}
-		if !retryable(err) {
-			return "", fmt.Errorf("attaching %s to %s: %w", eniID, id, err)
-		}
-		if attempt >= s.t.APIAttempts {
-			return "", &TransientError{Err: fmt.Errorf("attaching %s to %s: still failing after %d attempts: %w", eniID, id, attempt, err)}
-		}
-		wait := time.Duration(s.d.Jitter() * float64(ceiling))
-		if o.now().Add(wait).After(o.deadline) {
-			return "", &TransientError{Err: fmt.Errorf("attaching %s to %s: no time left to retry: %w", eniID, id, err)}
-		}
-		if err := s.d.Clock.Sleep(o.ctx, wait); err != nil {
-			return "", &TransientError{Err: err}
-		}
-		ceiling = min(2*ceiling, s.t.BackoffMax)
+		return err
+	})
+	if err != nil {
+		return "", err
 	}
+	return attachmentID, nil
 }
 
 type candidate struct {

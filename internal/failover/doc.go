@@ -14,9 +14,9 @@
 // Step Functions console is the failover's history. Every step is idempotent: re-run
 // on the same input after a crash at any point, it finishes the job or reports it done.
 //
-// Each step retries AWS throttling and server faults itself (exponential backoff, full
-// jitter) and bounds its waits by the context deadline less a margin, polling with the
-// injected clock. Errors reach Step Functions as exactly one of *TransientError,
+// Each step retries AWS throttling and server faults itself (internal/retry:
+// exponential backoff, full jitter) and bounds its waits by the context deadline less a
+// margin, polling with the injected clock. Errors reach Step Functions as exactly one of *TransientError,
 // *FenceNotConfirmedError, *InvalidInputError or *PermanentError; aws-lambda-go names
 // the errorType after the Go type, so the state machine's Retry and Catch match
 // "TransientError" and so on.

@@ -18,6 +18,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/retry"
 )
 
 // Deps are the clients and tools the steps use. A step uses only the clients it needs:
@@ -153,45 +154,59 @@ func (o *op) event(st *events.FailoverState, event, detail string) {
 	o.log.InfoContext(o.ctx, event, "detail", detail)
 }
 
-// retryable reports whether an AWS error is worth another attempt inside the step.
-// SNS throttles with "Throttled", which awserr does not list (yet).
+// retryable reports whether an AWS error is worth another attempt inside the step:
+// awserr's transient errors, and Auto Scaling's ScalingActivityInProgress.
 func retryable(err error) bool {
-	switch awserr.Code(err) {
-	case awserr.CodeScalingActivityInProgress, "Throttled":
-		return true
+	return awserr.Code(err) == awserr.CodeScalingActivityInProgress || awserr.IsTransient(err)
+}
+
+// policy is the step's retry policy for one AWS call: exponential backoff with full
+// jitter, within the attempt budget and the step's deadline.
+func (o *op) policy() retry.Policy {
+	return retry.Policy{Attempts: o.s.t.APIAttempts, Base: o.s.t.BackoffBase, Max: o.s.t.BackoffMax,
+		Deadline: o.deadline, Retryable: retryable, Jitter: o.s.d.Jitter}
+}
+
+// retried runs fn under the step's retry policy and turns giving up into the step's
+// errors: TransientError when retrying ran out (attempts, time, the context), the
+// error as it is for Stop, else the AWS error wrapped with what was being done.
+func (o *op) retried(what string, p retry.Policy, fn func(context.Context) error) error {
+	err := retry.Do(o.ctx, o.s.d.Clock, p, fn)
+	var re *retry.Error
+	if err == nil || !errors.As(err, &re) {
+		return err
 	}
-	return awserr.IsTransient(err)
+	switch re.Reason {
+	case retry.Stopped:
+		return re.Err
+	case retry.NotRetryable:
+		return fmt.Errorf("%s: %w", what, re.Err)
+	case retry.Exhausted:
+		return &TransientError{Err: fmt.Errorf("%s: still failing after %d attempts: %w", what, re.Attempts, re.Err)}
+	case retry.NoTimeLeft:
+		return &TransientError{Err: fmt.Errorf("%s: no time left to retry: %w", what, re.Err)}
+	}
+	return &TransientError{Err: fmt.Errorf("%s: %w", what, re.Err)}
 }
 
 // call runs one AWS call, retrying throttling and server faults with exponential
 // backoff and full jitter, within the attempt budget and the step's deadline.
 func call[T any](o *op, what string, fn func(context.Context) (T, error)) (T, error) {
-	var zero T
-	ceiling := o.s.t.BackoffBase
-	for attempt := 1; ; attempt++ {
-		out, err := fn(o.ctx)
-		if err == nil {
-			return out, nil
-		}
-		if awserr.IsContextDone(err) || o.ctx.Err() != nil {
-			return zero, &TransientError{Err: fmt.Errorf("%s: %w", what, err)}
-		}
-		if !retryable(err) {
-			return zero, fmt.Errorf("%s: %w", what, err)
-		}
-		if attempt >= o.s.t.APIAttempts {
-			return zero, &TransientError{Err: fmt.Errorf("%s: still failing after %d attempts: %w", what, attempt, err)}
-		}
-		wait := time.Duration(o.s.d.Jitter() * float64(ceiling))
-		if o.now().Add(wait).After(o.deadline) {
-			return zero, &TransientError{Err: fmt.Errorf("%s: no time left to retry: %w", what, err)}
-		}
+	var out T
+	p := o.policy()
+	p.OnRetry = func(attempt int, wait time.Duration, err error) {
 		o.log.WarnContext(o.ctx, "retrying AWS call", "call", what, "attempt", attempt, "wait", wait.String(), "error", err)
-		if serr := o.s.d.Clock.Sleep(o.ctx, wait); serr != nil {
-			return zero, &TransientError{Err: fmt.Errorf("%s: %w", what, serr)}
-		}
-		ceiling = min(2*ceiling, o.s.t.BackoffMax)
 	}
+	err := o.retried(what, p, func(ctx context.Context) error {
+		var err error
+		out, err = fn(ctx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
 }
 
 // pause waits one poll interval, or fails with a TransientError naming what was being
