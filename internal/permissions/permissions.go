@@ -27,6 +27,7 @@ var Actions = map[string][]string{
 		"cloudwatch:PutMetricData",
 		"ec2:DescribeInstances",
 		"ec2:DescribeNetworkInterfaces",
+		"sns:Publish",
 		"states:ListExecutions",
 		"states:StartExecution",
 	},
@@ -40,7 +41,6 @@ var Actions = map[string][]string{
 		"ec2:TerminateInstances",
 	},
 	AttachENI: {
-		"autoscaling:DescribeAutoScalingGroups",
 		"autoscaling:SetInstanceProtection",
 		"cloudwatch:GetMetricData",
 		"ec2:AttachNetworkInterface",

@@ -1,0 +1,246 @@
+package permissions
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/agent"
+	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/failover"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+	"github.com/prestoha/coordinator-ha/internal/sim"
+)
+
+// The permissions proof: the real health check, failover steps and agent publisher run
+// scenarios against the simulated account, which records every call per caller. Every
+// recorded action must be granted by Actions (else AccessDenied in AWS), and every
+// granted action must be used by some scenario (else the grant is more than needed).
+
+const (
+	cluster = "proof"
+	asgName = "proof-coordinators"
+	subnet  = "subnet-0aaaaaaaaaaaaaaa1"
+)
+
+type world struct {
+	t        *testing.T
+	clk      *clock.Virtual
+	acct     *sim.Account
+	eni      string
+	active   string
+	standbys []string
+	sm       string
+	topic    string
+	pub      *agent.Publisher
+	execs    []sim.Execution
+	env      map[string]string
+}
+
+func newWorld(t *testing.T, desired, max, haCount int) *world {
+	t.Helper()
+	clk := clock.NewVirtual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	acct := sim.New(sim.Options{Clock: clk, Seed: 11})
+	w := &world{t: t, clk: clk, acct: acct}
+	must(t, acct.AddSubnet(subnet, "us-east-1a", "10.0.1.0/24"))
+	eni, err := acct.CreateNetworkInterface(subnet, "", "coordinator", map[string]string{config.TagCluster: cluster})
+	must(t, err)
+	w.eni = eni
+	must(t, acct.CreateAutoScalingGroup(sim.ASGSpec{Name: asgName, SubnetID: subnet, Min: 0, Max: max, Desired: desired,
+		Tags: map[string]string{config.TagCluster: cluster}}))
+	w.advance(time.Minute)
+	g, _ := acct.ASG(asgName)
+	for i, m := range g.Members {
+		if i == 0 {
+			w.active = m.InstanceID
+		} else {
+			w.standbys = append(w.standbys, m.InstanceID)
+		}
+	}
+	w.attach(w.active)
+	w.sm = acct.CreateStateMachine("proof-failover")
+	w.topic = acct.CreateTopic("proof-notifications")
+	acct.OnStartExecution(func(e sim.Execution) { w.execs = append(w.execs, e) })
+	// The real agent publisher, with the agent's caller name.
+	w.pub = agent.NewPublisher(acct.Clients(Agent).CloudWatch, clk, slog.New(slog.DiscardHandler), 0)
+	w.env = map[string]string{
+		config.EnvCluster: cluster, config.EnvENIID: eni, config.EnvASGName: asgName,
+		config.EnvStateMachineARN: w.sm, config.EnvTopicARN: w.topic, config.EnvKeepCoordinator: "no",
+		config.EnvHACount: strconv.Itoa(haCount), config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10",
+	}
+	return w
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) advance(d time.Duration) { w.clk.Advance(d); w.acct.Tick() }
+
+func (w *world) attach(instance string) {
+	_, err := w.acct.Clients("setup").EC2.AttachNetworkInterface(context.Background(), &ec2.AttachNetworkInterfaceInput{
+		DeviceIndex: aws.Int32(1), InstanceId: aws.String(instance), NetworkInterfaceId: aws.String(w.eni)})
+	must(w.t, err)
+	w.advance(5 * time.Second)
+}
+
+// report publishes, through the agent's publisher, one self-report per 5 s for the last
+// d for each instance with the given status, and witness reports when witness is set.
+func (w *world) report(d time.Duration, status map[string]signal.Status, witness map[string]bool) {
+	now := w.clk.Now()
+	for at := now.Add(-d); !at.After(now); at = at.Add(5 * time.Second) {
+		for id, s := range status {
+			w.pub.Add(signal.HealthDatum(cluster, id, s, at))
+		}
+		for id, reached := range witness {
+			w.pub.Add(signal.WitnessDatum(cluster, id, reached, at))
+		}
+	}
+	must(w.t, w.pub.Flush(context.Background()))
+	w.advance(15 * time.Second)
+}
+
+func (w *world) healthcheck() healthcheck.Evaluation {
+	cfg, err := healthcheck.ConfigFromEnv(func(k string) string { return w.env[k] })
+	must(w.t, err)
+	cl := w.acct.Clients(Healthcheck)
+	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS,
+		Clock: w.clk, Logger: slog.New(slog.DiscardHandler)})
+	must(w.t, err)
+	ev, err := h.Evaluate(context.Background())
+	must(w.t, err)
+	return ev
+}
+
+// step runs one failover step as its Lambda would: config from the environment, the
+// clients of its own caller name.
+func (w *world) step(caller, step string, st events.FailoverState) events.FailoverState {
+	cfg, err := failover.LoadConfig(func(k string) (string, bool) { v, ok := w.env[k]; return v, ok }, step)
+	must(w.t, err)
+	cl := w.acct.Clients(caller)
+	s, err := failover.New(cfg, failover.Deps{EC2: cl.EC2, AutoScaling: cl.AutoScaling, CloudWatch: cl.CloudWatch, SNS: cl.SNS,
+		Clock: w.clk, Log: slog.New(slog.DiscardHandler)})
+	must(w.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := s.Handlers()[step](ctx, st)
+	if err != nil {
+		w.t.Fatalf("%s: %v", step, err)
+	}
+	return out
+}
+
+func (w *world) lastInput() events.FailoverState {
+	if len(w.execs) == 0 {
+		w.t.Fatal("the health check started no execution")
+	}
+	var st events.FailoverState
+	must(w.t, json.Unmarshal([]byte(w.execs[len(w.execs)-1].Input), &st))
+	return st
+}
+
+func TestPermissionsProof(t *testing.T) {
+	var worlds []*world
+	scenarios := []struct {
+		name string
+		run  func(t *testing.T) *world
+	}{
+		{"active fails: health check starts a failover, the steps fence, attach, restore the pool and notify", func(t *testing.T) *world {
+			// HA count 3 with a group of 2: LaunchStandby must raise desired capacity.
+			w := newWorld(t, 2, 3, 3)
+			st := map[string]signal.Status{w.active: signal.Healthy}
+			for _, s := range w.standbys {
+				st[s] = signal.Healthy
+			}
+			w.report(time.Minute, st, nil)
+			w.advance(90 * time.Second)
+			st[w.active] = signal.Unhealthy
+			w.report(80*time.Second, st, map[string]bool{w.standbys[0]: false})
+			ev := w.healthcheck()
+			if ev.Verdict != events.VerdictFailed {
+				t.Fatalf("verdict %s, want FAILED (%s)", ev.Verdict, ev.ActionDetail)
+			}
+			in := w.lastInput()
+			out := w.step(Terminate, events.StepTerminate, in)
+			out = w.step(AttachENI, events.StepAttachENI, out)
+			out = w.step(LaunchStandby, events.StepLaunch, out)
+			w.step(Notify, events.StepNotify, out)
+			return w
+		}},
+		{"agent lost: the active is silent but a witness reaches it, the health check alerts", func(t *testing.T) *world {
+			w := newWorld(t, 2, 3, 2)
+			w.report(time.Minute, map[string]signal.Status{w.active: signal.Healthy, w.standbys[0]: signal.Healthy}, nil)
+			w.advance(time.Minute)
+			w.report(time.Minute, map[string]signal.Status{w.standbys[0]: signal.Healthy}, map[string]bool{w.standbys[0]: true})
+			ev := w.healthcheck()
+			if ev.Verdict != events.VerdictAgentLost {
+				t.Fatalf("verdict %s, want AGENT_LOST", ev.Verdict)
+			}
+			return w
+		}},
+		{"the ENI holder is outside the group: Terminate fences it with TerminateInstances", func(t *testing.T) *world {
+			w := newWorld(t, 2, 3, 2)
+			// Move the ENI to an instance the group does not own.
+			_, err := w.acct.Clients("setup").EC2.DetachNetworkInterface(context.Background(), &ec2.DetachNetworkInterfaceInput{
+				AttachmentId: aws.String(attachmentOf(t, w))})
+			must(t, err)
+			w.advance(10 * time.Second)
+			loose, err := w.acct.LaunchInstance(sim.InstanceSpec{SubnetID: subnet, Tags: map[string]string{config.TagCluster: cluster}})
+			must(t, err)
+			w.advance(time.Minute)
+			w.attach(loose)
+			in := events.FailoverState{Cluster: cluster, ENIID: w.eni, FailedInstanceID: loose, Verdict: events.VerdictManual,
+				Reason: "operator", DetectedAt: w.clk.Now()}
+			w.step(Terminate, events.StepTerminate, in)
+			return w
+		}},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) { worlds = append(worlds, sc.run(t)) })
+	}
+	if t.Failed() {
+		t.Fatal("a scenario failed; the comparison below would be incomplete")
+	}
+	for _, caller := range Callers {
+		called := map[string]bool{}
+		for _, w := range worlds {
+			for _, a := range w.acct.Actions(caller) {
+				called[a] = true
+			}
+		}
+		var list []string
+		for a := range called {
+			list = append(list, a)
+		}
+		sort.Strings(list)
+		missing, unused := Diff(list, Actions[caller])
+		if len(missing) > 0 {
+			t.Errorf("%s calls %v, which Actions does not grant", caller, missing)
+		}
+		if len(unused) > 0 {
+			t.Errorf("%s is granted %v, which no scenario uses", caller, unused)
+		}
+		t.Logf("%s: %v", caller, list)
+	}
+}
+
+func attachmentOf(t *testing.T, w *world) string {
+	e, ok := w.acct.ENI(w.eni)
+	if !ok || e.Attachment == nil {
+		t.Fatal("ENI not attached")
+	}
+	return e.Attachment.ID
+}
