@@ -17,10 +17,10 @@ import (
 )
 
 // LaunchStandby makes sure the pool returns to HACoordinatorsCount: it raises the
-// group's desired capacity when it is lower, waits up to Timing.LaunchWait for the
-// replacement to appear (the group replaces a terminated member by itself, since
-// Terminate kept desired capacity), reports live and new members and tags every live
-// member other than the ENI holder role=standby. When EC2 does not know a member the
+// group's desired capacity when it is lower, waits up to Timing.LaunchWait (less when
+// the step's deadline comes first) for the replacement to appear (the group replaces a
+// terminated member by itself, since Terminate kept desired capacity), reports live and
+// new members and tags every live member other than the ENI holder role=standby. When EC2 does not know a member the
 // group reports yet (eventual consistency right after a launch), it looks again a few
 // poll intervals later and, when that lasts, returns a TransientError. Idempotent.
 func (s *Steps) LaunchStandby(ctx context.Context, in events.FailoverState) (events.FailoverState, error) {
@@ -53,8 +53,14 @@ func (s *Steps) launch(o *op, st *events.FailoverState) error {
 		o.event(st, "capacity-raised", fmt.Sprintf("desired capacity of %s %d -> %d", g.Name, g.Desired, want))
 	}
 
-	// Wait (bounded) for the pool to have its members again.
+	// Wait (bounded by LaunchWait and the step's deadline) for the pool to have its
+	// members again. A group slower than that is reported (REQUESTED, Live below the
+	// count), not failed: the group keeps launching, and a TransientError here would
+	// only make every retry wait and fail the same way.
 	waitUntil := o.now().Add(s.t.LaunchWait)
+	if o.deadline.Before(waitUntil) {
+		waitUntil = o.deadline
+	}
 	var live []asgInstance
 	for {
 		if g, err = o.describeGroup(); err != nil {

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -81,5 +82,35 @@ func TestLaunchWaitsForEC2ToKnowNewMember(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A group slower than the step's budget is reported (REQUESTED, Live below the count)
+// within the budget, like a group slower than LaunchWait, not failed with a
+// TransientError that every retry would repeat.
+func TestLaunchWaitIsBoundedByTheDeadline(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	must(t, w.acct.SetASGSuspended(testASG, true)) // the group does not replace the failed member
+	st := w.input()
+	for _, s := range []string{events.StepTerminate, events.StepAttachENI} {
+		var err error
+		if st, err = w.run(s, st); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	// 40 s of Lambda time less the 15 s margin: a 25 s budget, shorter than LaunchWait.
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	budget := 40*time.Second - DefaultTiming().DeadlineMargin
+	start := w.clk.Now()
+	out, err := w.steps("launchstandby").LaunchStandby(ctx, st)
+	if err != nil {
+		t.Fatalf("%T %v", err, err)
+	}
+	if out.Launch == nil || out.Launch.Outcome != events.LaunchRequested || out.Launch.Live != 1 {
+		t.Errorf("launch %+v", out.Launch)
+	}
+	if waited := w.clk.Now().Sub(start); waited > budget || waited < budget-2*DefaultTiming().PollInterval {
+		t.Errorf("waited %s on the simulated clock, want just under the %s budget", waited, budget)
 	}
 }
