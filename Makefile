@@ -105,8 +105,18 @@ demo: deps tools ## Run the local failover drill against the simulated AWS accou
 bench: deps tools build ## Measure failover timings, binary sizes, cold starts and cost; writes out/bench/.
 	$(GO) run ./drill bench $(BENCH_FLAGS)
 
-chaos: ## Run the randomized fault campaign; writes out/chaos/report.json.
-	@echo "chaos: not built yet (issue 7)"; exit 1
+CHAOS_RUNS ?= 2000
+chaos: ## Run the randomized fault campaign (CHAOS_RUNS=2000); writes out/chaos/report.json; fails on any violation.
+	$(GO) run ./chaos -runs $(CHAOS_RUNS) -out out/chaos/report.json
+
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (seed corpora also run in make test).
+	@set -e; for t in events:FuzzDecodeFailoverState events:FuzzDecodeScheduleEvent internal/signal:FuzzParse \
+	  internal/probe:FuzzClassify internal/probe:FuzzParsePin internal/agent:FuzzParseFlags internal/failover:FuzzStepInput; do \
+	  pkg=$${t%%:*}; fn=$${t#*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x ./$$pkg/; \
+	done
 
 .PHONY: clean
 clean: ## Remove build and run outputs.

@@ -1,0 +1,40 @@
+// Package chaos is the randomized fault campaign (`make chaos`; a short campaign runs in
+// `make test`). Each run is seeded and reproducible (`go run ./chaos -seed N` replays one
+// with a verbose log): on the simulated account (internal/sim) and a simulated clock it
+// builds a coordinator pool (3 coordinators, sometimes 1 to 5) in an Auto Scaling group,
+// simulates each host's Presto and agent in-process (a self-report every 5 s and, on
+// standbys, a witness report of the active, buffered while CloudWatch is unreachable),
+// runs the health check's Evaluate every check interval, and runs every execution it
+// starts through the real state machine definition (internal/statemachine), interpreted
+// for the subset of the States Language it uses (asl.go), with the real step handlers.
+// A step's waits let the rest of the world go on (agents report, the health check
+// evaluates, faults fire), so a failover meets the faults as it would in an account.
+// Executions run one at a time, in start order.
+//
+// Faults (FaultKinds): Presto exit (sometimes restarted), hang, slow answers; agent
+// death; host silence; instance terminated from outside; agent path to CloudWatch cut;
+// partition of the ENI path; throttling, 5xx, stale reads and lost replies on any AWS
+// operation and caller (sim.Inject); the ENI stuck detaching; the ASG slow or suspended;
+// a step crashing half-way (its context is cancelled after N AWS calls, as when the
+// Lambda dies; the name Step Functions sees decides between Retry and Catch); duplicate
+// and overlapping schedule ticks; a standby failing during a failover; KeepCoordinatorNode
+// flipped for a while. Most runs centre on one real failure of the active coordinator
+// with the other faults around it. After the faults every process is restarted (the heal)
+// and the run settles.
+//
+// Invariants, checked after every step and background event, or at the end:
+//   - single-attachment: the ENI never shows more than one attachment;
+//   - fence: the ENI is never attached to a new instance while the instance that held it
+//     before is still running (checked on every AttachNetworkInterface);
+//   - settled-attachment and recovery: at the end the ENI is attached to a running,
+//     healthy coordinator, healthy for good within RecoveryBound of the last fault
+//     (not required when the circuit breaker held a failover back: that is its job);
+//   - single-failover: at most one execution per failed instance;
+//   - false-failover: no failover of a coordinator whose Presto never failed, unless the
+//     run also impaired the witnesses (partition, silence, several dead agents, AWS
+//     faults, a pool of one);
+//   - circuit-breaker: never more than BreakerMax executions within the breaker window;
+//   - no-running-execution: none left RUNNING;
+//   - history: every execution's document has a timeline with an entry from every step
+//     that completed; execution-input: the health check's input passes the steps' checks.
+package chaos

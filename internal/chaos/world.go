@@ -1,0 +1,231 @@
+package chaos
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+	"github.com/prestoha/coordinator-ha/internal/sim"
+)
+
+// presto is the simulated state of the Presto/Trino process on a host.
+type presto int
+
+const (
+	prestoUp       presto = iota // answers /v1/info healthy
+	prestoStarting               // answers starting=true until startedAt
+	prestoDown                   // exited: connection refused
+	prestoHung                   // paused (SIGSTOP, a long GC): probes time out
+	prestoSlow                   // answers, but often after the probe timeout
+)
+
+// host is one coordinator instance as the agents see it.
+type host struct {
+	id        string
+	proc      presto
+	readyAt   time.Time // prestoStarting -> prestoUp
+	agentDead bool      // the agent process is gone: no reports at all
+	cwCut     bool      // the agent's path to CloudWatch is cut: it buffers
+	silent    bool      // the host is off the network: no reports, unreachable
+	cutFrom   bool      // standbys cannot reach the active through the ENI IP from this host (partition)
+	buffered  []cwtypes.MetricDatum
+	faults    map[string]bool // fault kinds that hit this host
+}
+
+// simClock is the campaign's clock: a virtual clock whose Sleep runs the rest of the world
+// (agents, health-check ticks, scheduled faults) up to the wake-up time, so a failover
+// step that waits 10 s sees 10 s of agents reporting, exactly as in a real account.
+type simClock struct {
+	v    *clock.Virtual
+	w    *world
+	busy bool // a background event is running: nested sleeps only advance time
+}
+
+func (c *simClock) Now() time.Time { return c.v.Now() }
+
+func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.runUntil(c.v.Now().Add(d))
+	return nil
+}
+
+// runUntil processes every background event due before target, in time order.
+func (c *simClock) runUntil(target time.Time) {
+	if c.busy {
+		c.v.Set(target)
+		return
+	}
+	for {
+		at, fn := c.w.nextEvent(target)
+		if fn == nil {
+			break
+		}
+		c.v.Set(at)
+		c.busy = true
+		fn()
+		c.busy = false
+		c.w.observe()
+	}
+	c.v.Set(target)
+}
+
+// event is a scheduled background action.
+type event struct {
+	at  time.Time
+	seq int
+	fn  func()
+}
+
+type world struct {
+	clk    *simClock
+	acct   *sim.Account
+	rng    *rand.Rand
+	eni    string
+	events []event
+	seq    int
+	hosts  map[string]*host
+	agent  sim.Clients
+	cfg    Options
+	run    *runState
+}
+
+func (w *world) schedule(at time.Time, fn func()) {
+	w.seq++
+	w.events = append(w.events, event{at: at, seq: w.seq, fn: fn})
+}
+
+// nextEvent pops the earliest event due at or before limit.
+func (w *world) nextEvent(limit time.Time) (time.Time, func()) {
+	if len(w.events) == 0 {
+		return time.Time{}, nil
+	}
+	sort.Slice(w.events, func(i, j int) bool {
+		if !w.events[i].at.Equal(w.events[j].at) {
+			return w.events[i].at.Before(w.events[j].at)
+		}
+		return w.events[i].seq < w.events[j].seq
+	})
+	e := w.events[0]
+	if e.at.After(limit) {
+		return time.Time{}, nil
+	}
+	w.events = w.events[1:]
+	return e.at, e.fn
+}
+
+// every schedules fn at start and then every period until end.
+func (w *world) every(start, end time.Time, period time.Duration, fn func()) {
+	var tick func(at time.Time) func()
+	tick = func(at time.Time) func() {
+		return func() {
+			fn()
+			if next := at.Add(period); !next.After(end) {
+				w.schedule(next, tick(next))
+			}
+		}
+	}
+	w.schedule(start, tick(start))
+}
+
+func (w *world) hostOf(id string) *host {
+	h, ok := w.hosts[id]
+	if !ok {
+		h = &host{id: id, proc: prestoStarting, faults: map[string]bool{}}
+		w.hosts[id] = h
+	}
+	return h
+}
+
+// holder is the instance the ENI is attached to, "" when none.
+func (w *world) holder() string {
+	e, ok := w.acct.ENI(w.eni)
+	if !ok || e.Attachment == nil {
+		return ""
+	}
+	return e.Attachment.InstanceID
+}
+
+// selfProbe is what a host's agent sees on loopback.
+func (w *world) selfProbe(h *host, now time.Time) signal.Status {
+	switch h.proc {
+	case prestoStarting:
+		if now.Before(h.readyAt) {
+			return signal.Starting
+		}
+		h.proc = prestoUp
+		return signal.Healthy
+	case prestoUp:
+		return signal.Healthy
+	case prestoSlow:
+		if w.rng.IntN(2) == 0 {
+			return signal.Healthy
+		}
+		return signal.Unhealthy
+	}
+	return signal.Unhealthy
+}
+
+// answers reports whether a witness reaches the active's coordinator through the ENI IP.
+func (w *world) answers(from, active *host) bool {
+	if active.silent || from.cutFrom || active.cutFrom {
+		return false
+	}
+	switch active.proc {
+	case prestoUp, prestoStarting:
+		return true
+	case prestoSlow:
+		return w.rng.IntN(2) == 0
+	}
+	return false
+}
+
+// agentsTick is one probe round of every running host's agent: a self-report and, on
+// standbys, a witness report of the active, sent to CloudWatch (buffered while the path
+// is cut or CloudWatch refuses, as the real agent does).
+func (w *world) agentsTick() {
+	now := w.clk.Now()
+	holder := w.holder()
+	ids := make([]string, 0, len(w.hosts))
+	for id := range w.hosts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		h := w.hosts[id]
+		inst, ok := w.acct.Instance(id)
+		if !ok || inst.State != "running" || h.agentDead {
+			continue
+		}
+		d := []cwtypes.MetricDatum{signal.HealthDatum(w.cfg.Cluster, id, w.selfProbe(h, now), now)}
+		if holder != "" && holder != id {
+			if a, ok := w.hosts[holder]; ok {
+				d = append(d, signal.WitnessDatum(w.cfg.Cluster, id, w.answers(h, a), now))
+			}
+		}
+		h.buffered = append(h.buffered, d...)
+		if len(h.buffered) > 4096 {
+			h.buffered = h.buffered[len(h.buffered)-4096:]
+		}
+		if h.silent || h.cwCut {
+			continue
+		}
+		for len(h.buffered) > 0 {
+			n := min(len(h.buffered), 1000)
+			_, err := w.agent.CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
+				Namespace: aws.String(signal.Namespace), MetricData: h.buffered[:n]})
+			if err != nil {
+				break // kept for the next round
+			}
+			h.buffered = h.buffered[n:]
+		}
+	}
+}
