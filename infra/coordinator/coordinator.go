@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
@@ -74,6 +75,13 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 	}
 	c := &Coordinator{Construct: constructs.NewConstruct(scope, jsii.String(id))}
 	port := awscdk.Token_AsNumber(p.PrestoPort)
+	if !*awscdk.Token_IsUnresolved(p.PrestoPort) {
+		n, err := strconv.Atoi(*p.PrestoPort)
+		if err != nil || n < 1 || n > 65535 {
+			panic(fmt.Sprintf("coordinator.New: PrestoPort %q is not a port", *p.PrestoPort))
+		}
+		port = jsii.Number(float64(n))
+	}
 	clusterTag := &awscdk.CfnTag{Key: jsii.String(config.TagCluster), Value: jsii.String(p.Cluster)}
 
 	// Security groups. The cluster group is for coordinators and workers alike (output

@@ -134,9 +134,9 @@ func TestConditionsAndMapping(t *testing.T) {
 	}
 	cdktest.Check(t, "ASG sizing", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::AutoScaling::AutoScalingGroup"), map[string]any{
-			"MinSize":         map[string]any{"Ref": ParamHACount},
-			"DesiredCapacity": map[string]any{"Ref": ParamHACount},
-			"MaxSize":         map[string]any{"Fn::FindInMap": []any{"PoolSize", map[string]any{"Ref": ParamHACount}, "Max"}},
+			"MinSize":           map[string]any{"Ref": ParamHACount},
+			"DesiredCapacity":   map[string]any{"Ref": ParamHACount},
+			"MaxSize":           map[string]any{"Fn::FindInMap": []any{"PoolSize", map[string]any{"Ref": ParamHACount}, "Max"}},
 			"VPCZoneIdentifier": []any{map[string]any{"Ref": ParamSubnet}},
 		})
 	})
@@ -308,4 +308,3 @@ func checkPattern(pat, good, bad string, emptyOK bool) error {
 	}
 	return nil
 }
-

@@ -5,7 +5,6 @@ package cdktest
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -119,7 +118,7 @@ func Flatten(v any) string {
 		}
 	}
 	b, _ := json.Marshal(v)
-	return fmt.Sprintf("%s", b)
+	return string(b)
 }
 
 // Statements returns every IAM statement of the AWS::IAM::Policy resources whose

@@ -1,0 +1,165 @@
+package controlplane
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/prestoha/coordinator-ha/infra/cfn"
+	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/permissions"
+	"github.com/prestoha/coordinator-ha/internal/statemachine"
+)
+
+// One bare stack with the topic and the control plane, synthesized once, with the real
+// state machine definition.
+var (
+	cp  *ControlPlane
+	tpl assertions.Template
+	raw map[string]any
+)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		assets, err := cdktest.FakeAssets()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(assets)
+		app := awscdk.NewApp(nil)
+		st := awscdk.NewStack(app, jsii.String("Bare"), nil)
+		n := NewTopic(st, "Notifications", &TopicProps{Cluster: "unit", Email: cfn.Optional{Value: jsii.String("ops@example.com")}})
+		cp = New(st, "ControlPlane", &Props{
+			Cluster: "unit", ENIID: jsii.String("eni-0123456789abcdef0"), ASGName: jsii.String("unit-asg"),
+			Topic: n.Topic, TopicKey: n.Key, LambdaDir: assets + "/lambda",
+			HACount: jsii.String("2"), KeepCoordinator: jsii.String("no"), GraceSeconds: jsii.String("30"),
+			CheckIntervalSeconds: jsii.String("10"), PrestoPort: jsii.String("8080"),
+		})
+		tpl = assertions.Template_FromStack(st, nil)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func TestLambdas(t *testing.T) {
+	cdktest.Check(t, "five functions", func() { tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(5)) })
+	cdktest.Check(t, "no other function (no CDK helper Lambdas)", func() {
+		tpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
+			"LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"LogFormat": "JSON", "LogGroup": assertions.Match_AnyValue()}),
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+				config.EnvCluster: "unit", config.EnvENIID: "eni-0123456789abcdef0", config.EnvASGName: "unit-asg",
+				config.EnvHACount: "2", config.EnvTopicARN: assertions.Match_AnyValue()})},
+		})
+	})
+	cdktest.Check(t, "health check: 70 s, one at a time, state machine and guards in its env", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Timeout": HealthCheckTimeoutSeconds, "ReservedConcurrentExecutions": 1,
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+				config.EnvStateMachineARN: map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^ControlPlaneFailover"))},
+				config.EnvKeepCoordinator: "no", config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10"})},
+		})
+	})
+	for ph, name := range StepFunctions {
+		cdktest.Check(t, name+" timeout", func() {
+			tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+				"Description": "Coordinator HA " + name + " of unit", "Timeout": statemachine.LambdaTimeoutSeconds[ph],
+				"ReservedConcurrentExecutions": assertions.Match_Absent()})
+		})
+	}
+	cdktest.Check(t, "log groups with retention", func() {
+		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(6))
+		tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
+	})
+}
+
+func TestRolesFromTheTable(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	for id, r := range cdktest.OfType(raw, "AWS::IAM::Role") {
+		if _, ok := cdktest.Props(r)["ManagedPolicyArns"]; ok {
+			t.Errorf("role %s has a managed policy", id)
+		}
+	}
+	for name, fn := range cp.Functions {
+		roleID := *awscdk.Stack_Of(fn).GetLogicalId(fn.Role().Node().DefaultChild().(awscdk.CfnElement))
+		roleID = resolveID(t, roleID)
+		var got []string
+		for _, st := range cdktest.Statements(raw, roleID) {
+			for _, a := range cdktest.Actions(st) {
+				if !strings.HasPrefix(a, "logs:") && !strings.HasPrefix(a, "kms:") {
+					got = append(got, a)
+				}
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(permissions.Actions[name], " ") {
+			t.Errorf("%s role grants %v, the table says %v", name, got, permissions.Actions[name])
+		}
+	}
+}
+
+// resolveID maps a logical id token to the id in the template by matching the roles.
+func resolveID(t *testing.T, tok string) string {
+	for id := range cdktest.OfType(raw, "AWS::IAM::Role") {
+		if id == tok {
+			return id
+		}
+	}
+	resolved := awscdk.Stack_Of(cp).Resolve(jsii.String(tok))
+	if s, ok := resolved.(string); ok {
+		return s
+	}
+	t.Fatalf("cannot resolve logical id %s", tok)
+	return ""
+}
+
+func TestStateMachine(t *testing.T) {
+	subs := map[string]any{}
+	for _, ph := range statemachine.Placeholders {
+		subs[ph] = map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^ControlPlane")), "Arn"}}
+	}
+	cdktest.Check(t, "standard, logging ALL, tracing, substitutions", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachine"), map[string]any{
+			"StateMachineType":        "STANDARD",
+			"DefinitionString":        statemachine.Definition(),
+			"DefinitionSubstitutions": subs,
+			"LoggingConfiguration":    assertions.Match_ObjectLike(&map[string]any{"Level": "ALL", "IncludeExecutionData": true}),
+			"TracingConfiguration":    map[string]any{"Enabled": true},
+		})
+	})
+	cdktest.Check(t, "the state machine invokes exactly the four step functions", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
+				"Sid": "InvokeStepFunctions", "Action": "lambda:InvokeFunction", "Effect": "Allow",
+				"Resource": assertions.Match_ArrayWith(&[]any{}),
+			}})},
+		})
+	})
+}
+
+func TestScheduleAndTopic(t *testing.T) {
+	cdktest.Check(t, "every minute, no retry, a missed tick expires", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"ScheduleExpression": "rate(1 minute)", "State": "ENABLED",
+			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
+				"RetryPolicy": map[string]any{"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}})},
+		})
+	})
+	cdktest.Check(t, "topic encrypted with its key", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{
+			"KmsMasterKeyId": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^NotificationsKey")), "Arn"}}})
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	})
+	cdktest.Check(t, "e-mail subscription", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
+	})
+}

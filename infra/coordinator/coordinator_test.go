@@ -1,0 +1,181 @@
+package coordinator
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/prestoha/coordinator-ha/infra/cfn"
+	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
+	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/signal"
+)
+
+// One bare stack, synthesized once: literal values, a KeyName guarded by a condition,
+// a client CIDR and no client security group.
+var (
+	c   *Coordinator
+	tpl assertions.Template
+	raw map[string]any
+)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		assets, err := cdktest.FakeAssets()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(assets)
+		app := awscdk.NewApp(nil)
+		st := awscdk.NewStack(app, jsii.String("Bare"), nil)
+		key := awscdk.NewCfnParameter(st, jsii.String("Key"), &awscdk.CfnParameterProps{Type: jsii.String("String"), Default: jsii.String("")})
+		hasKey := awscdk.NewCfnCondition(st, jsii.String("HasKey"), &awscdk.CfnConditionProps{
+			Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(key.ValueAsString(), jsii.String("")))})
+		c = New(st, "Coordinator", &Props{
+			Cluster: "unit", VpcID: jsii.String("vpc-1234"), SubnetID: jsii.String("subnet-1234"),
+			InstanceType: jsii.String("m7g.large"), ImageID: jsii.String("ami-1234"),
+			KeyName:    cfn.Optional{Value: key.ValueAsString(), If: hasKey},
+			PrestoPort: jsii.String("8443"), HACount: jsii.String("3"), MaxSize: jsii.String("4"),
+			ClientCIDR: cfn.Optional{Value: jsii.String("10.0.0.0/16")},
+			AgentArm64: filepath.Join(assets, "agent", "coordinator-agent-linux-arm64"),
+			AgentAmd64: filepath.Join(assets, "agent", "coordinator-agent-linux-amd64"),
+		})
+		tpl = assertions.Template_FromStack(st, nil)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func TestENIAndGroups(t *testing.T) {
+	cdktest.Check(t, "ENI", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::NetworkInterface"), map[string]any{
+			"SubnetId": "subnet-1234",
+			"Tags":     assertions.Match_ArrayWith(&[]any{map[string]any{"Key": config.TagCluster, "Value": "unit"}}),
+			// no fixed IP given: the key is absent
+			"PrivateIpAddress": assertions.Match_Absent(),
+		})
+	})
+	cdktest.Check(t, "two security groups", func() { tpl.ResourceCountIs(jsii.String("AWS::EC2::SecurityGroup"), jsii.Number(2)) })
+	// Cluster rule + CIDR for Presto and SSH; no client-group rules when none is given.
+	cdktest.Check(t, "three ingress rules", func() { tpl.ResourceCountIs(jsii.String("AWS::EC2::SecurityGroupIngress"), jsii.Number(3)) })
+	for _, port := range []float64{8443, 22} {
+		cdktest.Check(t, fmt.Sprintf("client CIDR to %g", port), func() {
+			tpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroupIngress"), map[string]any{
+				"CidrIp": "10.0.0.0/16", "FromPort": port, "ToPort": port, "IpProtocol": "tcp"})
+		})
+	}
+	cdktest.Check(t, "members reach each other on the Presto port", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroupIngress"), map[string]any{
+			"FromPort": 8443, "SourceSecurityGroupId": assertions.Match_AnyValue()})
+	})
+}
+
+func TestLaunchTemplateAndGroup(t *testing.T) {
+	cdktest.Check(t, "launch template: IMDSv2, encrypted gp3, monitoring, conditional key", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::LaunchTemplate"), map[string]any{
+			"LaunchTemplateData": assertions.Match_ObjectLike(&map[string]any{
+				"ImageId": "ami-1234", "InstanceType": "m7g.large",
+				"MetadataOptions":     map[string]any{"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2, "InstanceMetadataTags": "enabled"},
+				"BlockDeviceMappings": []any{map[string]any{"DeviceName": "/dev/xvda", "Ebs": map[string]any{"Encrypted": true, "VolumeType": "gp3", "VolumeSize": 30, "DeleteOnTermination": true}}},
+				"Monitoring":          map[string]any{"Enabled": true},
+				"KeyName":             map[string]any{"Fn::If": []any{"HasKey", map[string]any{"Ref": "Key"}, map[string]any{"Ref": "AWS::NoValue"}}},
+			}),
+		})
+	})
+	lt := assertions.NewCapture(nil)
+	cdktest.Check(t, "group", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::AutoScaling::AutoScalingGroup"), map[string]any{
+			"MinSize": "3", "DesiredCapacity": "3", "MaxSize": "4", "HealthCheckType": "EC2",
+			"VPCZoneIdentifier": []any{"subnet-1234"},
+			"LaunchTemplate":    map[string]any{"LaunchTemplateId": lt, "Version": assertions.Match_AnyValue()},
+			"Tags": assertions.Match_ArrayWith(&[]any{
+				map[string]any{"Key": config.TagCluster, "Value": "unit", "PropagateAtLaunch": true},
+				map[string]any{"Key": config.TagRole, "Value": config.RoleStandby, "PropagateAtLaunch": true},
+			}),
+		})
+	})
+	if ref := lt.AsObject(); ref == nil || !strings.HasPrefix(fmt.Sprint((*ref)["Ref"]), "CoordinatorLaunchTemplate") {
+		t.Errorf("group uses launch template %v", ref)
+	}
+}
+
+func TestRoleAndSecret(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	cdktest.Check(t, "secret starts as the placeholder", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"SecretString": HostKeyPlaceholder})
+	})
+	roles := cdktest.OfType(raw, "AWS::IAM::Role")
+	if len(roles) != 1 {
+		t.Fatalf("%d roles, want 1", len(roles))
+	}
+	var got []string
+	for id := range roles {
+		for _, st := range cdktest.Statements(raw, id) {
+			acts := cdktest.Actions(st)
+			got = append(got, acts...)
+			switch acts[0] {
+			case "cloudwatch:PutMetricData":
+				if cdktest.Flatten(st["Condition"]) != `{"StringEquals":{"cloudwatch:namespace":"`+signal.Namespace+`"}}` {
+					t.Errorf("PutMetricData condition %v", st["Condition"])
+				}
+			case "secretsmanager:GetSecretValue":
+				if ref, _ := st["Resource"].(map[string]any)["Ref"].(string); !strings.HasPrefix(ref, "CoordinatorHostKey") {
+					t.Errorf("secret statement on %v, want the host key only", st["Resource"])
+				}
+			}
+		}
+	}
+	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue secretsmanager:PutSecretValue s3:GetObject* s3:GetBucket* s3:List*"
+	if strings.Join(got, " ") != want {
+		t.Errorf("host role actions %v, want %s", got, want)
+	}
+}
+
+func TestUserData(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	var ud string
+	for _, lt := range cdktest.OfType(raw, "AWS::EC2::LaunchTemplate") {
+		ud = cdktest.Flatten(cdktest.Props(lt)["LaunchTemplateData"].(map[string]any)["UserData"])
+	}
+	for _, want := range []string{
+		`case "$(uname -m)" in`, "aarch64) agent_url='{\"Fn::Sub\":\"s3://", "x86_64) agent_url='{\"Fn::Sub\":\"s3://",
+		"aws s3 cp", "AGENT_CLUSTER=unit\n", "AGENT_PROBE_URL=http://127.0.0.1:8443/v1/info",
+		"AGENT_ENI_IP=" + `{"Fn::GetAtt":["CoordinatorENI`,
+		"[Service]", // the default unit, since none was given
+		"discovery.uri=http://", "/etc/trino/config.properties",
+		"--client-request-token \"$token\"", `"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]`,
+		"ssh-keygen -q -t ed25519", "HostKey /etc/ssh/ssh_host_ed25519_key", "systemctl restart sshd",
+		"systemctl enable --now coordinator-agent.service",
+	} {
+		if !strings.Contains(ud, want) {
+			t.Errorf("user data lacks %q", want)
+		}
+	}
+}
+
+// TestUserDataScript checks the script itself: bash accepts it, and the given unit is used.
+func TestUserDataScript(t *testing.T) {
+	s := userData(userDataValues{Region: "eu-west-1", Cluster: "c", ENIID: "eni-1", ENIIP: "10.0.0.5", Port: "8080",
+		AgentArm64: "s3://b/arm", AgentAmd64: "s3://b/amd", Unit: "[Unit]\nDescription=x", SecretARN: "arn:secret", HostKeyToken: "uuid"})
+	if !strings.Contains(s, "[Unit]\nDescription=x\nCOORDINATOR_HA_UNIT\n") {
+		t.Error("unit without a final newline is not closed properly")
+	}
+	if strings.Count(s, "'"+HostKeyPlaceholder+"'") != 1 {
+		t.Error("the placeholder comparison is missing")
+	}
+	f := filepath.Join(t.TempDir(), "ud.sh")
+	if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runBashSyntax(f); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
+}
