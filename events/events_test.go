@@ -174,7 +174,7 @@ func TestVerdicts(t *testing.T) {
 		seen[v.Code()] = true
 	}
 	for v, want := range map[Verdict]bool{VerdictFailed: true, VerdictGone: true, VerdictUnattached: true, VerdictManual: true,
-		VerdictHealthy: false, VerdictAgentLost: false, VerdictPartitioned: false, VerdictSuspect: false, VerdictStarting: false} {
+		VerdictHealthy: false, VerdictAgentLost: false, VerdictPartitioned: false, VerdictSuspect: false, VerdictStarting: false, VerdictForeignHolder: false} {
 		if v.TriggersFailover() != want {
 			t.Errorf("%s.TriggersFailover() = %v", v, !want)
 		}

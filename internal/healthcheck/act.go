@@ -24,6 +24,9 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 	case ev.Verdict == events.VerdictAgentLost || ev.Verdict == events.VerdictPartitioned:
 		return h.alert(ctx, r, ev, ev.Instance+"/"+string(ev.Verdict),
 			fmt.Sprintf("%s %s on %s", h.cfg.Cluster, ev.Verdict, ev.Instance), ActionAlerted)
+	case ev.Verdict == events.VerdictForeignHolder:
+		return h.alert(ctx, r, ev, ev.Holder+"/"+string(ev.Verdict),
+			fmt.Sprintf("%s %s: ENI on %s", h.cfg.Cluster, ev.Verdict, ev.Holder), ActionAlerted)
 	case !ev.Verdict.TriggersFailover():
 		return nil
 	}

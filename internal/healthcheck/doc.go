@@ -18,8 +18,8 @@
 // path to CloudWatch is down, not the coordinator; see metricsPathGuard).
 //
 // Then, for the active coordinator's verdict:
-//   - FAILED or GONE: start a failover; UNATTACHED (no instance holds the ENI, or the
-//     holder is not a live coordinator of the cluster) starts the attach path
+//   - FAILED or GONE: start a failover; UNATTACHED (no instance holds the ENI) starts
+//     the attach path
 //     (FailoverState without FailedInstanceID). Only through the guards, in this order:
 //     KeepCoordinatorNode=yes (log and FailoverBlocked metric, no call at all); one
 //     failover at a time (ListExecutions RUNNING); the circuit breaker (executions
@@ -27,7 +27,8 @@
 //     CircuitBreakerOpen=1 and an SNS alert). The execution is named
 //     events.ExecutionName, so a second trigger for the same failure collides:
 //     ExecutionAlreadyExists means it was handled before and is logged, not an error.
-//   - AGENT_LOST or PARTITIONED: an SNS alert (when a topic is configured), at most once
+//   - AGENT_LOST, PARTITIONED or FOREIGN_HOLDER (the ENI is attached to an instance
+//     that is not a live coordinator of the cluster: someone moved it by hand): an SNS alert (when a topic is configured), at most once
 //     per invocation per instance and verdict; never a failover. Operators get the rest
 //     from the dashboard and its alarms on the Verdict metric, which every evaluation
 //     publishes.

@@ -255,6 +255,10 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		if ev.Holder == "" {
 			ev.Reason = fmt.Sprintf("no instance holds the coordinator ENI (ENI %s)", ev.ENIStatus)
 		} else {
+			// Someone attached the IP to an instance this cluster does not manage. Taking
+			// it back is not ours to decide: alert. (A terminated holder releases the ENI
+			// within seconds; the next evaluation then sees UNATTACHED.)
+			ev.Verdict = events.VerdictForeignHolder
 			ev.Reason = fmt.Sprintf("the coordinator ENI is attached to %s, which is not a live coordinator of cluster %s", ev.Holder, h.cfg.Cluster)
 			e.Note = "holder " + ev.Holder + " is not in the pool (tag " + config.TagCluster + ")"
 		}

@@ -311,11 +311,22 @@ func TestUnattached(t *testing.T) {
 		w.attach(stranger)
 		w.advance(5 * time.Second)
 		h := w.handler(w.config())
-		ev, err := h.Evaluate(context.Background())
-		if err != nil {
-			t.Fatal(err)
+		for i := 0; i < 3; i++ { // evaluations of one invocation: one alert, no execution
+			ev, err := h.Evaluate(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Verdict != events.VerdictForeignHolder || ev.Holder != stranger || ev.Action != ActionAlerted {
+				t.Fatalf("verdict %s holder %s action %s (%s), want FOREIGN_HOLDER on %s, alerted", ev.Verdict, ev.Holder, ev.Action, ev.Reason, stranger)
+			}
 		}
-		checkAttachPath(t, w, ev, stranger)
+		if n := len(w.acct.Executions()); n != 0 {
+			t.Fatalf("%d executions started for an ENI held outside the pool, want none", n)
+		}
+		msgs := w.acct.Messages()
+		if len(msgs) == 0 || !strings.Contains(msgs[0].Subject, string(events.VerdictForeignHolder)) || !strings.Contains(msgs[0].Subject, stranger) {
+			t.Fatalf("alerts %+v, want one naming FOREIGN_HOLDER and %s", msgs, stranger)
+		}
 	})
 }
 
