@@ -26,11 +26,11 @@ func main() {
 	cmd := os.Args[1]
 	fs := flag.NewFlagSet("drill "+cmd, flag.ExitOnError)
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios (default: all for demo, the failover ones for bench); one of: "+strings.Join(drill.ScenarioNames(), ", "))
-	speed := fs.Float64("speed", 0, "time compression: drill seconds per wall second (default 10 for demo, 40 for bench)")
+	speed := fs.Float64("speed", 0, fmt.Sprintf("time compression: drill seconds per wall second (default %d for demo, %d for bench)", drill.DefaultDemoSpeed, drill.DefaultBenchSpeed))
 	production := fs.Bool("production", false, "run at real time (speed 1) with production timings")
 	out := fs.String("out", "", "output directory (default out/demo or out/bench)")
 	runs := fs.Int("runs", 20, "bench: runs of each failover scenario")
-	parallel := fs.Int("parallel", 2, "bench: scenarios run at the same time")
+	parallel := fs.Int("parallel", 0, "scenarios run at the same time (default 1 for demo, 3 for bench)")
 	agentSeconds := fs.Int("agent-seconds", 40, "bench: wall seconds to measure the agent binary's CPU and RSS")
 	coldRuns := fs.Int("cold-runs", 10, "bench: cold starts measured per Lambda")
 	_ = fs.Parse(os.Args[2:])
@@ -46,7 +46,7 @@ func main() {
 	var err error
 	switch cmd {
 	case "demo":
-		err = drill.Demo(ctx, drill.DemoOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out, Progress: os.Stdout})
+		err = drill.Demo(ctx, drill.DemoOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out, Parallel: *parallel, Progress: os.Stdout})
 	case "bench":
 		err = drill.Bench(ctx, drill.BenchOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out,
 			Runs: *runs, Parallel: *parallel, AgentSeconds: *agentSeconds, ColdStartRuns: *coldRuns, Progress: os.Stdout})

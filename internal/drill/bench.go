@@ -2,22 +2,387 @@ package drill
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prestoha/coordinator-ha/internal/drill/coldstart"
+	"github.com/prestoha/coordinator-ha/internal/drill/report"
 )
 
 // BenchOptions configure Bench.
 type BenchOptions struct {
-	Scenarios     []string
-	Speed         float64
-	Production    bool
-	Out           string
-	Runs          int
-	Parallel      int
-	AgentSeconds  int
-	ColdStartRuns int
+	Scenarios     []string // empty: every scenario that must fail over
+	Speed         float64  // 0: DefaultBenchSpeed
+	Production    bool     // speed 1 (hours: only with few runs)
+	Out           string   // "": out/bench
+	Runs          int      // runs per scenario; 0: 20
+	Parallel      int      // runs at once; 0: 3
+	AgentSeconds  int      // wall seconds of the agent footprint run; 0: 40
+	ColdStartRuns int      // cold starts per Lambda; 0: 10
+	ModuleDir     string   // "": the current directory
 	Progress      io.Writer
 }
 
-// Bench is written below.
-func Bench(ctx context.Context, o BenchOptions) error { return errors.New("bench: not yet") }
+// DefaultBenchSpeed is the bench's time compression.
+const DefaultBenchSpeed = 40
+
+// Lambdas are the functions the stack deploys (make build builds each).
+var Lambdas = []string{"healthcheck", "terminate", "attacheni", "launchstandby", "notify"}
+
+// BenchScenario is the timing distribution of one failover scenario over its runs.
+type BenchScenario struct {
+	Name   string   `json:"name"`
+	Runs   int      `json:"runs"`
+	OK     int      `json:"ok"`
+	Failed []string `json:"failed,omitempty"` // violations of the runs that misbehaved
+	// Seconds of drill (production-equivalent) time.
+	Detect           Dist `json:"fault_to_detection_s"`
+	DetectToAttached Dist `json:"detection_to_eni_attached_s"`
+	Attached         Dist `json:"fault_to_eni_attached_s"`
+	Serving          Dist `json:"fault_to_serving_s"`
+	Overhead         Dist `json:"overhead_s"` // Serving - Floor
+	// StartGapWallMS is the wall time between StartExecution and the first step (the
+	// local Node.js interpreter starting), during which drill time stood still.
+	StartGapWallMS Dist `json:"start_gap_wall_ms"`
+}
+
+// BinarySize is one shipped binary.
+type BinarySize struct {
+	Name  string `json:"name"`
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+}
+
+// Model is the modeled production fault-to-serving time.
+type Model struct {
+	Description string  `json:"description"`
+	ServingP99  float64 `json:"serving_p99_s"`
+	ServingP50  float64 `json:"serving_p50_s"`
+	ColdStartS  float64 `json:"cold_start_allowance_s"`
+}
+
+// BenchReport is out/bench/report.json.
+type BenchReport struct {
+	GeneratedAt time.Time                  `json:"generated_at"`
+	Machine     string                     `json:"machine"`
+	Settings    report.Settings            `json:"settings"`
+	FloorS      float64                    `json:"floor_s"`
+	FloorNote   string                     `json:"floor_note"`
+	Scenarios   []BenchScenario            `json:"scenarios"`
+	AllFast     BenchScenario              `json:"all_hot_standby_scenarios"`
+	Model       Model                      `json:"model"`
+	Agent       *AgentFootprint            `json:"agent,omitempty"`
+	Binaries    []BinarySize               `json:"binaries"`
+	ColdStarts  map[string]coldstart.Stats `json:"cold_starts_ms"`
+	Cost        *Cost                      `json:"cost,omitempty"`
+	Errors      []string                   `json:"errors,omitempty"`
+	WallSeconds float64                    `json:"wall_s"`
+	// Runs are the individual runs (without the health check's running commentary).
+	Runs []report.Scenario `json:"runs"`
+}
+
+// Bench runs the benchmark and writes out/bench/report.json and summary.md.
+func Bench(ctx context.Context, o BenchOptions) error {
+	start := time.Now()
+	st := DefaultSettings()
+	st.Speed = DefaultBenchSpeed
+	if o.Speed > 0 {
+		st.Speed = o.Speed
+	}
+	if o.Production {
+		st.Speed = 1
+	}
+	runs, par := o.Runs, o.Parallel
+	if runs <= 0 {
+		runs = 20
+	}
+	if par <= 0 {
+		par = 3
+	}
+	if o.AgentSeconds <= 0 {
+		o.AgentSeconds = 40
+	}
+	if o.ColdStartRuns <= 0 {
+		o.ColdStartRuns = 10
+	}
+	if o.Out == "" {
+		o.Out = filepath.Join("out", "bench")
+	}
+	if o.ModuleDir == "" {
+		o.ModuleDir = "."
+	}
+	w := o.Progress
+	if w == nil {
+		w = io.Discard
+	}
+	var pmu sync.Mutex
+	say := func(format string, a ...any) {
+		pmu.Lock()
+		defer pmu.Unlock()
+		fmt.Fprintf(w, format+"\n", a...)
+	}
+	scs, err := selectScenarios(st, o.Scenarios, true)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "drill-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	rep := &BenchReport{GeneratedAt: time.Now().UTC(), Machine: machine(), Settings: reportSettings(st), FloorS: st.Floor().Seconds(),
+		FloorNote:  fmt.Sprintf("grace %s + check interval %s + report (publish) interval %s + ingestion allowance %s: the configuration's detection budget; a coordinator that stops answering is detected within it, so the overhead (fault-to-serving minus this budget) is negative when the control plane beats its own budget", st.Grace, st.CheckInterval, st.PublishInterval, st.IngestionAllow),
+		ColdStarts: map[string]coldstart.Stats{}}
+
+	// 1. Failover timings.
+	say("bench: %d failover scenarios x %d runs at %gx, %d at a time", len(scs), runs, st.Speed, par)
+	type job struct {
+		sc  Scenario
+		run int
+	}
+	results := map[string][]report.Scenario{}
+	gaps := map[string][]float64{}
+	transitions := 0
+	var rmu sync.Mutex
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for i := 0; i < par; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				res, stats := runScenario(ctx, j.sc, runOptions{Settings: st, Seed: int64(1000*j.run + len(j.sc.Name))})
+				rmu.Lock()
+				results[j.sc.Name] = append(results[j.sc.Name], res)
+				for _, g := range stats.startGaps {
+					gaps[j.sc.Name] = append(gaps[j.sc.Name], float64(g.Microseconds())/1000)
+				}
+				if j.sc.Name == "process-exit" && stats.transitions > 0 {
+					transitions = stats.transitions
+				}
+				n := len(results[j.sc.Name])
+				rmu.Unlock()
+				line := fmt.Sprintf("  %-20s run %2d/%d: ", j.sc.Name, n, runs)
+				if res.OK {
+					line += fmt.Sprintf("detect %5.1fs  attached %5.1fs  serving %5.1fs  (%.1fs wall)", val(res.DetectS), val(res.ENIAttachedS), val(res.ServingS), res.WallSeconds)
+				} else {
+					line += "MISBEHAVED: " + strings.Join(res.Violations, "; ")
+				}
+				say("%s", line)
+			}
+		}()
+	}
+	for r := 0; r < runs && ctx.Err() == nil; r++ {
+		for _, sc := range scs {
+			select {
+			case jobs <- job{sc, r}:
+			case <-ctx.Done():
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fast []report.Scenario
+	var fastGaps []float64
+	for _, sc := range scs {
+		for _, r := range results[sc.Name] {
+			r.Observed = nil
+			rep.Runs = append(rep.Runs, r)
+		}
+		bs := benchScenario(sc.Name, results[sc.Name], gaps[sc.Name], st)
+		rep.Scenarios = append(rep.Scenarios, bs)
+		if sc.HACount == 0 {
+			fast = append(fast, results[sc.Name]...)
+			fastGaps = append(fastGaps, gaps[sc.Name]...)
+		}
+	}
+	rep.AllFast = benchScenario("all hot-standby failovers", fast, fastGaps, st)
+
+	// 2. Lambda cold starts (init time of the real bootstrap, built for this machine).
+	for _, name := range Lambdas {
+		say("bench: cold starts of %s (%d runs)", name, o.ColdStartRuns)
+		bin, err := coldstart.BuildNative(ctx, o.ModuleDir, tmp, name)
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+			continue
+		}
+		s, err := coldstart.Measure(ctx, bin, name, o.ColdStartRuns)
+		if err != nil {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("cold start of %s: %v", name, err))
+			continue
+		}
+		rep.ColdStarts[name] = s
+	}
+
+	// 3. The production model.
+	rep.Model = model(rep.AllFast, rep.ColdStarts, st)
+
+	// 4. The agent's footprint.
+	say("bench: agent CPU and RSS over %ds of wall time", o.AgentSeconds)
+	if fp, err := MeasureAgent(ctx, o.ModuleDir, tmp, time.Duration(o.AgentSeconds)*time.Second); err != nil {
+		rep.Errors = append(rep.Errors, "agent footprint: "+err.Error())
+	} else {
+		rep.Agent = &fp
+	}
+
+	// 5. Binary sizes (make build; built here when bin/ is missing).
+	say("bench: binary sizes")
+	bins, err := binarySizes(ctx, o.ModuleDir, tmp)
+	if err != nil {
+		rep.Errors = append(rep.Errors, "binary sizes: "+err.Error())
+	}
+	rep.Binaries = bins
+
+	// 6. The monthly cost from a steady-state run.
+	say("bench: steady-state AWS calls for the cost model (3 coordinators, 20 minutes of drill time)")
+	cst := DefaultSettings()
+	cst.Speed = st.Speed
+	if in, err := measureSteady(ctx, cst, 20*time.Minute, nil); err != nil {
+		rep.Errors = append(rep.Errors, "cost run: "+err.Error())
+	} else {
+		in.FailoverTransitions = transitions
+		c := MonthlyCost(in)
+		rep.Cost = &c
+	}
+	rep.WallSeconds = time.Since(start).Seconds()
+
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.Out, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	var md strings.Builder
+	writeSummary(&md, rep, runs)
+	if err := os.WriteFile(filepath.Join(o.Out, "summary.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%s\nwrote %s and %s\n", md.String(), filepath.Join(o.Out, "report.json"), filepath.Join(o.Out, "summary.md"))
+	bad := 0
+	for _, s := range rep.Scenarios {
+		bad += s.Runs - s.OK
+	}
+	if bad > 0 || len(rep.Errors) > 0 {
+		return fmt.Errorf("%w: %d runs misbehaved, %d measurement errors", ErrMisbehaved, bad, len(rep.Errors))
+	}
+	return nil
+}
+
+func val(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
+func benchScenario(name string, rs []report.Scenario, gapsMS []float64, st Settings) BenchScenario {
+	bs := BenchScenario{Name: name, Runs: len(rs)}
+	var det, d2a, att, srv, over []float64
+	for _, r := range rs {
+		if !r.OK {
+			bs.Failed = append(bs.Failed, strings.Join(r.Violations, "; "))
+			continue
+		}
+		bs.OK++
+		if r.DetectS == nil || r.ENIAttachedS == nil || r.ServingS == nil {
+			continue
+		}
+		det = append(det, *r.DetectS)
+		d2a = append(d2a, *r.ENIAttachedS-*r.DetectS)
+		att = append(att, *r.ENIAttachedS)
+		srv = append(srv, *r.ServingS)
+		over = append(over, *r.ServingS-st.Floor().Seconds())
+	}
+	bs.Detect, bs.DetectToAttached, bs.Attached, bs.Serving, bs.Overhead = NewDist(det), NewDist(d2a), NewDist(att), NewDist(srv), NewDist(over)
+	bs.StartGapWallMS = NewDist(gapsMS)
+	return bs
+}
+
+// model: production fault-to-serving = the drill's fault-to-serving (production timings,
+// production-equivalent seconds) + the cold starts the drill does not have on the
+// critical path: the Terminate and AttachENI Lambdas, each assumed cold (a failover is
+// rare, so they usually are), at their measured p99 init time. Not modelled: Step
+// Functions' own latency between states, the new holder's OS bringing up the secondary
+// interface, and real EC2 API latencies beyond the simulation's AWS-like delays.
+func model(all BenchScenario, cold map[string]coldstart.Stats, st Settings) Model {
+	cs := (cold["terminate"].P99 + cold["attacheni"].P99) / 1000
+	return Model{
+		Description: fmt.Sprintf("fault-to-serving measured in the drill at default settings (grace %s, check %s, probe %s, publish %s, ingestion allowance %s, EC2 attach/detach delays of the simulation) plus the p99 cold-start init of the Terminate and AttachENI Lambdas (both assumed cold, on the critical path). Not modelled: Step Functions latency between states, the OS configuring the secondary interface on the new holder, EC2 API latency beyond the simulated delays.",
+			st.Grace, st.CheckInterval, st.ProbeInterval, st.PublishInterval, st.IngestionAllow),
+		ServingP99: round3(all.Serving.P99 + cs),
+		ServingP50: round3(all.Serving.P50 + cs),
+		ColdStartS: round3(cs),
+	}
+}
+
+// binarySizes reads the sizes of the stripped linux/arm64 binaries of make build, and
+// builds them into tmp the same way when bin/ does not have them.
+func binarySizes(ctx context.Context, moduleDir, tmp string) ([]BinarySize, error) {
+	type target struct{ name, path, pkg string }
+	var ts []target
+	for _, l := range Lambdas {
+		ts = append(ts, target{"lambda " + l + " (bootstrap)", filepath.Join("bin", "lambda", l, "bootstrap"), "./lambdas/" + l})
+	}
+	ts = append(ts, target{"agent", filepath.Join("bin", "agent", "coordinator-agent-linux-arm64"), "./agent"})
+	var out []BinarySize
+	var errs []string
+	for _, t := range ts {
+		p := filepath.Join(moduleDir, t.path)
+		fi, err := os.Stat(p)
+		if err != nil {
+			p = filepath.Join(tmp, "arm64", strings.ReplaceAll(t.pkg, "/", "_"))
+			args := []string{"build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", p}
+			if strings.HasPrefix(t.pkg, "./lambdas/") {
+				args = append(args, "-tags", "lambda.norpc")
+			}
+			cmd := exec.CommandContext(ctx, "go", append(args, t.pkg)...)
+			cmd.Dir = moduleDir
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v: %s", t.pkg, err, b))
+				continue
+			}
+			if fi, err = os.Stat(p); err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+		}
+		out = append(out, BinarySize{Name: t.name, Path: t.path, Bytes: fi.Size()})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if len(errs) > 0 {
+		return out, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return out, nil
+}
+
+func machine() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	model := ""
+	cores := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") && model == "" {
+			_, model, _ = strings.Cut(l, ":")
+		}
+		if strings.HasPrefix(l, "processor") {
+			cores++
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s", strings.TrimSpace(model), cores, hostArch())
+}

@@ -191,6 +191,9 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 	c.collect(&res, active, initial, sc)
 	stats.costEnd = c.costSnapshot()
 	stats.startGaps = c.startGaps()
+	for _, e := range c.executionsSince(res.FaultAt) {
+		stats.transitions += e.Result.Count("StateEntered", "")
+	}
 	res.WallSeconds = time.Since(wallStart).Seconds()
 	return res, stats
 }
@@ -200,6 +203,7 @@ type runStats struct {
 	warmEnd                          time.Time
 	costBefore, costAtFault, costEnd costSnapshot
 	startGaps                        []time.Duration // StartExecution to first step, wall (drill time paused)
+	transitions                      int             // state transitions of the failover execution(s)
 }
 
 // waitWarm waits until every coordinator has been healthy for a grace window plus

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/agent"
+	"github.com/prestoha/coordinator-ha/internal/verdict"
 )
 
 // Settings are the production-equivalent timings of a drill run. Every duration is
@@ -32,7 +33,7 @@ type Settings struct {
 func DefaultSettings() Settings {
 	return Settings{
 		Speed:           10,
-		Grace:           30 * time.Second,
+		Grace:           verdict.DefaultGrace,
 		CheckInterval:   10 * time.Second,
 		Schedule:        time.Minute,
 		ProbeInterval:   agent.DefaultProbeInterval,
@@ -41,7 +42,7 @@ func DefaultSettings() Settings {
 		RoleInterval:    agent.DefaultRoleInterval,
 		IngestionMin:    2 * time.Second,
 		IngestionMax:    5 * time.Second,
-		IngestionAllow:  5 * time.Second,
+		IngestionAllow:  verdict.DefaultIngestionDelay,
 		PendingToRun:    30 * time.Second,
 		Startup:         20 * time.Second,
 		StartupBudget:   10 * time.Minute,

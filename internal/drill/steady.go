@@ -1,0 +1,69 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// measureSteady runs a healthy cluster at default settings for window of drill time
+// after warm-up and counts what the control plane calls: the input of the cost model.
+func measureSteady(ctx context.Context, st Settings, window time.Duration, progress func(string, ...any)) (CostInput, error) {
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-steady", HACount: st.Coordinators, Seed: 99, Settings: st})
+	if err != nil {
+		return CostInput{}, err
+	}
+	c.report = progress
+	defer c.Close()
+	if err := c.startControlPlane(); err != nil {
+		return CostInput{}, err
+	}
+	if err := c.waitWarm(ctx, st.Coordinators); err != nil {
+		return CostInput{}, err
+	}
+	// Start on a schedule boundary so that the window holds whole invocations.
+	first := c.Clock.Now()
+	_ = c.Clock.Sleep(ctx, st.Schedule)
+	a := c.costSnapshot()
+	if err := c.Clock.Sleep(ctx, window); err != nil {
+		return CostInput{}, err
+	}
+	b := c.costSnapshot()
+	_ = first
+	in := CostInput{WindowS: b.At.Sub(a.At).Seconds(), Coordinators: st.Coordinators}
+	ag := b.Agent.Sub(a.Agent)
+	hc := b.HC.Sub(a.HC)
+	in.AgentPuts, in.AgentDatums = ag.Puts, ag.Datums
+	in.HealthCheckPuts, in.HealthCheckGets, in.MetricsRequested = hc.Puts, hc.Gets, hc.MetricsRequested
+	in.CustomMetrics = mergeSorted(b.Agent.Metrics, b.HC.Metrics)
+	for _, inv := range b.Invocations {
+		if !inv.Start.Before(a.At) && !inv.Start.After(b.At) {
+			in.Invocations++
+			in.InvocationSeconds += inv.End.Sub(inv.Start).Seconds()
+		}
+	}
+	var other []string
+	for k, n := range b.Calls {
+		if d := n - a.Calls[k]; d > 0 && !strings.Contains(k, "cloudwatch:") {
+			other = append(other, fmt.Sprintf("%s=%d", k, d))
+		}
+	}
+	sort.Strings(other)
+	in.OtherCalls = other
+	return in, nil
+}
+
+func mergeSorted(a, b []string) []string {
+	m := map[string]bool{}
+	for _, x := range append(append([]string(nil), a...), b...) {
+		m[x] = true
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,62 @@
+package drill
+
+import (
+	"fmt"
+	"strings"
+)
+
+func writeSummary(b *strings.Builder, r *BenchReport, runs int) {
+	fmt.Fprintf(b, "# Failover benchmark\n\n")
+	fmt.Fprintf(b, "Generated %s on %s by `make bench` (`go run ./drill bench`). Drill time runs %gx faster than the wall clock; every figure below is in production-equivalent seconds (the control plane, the agents and the simulated AWS account all run on the compressed clock with production timings).\n\n",
+		r.GeneratedAt.Format("2006-01-02 15:04 MST"), r.Machine, r.Settings.Speed)
+	fmt.Fprintf(b, "Settings: grace %gs, check interval %gs, health-check schedule %gs, agent probe %gs and publish %gs, CloudWatch ingestion %ss, EC2 pending-to-running %gs, Presto start-up %gs, %d coordinators.\n\n",
+		r.Settings.GraceS, r.Settings.CheckIntervalS, r.Settings.ScheduleS, r.Settings.ProbeIntervalS, r.Settings.PublishIntervalS, r.Settings.IngestionDelayS, r.Settings.PendingToRunS, r.Settings.StartupS, r.Settings.Coordinators)
+
+	fmt.Fprintf(b, "## Failover timings (%d runs per scenario)\n\n", runs)
+	fmt.Fprintf(b, "| scenario | ok runs | fault to detection p50 / p99 | detection to ENI attached p50 / p99 | fault to serving p50 / p99 | overhead p50 / p99 |\n|---|---:|---:|---:|---:|---:|\n")
+	rows := append(append([]BenchScenario(nil), r.Scenarios...), r.AllFast)
+	for _, s := range rows {
+		name := s.Name
+		if s.Name == r.AllFast.Name {
+			name = "**" + s.Name + "**"
+		}
+		fmt.Fprintf(b, "| %s | %d/%d | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %+.1f / %+.1f |\n", name, s.OK, s.Runs,
+			s.Detect.P50, s.Detect.P99, s.DetectToAttached.P50, s.DetectToAttached.P99, s.Serving.P50, s.Serving.P99, s.Overhead.P50, s.Overhead.P99)
+	}
+	fmt.Fprintf(b, "\nOverhead = fault-to-serving minus the floor set by configuration, %.0f s (%s).\n\n", r.FloorS, r.FloorNote)
+	fmt.Fprintf(b, "Detection to ENI attached is the failover execution: fence (terminate through Auto Scaling, wait for the normal detach, force it when it hangs, confirm the ENI is available), then attach to a standby with enough consecutive healthy reports. Drill time stood still while the local Step Functions interpreter (Node.js) started for each execution: %.0f ms p50 / %.0f ms p99 of wall time, not counted.\n\n",
+		r.AllFast.StartGapWallMS.P50, r.AllFast.StartGapWallMS.P99)
+	fmt.Fprintf(b, "**Modeled production fault-to-serving at default settings: p50 %.1f s, p99 %.1f s.** Model: %s\n\n", r.Model.ServingP50, r.Model.ServingP99, r.Model.Description)
+
+	fmt.Fprintf(b, "## Lambda cold starts (init time, process start to the first Runtime API `next`)\n\n| function | runs | p50 ms | p99 ms |\n|---|---:|---:|---:|\n")
+	for _, l := range Lambdas {
+		if s, ok := r.ColdStarts[l]; ok {
+			fmt.Fprintf(b, "| %s | %d | %.1f | %.1f |\n", l, s.Runs, s.P50, s.P99)
+		}
+	}
+	fmt.Fprintf(b, "\nMeasured on this machine (%s) with the real `bootstrap` built for it, a local Runtime API and every AWS endpoint on a closed loopback port; Lambda's own sandbox start is not included.\n\n", hostArch())
+
+	if a := r.Agent; a != nil {
+		fmt.Fprintf(b, "## Host agent footprint\n\n")
+		fmt.Fprintf(b, "The real agent binary (%s) at its default intervals with `-publish=stdout` against one simulated coordinator, %.0f s of wall time: **CPU %.3f%% of one core** (%.2f s of CPU), **RSS %.1f MiB** mean, %.1f MiB max (peak %.1f MiB); %d probes answered, %d datums written.\n\n",
+			a.Binary, a.Summary.WallSeconds, a.Summary.CPUPercent, a.Summary.CPUSeconds, a.Summary.RSSMeanMiB, a.Summary.RSSMaxMiB, a.Summary.PeakRSSMiB, a.ProbeCalls, a.Datums)
+	}
+	if len(r.Binaries) > 0 {
+		fmt.Fprintf(b, "## Binary sizes (stripped, linux/arm64, as `make build` builds them)\n\n| binary | bytes | MiB |\n|---|---:|---:|\n")
+		for _, x := range r.Binaries {
+			fmt.Fprintf(b, "| %s | %d | %.1f |\n", x.Name, x.Bytes, float64(x.Bytes)/(1<<20))
+		}
+		b.WriteString("\n")
+	}
+	if r.Cost != nil {
+		fmt.Fprintf(b, "## Monthly cost of the control plane (3 coordinators, default settings)\n\n")
+		r.Cost.WriteMarkdown(b)
+		b.WriteString("\n")
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(b, "## Errors\n\n")
+		for _, e := range r.Errors {
+			fmt.Fprintf(b, "- %s\n", e)
+		}
+	}
+}
