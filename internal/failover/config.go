@@ -34,7 +34,7 @@ type Config struct {
 // Timing bounds the steps' waits and retries. Zero fields take the defaults.
 type Timing struct {
 	PollInterval   time.Duration // between two looks at an instance or ENI (2 s)
-	DetachWait     time.Duration // a normal detach (or the one termination starts) gets this long before Force (10 s)
+	DetachWait     time.Duration // from an instance not yet fenced, a normal detach gets this long before Force (10 s)
 	LaunchWait     time.Duration // LaunchStandby waits this long for a replacement to appear (60 s)
 	DeadlineMargin time.Duration // every wait ends this long before the Lambda deadline (15 s)
 	DefaultBudget  time.Duration // budget when the context has no deadline (4 min)

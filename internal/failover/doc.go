@@ -2,8 +2,9 @@
 // each, with the shape func(ctx, events.FailoverState) (events.FailoverState, error):
 //
 //	Terminate      fence the failed coordinator: terminate it through its Auto Scaling
-//	               group, confirm it is shutting down, get the ENI off it (Force when a
-//	               normal detach does not finish), confirm the ENI is available.
+//	               group, confirm it is shutting down, force the ENI off it (the
+//	               instance is going away: a graceful detach would only wait for its
+//	               shutdown), confirm the ENI is available.
 //	AttachENI      attach the ENI to the best healthy standby, only after the fence is
 //	               confirmed; protect it from scale-in and tag roles.
 //	LaunchStandby  bring the pool back to HACoordinatorsCount and tag newcomers standby.

@@ -162,10 +162,14 @@ func (o *op) waitInstanceFenced(id string) (string, error) {
 	}
 }
 
-// detachFrom makes sure the ENI is no longer on the failed instance: a normal detach
-// first, Force when the normal one has not finished after DetachWait or the instance
-// is already terminated (nothing left to acknowledge a graceful detach). It returns
-// the ENI once it is available or someone else holds it.
+// detachFrom makes sure the ENI is no longer on the failed instance. The instance is
+// already confirmed shutting down or gone when it is called, so it forces the detach at
+// once: a graceful detach has nothing to gain from an instance that is going away, and
+// Force's documented cost (a device index that may not be reusable until a stop/start)
+// cannot matter to an instance that will never start again. Waiting for the graceful
+// path would add the instance's whole shutdown to every failover. For an instance that
+// is somehow not fenced, a normal detach comes first and Force after DetachWait. It
+// returns the ENI once it is available or someone else holds it.
 func (o *op) detachFrom(st *events.FailoverState, failed, instState string) (eniView, bool, error) {
 	forced := false
 	asked := false
@@ -183,14 +187,14 @@ func (o *op) detachFrom(st *events.FailoverState, failed, instState string) (eni
 		}
 		onFailed := eni.holder() == failed
 		switch {
-		case onFailed && !forced && (instState == stateGone || (asked && o.now().Sub(start) >= o.s.t.DetachWait)):
+		case onFailed && !forced && (fenced(instState) || (asked && o.now().Sub(start) >= o.s.t.DetachWait)):
 			if err := o.detach(eni, true); err != nil {
 				return eni, forced, err
 			}
 			forced = true
 			why := fmt.Sprintf("still %s after %s", eni.AttachStatus, o.now().Sub(start))
-			if instState == stateGone {
-				why = "the instance no longer exists"
+			if fenced(instState) {
+				why = "the instance is " + instState
 			}
 			o.event(st, "force-detach-requested", fmt.Sprintf("%s from %s: %s", eni.AttachmentID, failed, why))
 		case onFailed && !asked && eni.AttachStatus != "detaching":
