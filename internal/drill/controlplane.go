@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"time"
-
-	"github.com/prestoha/coordinator-ha/events"
 )
 
 // logCapture is a slog.Handler that keeps the health check's and the steps' records
@@ -113,15 +111,21 @@ func (c *Cluster) observed() []string {
 	return out
 }
 
-// lastVerdict is the health check's latest verdict on the active coordinator.
-func (c *Cluster) lastVerdict() events.Verdict {
-	logs := c.Logs()
-	for i := len(logs) - 1; i >= 0; i-- {
-		if v := logs[i].Attrs["verdict"]; v != "" && logs[i].Msg == "evaluation" {
-			return events.Verdict(v)
+// verdictPath is the sequence of the health check's verdicts on the active coordinator
+// after the fault, repeats collapsed ("HEALTHY -> SUSPECT -> HEALTHY").
+func (c *Cluster) verdictPath() string {
+	fault := c.faultAt()
+	var path []string
+	for _, r := range c.Logs() {
+		v := r.Attrs["verdict"]
+		if r.Msg != "evaluation" || v == "" || r.At.Before(fault) {
+			continue
+		}
+		if len(path) == 0 || path[len(path)-1] != v {
+			path = append(path, v)
 		}
 	}
-	return ""
+	return strings.Join(path, " -> ")
 }
 
 // startGaps are the wall times from StartExecution to the first step of each

@@ -124,6 +124,5 @@ func witnessClient(eniIP, proxyAddr string) *http.Client {
 	}
 }
 
-// discardLogger drops the agents' and handlers' logs (the drill prints its own account;
-// -v shows them).
+// discardLogger drops the agents' logs (the drill prints its own account of events).
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

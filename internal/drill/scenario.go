@@ -420,7 +420,7 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 	}
 	res.OK = len(res.Violations) == 0
 	if res.Verdict == "" {
-		res.Verdict = string(c.lastVerdict())
+		res.Verdict = c.verdictPath()
 	}
 	_ = events.VerdictHealthy
 }

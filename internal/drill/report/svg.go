@@ -23,7 +23,7 @@ var markOrder = []string{MarkFault, MarkDetected, MarkFenced, MarkAttached, Mark
 // moment. Scenarios that must not fail over show their fault and a "no failover" note.
 func SVG(scenarios []Scenario) string {
 	const (
-		left, right, top, rowH, width = 190.0, 30.0, 60.0, 34.0, 1000.0
+		left, right, top, rowH, width = 250.0, 30.0, 60.0, 34.0, 1060.0
 	)
 	maxS := 10.0
 	for i := range scenarios {
@@ -61,20 +61,23 @@ func SVG(scenarios []Scenario) string {
 		}
 		if !sc.FailedOver {
 			note := "no failover"
-			if sc.ExpectFailover {
-				note = "no failover (expected one)"
+			if sc.Verdict != "" {
+				note += ": the health check said " + sc.Verdict
 			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#555" font-style="italic">%s</text>`+"\n", x(0)+12, y+4, note)
+			if sc.ExpectFailover {
+				note += " (a failover was expected)"
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#555" font-style="italic">%s</text>`+"\n", x(0)+12, y+4, html.EscapeString(note))
 		}
 		for _, m := range sc.Marks() {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="5.5" fill="%s" stroke="white" stroke-width="1"><title>%s at %.1fs</title></circle>`+"\n", x(m.S), y, markColor[m.Name], m.Name, m.S)
+			fmt.Fprintf(&b, "%s\n", markShape(m.Name, x(m.S), y, fmt.Sprintf("%s at %.1fs", m.Name, m.S)))
 		}
 	}
 	// legend
 	ly := axisY + 42
 	lx := left
 	for _, name := range markOrder {
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="5.5" fill="%s"/>`+"\n", lx, ly, markColor[name])
+		fmt.Fprintf(&b, "%s\n", markShape(name, lx, ly, name))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", lx+9, ly+4, name)
 		lx += 95
 	}
@@ -95,4 +98,13 @@ func niceStep(raw float64) float64 {
 		}
 	}
 	return 10 * p
+}
+
+// markShape draws a mark: filled circles, except "serving", a ring drawn over the
+// "attached" dot it usually follows within a second.
+func markShape(name string, cx, cy float64, title string) string {
+	if name == MarkServing {
+		return fmt.Sprintf(`<circle cx="%.1f" cy="%.1f" r="7.5" fill="none" stroke="%s" stroke-width="2.5"><title>%s</title></circle>`, cx, cy, markColor[name], title)
+	}
+	return fmt.Sprintf(`<circle cx="%.1f" cy="%.1f" r="5.5" fill="%s" stroke="white" stroke-width="1"><title>%s</title></circle>`, cx, cy, markColor[name], title)
 }
