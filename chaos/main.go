@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/prestoha/coordinator-ha/internal/chaos"
 )
@@ -18,10 +20,23 @@ func main() {
 	seed := flag.Int64("seed", -1, "replay this one seed with a verbose log (overrides -runs)")
 	workers := flag.Int("workers", runtime.NumCPU(), "runs in parallel")
 	out := flag.String("out", "out/chaos/report.json", "report path")
+	faults := flag.String("faults", "", "comma-separated fault kinds to draw from (default: all of "+strings.Join(chaos.FaultKinds, ",")+")")
+	maxFaults := flag.Int("max-faults", 0, "most faults per run (default 6)")
 	flag.Parse()
+	opts := chaos.Options{MaxFaults: *maxFaults}
+	if *faults != "" {
+		opts.Faults = strings.Split(*faults, ",")
+		for _, k := range opts.Faults {
+			if !slices.Contains(chaos.FaultKinds, k) {
+				fmt.Fprintf(os.Stderr, "unknown fault kind %q (known: %s)\n", k, strings.Join(chaos.FaultKinds, ","))
+				os.Exit(2)
+			}
+		}
+	}
 
 	if *seed >= 0 {
-		r := chaos.Run(uint64(*seed), chaos.Options{Log: os.Stderr})
+		opts.Log = os.Stderr
+		r := chaos.Run(uint64(*seed), opts)
 		fmt.Printf("seed %d: %d coordinators, faults %v\n", r.Seed, r.HACount, r.Faults)
 		for _, e := range r.Executions {
 			fmt.Printf("  execution %s: %s %s %s states %v retries %d timeline %d\n", e.Name, e.Verdict, e.Status, e.Outcome, e.States, e.Retries, e.Timeline)
@@ -35,7 +50,7 @@ func main() {
 		fmt.Println("  no violation")
 		return
 	}
-	rep := chaos.Campaign(*runs, *first, *workers, chaos.Options{})
+	rep := chaos.Campaign(*runs, *first, *workers, opts)
 	if err := rep.Write(*out); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -199,6 +199,10 @@ func Run(seed uint64, opts Options) RunResult {
 		haCount = 1 + rng.IntN(5)
 	}
 	res.HACount = haCount
+	breakerMax := 3 // the default; half the runs allow more, so recovery is tested past a third failure
+	if rng.IntN(2) == 0 {
+		breakerMax = 4 + rng.IntN(5)
+	}
 	fatal := func(what string, err error) RunResult {
 		rs.violate("setup", "%s: %v", what, err)
 		res.Violations = rs.violations
@@ -239,7 +243,7 @@ func Run(seed uint64, opts Options) RunResult {
 
 	hcCfg := healthcheck.Config{Cluster: o.Cluster, ENIID: eni, ASGName: asgName, StateMachineARN: sm, TopicARN: topic,
 		Grace: 30 * time.Second, CheckInterval: 10 * time.Second, StartupBudget: 10 * time.Minute, IngestionDelay: 10 * time.Second,
-		BreakerMax: 3, BreakerWindow: time.Hour, HACount: haCount, MinHealthyReports: 3}
+		BreakerMax: breakerMax, BreakerWindow: time.Hour, HACount: haCount, MinHealthyReports: 3}
 	newHC := func(keep bool) *healthcheck.Handler {
 		c := hcCfg
 		c.KeepCoordinator = keep
@@ -363,6 +367,9 @@ func Run(seed uint64, opts Options) RunResult {
 			kind, at = primary[rng.IntN(len(primary))], tf
 		} else if rng.IntN(10) < 6 {
 			at = tf.Add(time.Duration(rng.Int64N(int64(4*time.Minute))) - time.Minute)
+		}
+		if first := t0.Add(o.Bootstrap); at.Before(first) {
+			at = first // the bootstrap check sees a settled cluster before any fault
 		}
 		plan = append(plan, planned{at, kind})
 	}
