@@ -24,7 +24,7 @@ type BenchOptions struct {
 	Production    bool     // speed 1 (hours: only with few runs)
 	Out           string   // "": out/bench
 	Runs          int      // runs per scenario; 0: 20
-	Parallel      int      // runs at once; 0: 3
+	Parallel      int      // runs at once; 0: 4
 	AgentSeconds  int      // wall seconds of the agent footprint run; 0: 40
 	ColdStartRuns int      // cold starts per Lambda; 0: 10
 	ModuleDir     string   // "": the current directory
@@ -105,7 +105,7 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		runs = 20
 	}
 	if par <= 0 {
-		par = 3
+		par = 4
 	}
 	if o.AgentSeconds <= 0 {
 		o.AgentSeconds = 40

@@ -207,40 +207,39 @@ type runStats struct {
 }
 
 // waitWarm waits until every coordinator has been healthy for a grace window plus
-// the ingestion allowance and clients are served through the coordinator IP.
+// the ingestion allowance and a publish interval, the ENI has been attached (and the
+// start-up execution done) for a publish interval plus the ingestion allowance, and
+// clients are served through the coordinator IP.
 func (c *Cluster) waitWarm(ctx context.Context, ha int) error {
 	st := c.spec.Settings
 	need := st.Grace + st.IngestionAllow + st.PublishInterval
+	needAttached := st.PublishInterval + st.IngestionAllow
 	deadline := c.Clock.Now().Add(20 * time.Minute)
-	var healthySince time.Time
+	var healthySince, attachedSince time.Time
 	for c.Clock.Now().Before(deadline) {
+		now := c.Clock.Now()
 		hosts := c.Hosts()
+		healthy := len(hosts) >= ha
+		for _, h := range hosts {
+			obs := h.Agent().Last()
+			if obs.Probes == 0 || obs.Self.Status != signal.Healthy {
+				healthy = false
+			}
+		}
 		holder, status := c.Holder()
-		ok := len(hosts) >= ha && holder != "" && status == "attached"
+		attached := holder != "" && status == "attached"
 		for _, e := range c.Executions() {
 			select {
 			case <-e.done:
 			default:
-				ok = false // the start-up execution is still running
+				attached = false // the start-up execution is still running
 			}
 		}
-		for _, h := range hosts {
-			obs := h.Agent().Last()
-			if obs.Probes == 0 || obs.Self.Status != signal.Healthy {
-				ok = false
-			}
-		}
-		if _, served := c.Watcher.FirstHealthy(c.Clock.Now().Add(-5*time.Second), ""); !served {
-			ok = false
-		}
-		now := c.Clock.Now()
-		switch {
-		case !ok:
-			healthySince = time.Time{}
-		case healthySince.IsZero():
-			healthySince = now
-		case now.Sub(healthySince) >= need:
-			c.progress("  %s  warm: every coordinator healthy for %s, clients served", c.stamp(), need)
+		healthySince = since(healthySince, healthy, now)
+		attachedSince = since(attachedSince, attached, now)
+		_, served := c.Watcher.FirstHealthy(now.Add(-5*time.Second), "")
+		if served && healthy && attached && now.Sub(healthySince) >= need && now.Sub(attachedSince) >= needAttached {
+			c.progress("  %s  warm: every coordinator healthy for %s, ENI on %s, clients served", c.stamp(), now.Sub(healthySince).Round(time.Second), holder)
 			return nil
 		}
 		if err := c.Clock.Sleep(ctx, time.Second); err != nil {
@@ -248,6 +247,17 @@ func (c *Cluster) waitWarm(ctx context.Context, ha int) error {
 		}
 	}
 	return fmt.Errorf("the cluster did not become healthy within 20 minutes")
+}
+
+// since tracks since when a condition has held: zero while it does not.
+func since(t time.Time, cond bool, now time.Time) time.Time {
+	switch {
+	case !cond:
+		return time.Time{}
+	case t.IsZero():
+		return now
+	}
+	return t
 }
 
 // done reports whether the failover has played out: the executions ended, clients are
