@@ -43,7 +43,7 @@ const (
 	DefaultProbeURL        = "http://127.0.0.1:8080/v1/info"
 	DefaultProbeInterval   = 5 * time.Second
 	DefaultProbeTimeout    = 2 * time.Second
-	DefaultPublishInterval = 10 * time.Second
+	DefaultPublishInterval = 5 * time.Second
 	DefaultRoleInterval    = 30 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultMaxBuffered     = 4096

@@ -23,7 +23,7 @@ func TestParseFlagsDefaultsAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ProbeURL != DefaultProbeURL || c.ProbeInterval != 5*time.Second || c.ProbeTimeout != 2*time.Second ||
-		c.PublishInterval != 10*time.Second || c.RoleInterval != 30*time.Second || c.Publish != PublishCloudWatch {
+		c.PublishInterval != 5*time.Second || c.RoleInterval != 30*time.Second || c.Publish != PublishCloudWatch {
 		t.Fatalf("defaults: %+v", c)
 	}
 	w, err := c.WitnessURL()

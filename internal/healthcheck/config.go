@@ -14,7 +14,7 @@ import (
 // Defaults of the configuration (the stack's parameters default to the same values).
 const (
 	DefaultGrace             = verdict.DefaultGrace
-	DefaultCheckInterval     = 10 * time.Second
+	DefaultCheckInterval     = 5 * time.Second
 	DefaultStartupBudget     = verdict.DefaultStartupBudget
 	DefaultIngestionDelay    = verdict.DefaultIngestionDelay
 	DefaultBreakerMax        = 3

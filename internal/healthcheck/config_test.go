@@ -23,7 +23,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Cluster: "prod", ENIID: "eni-0a1b2c3d4e5f60718", StateMachineARN: env[config.EnvStateMachineARN],
-		Grace: 30 * time.Second, CheckInterval: 10 * time.Second, StartupBudget: 10 * time.Minute, IngestionDelay: 10 * time.Second,
+		Grace: 20 * time.Second, CheckInterval: 5 * time.Second, StartupBudget: 10 * time.Minute, IngestionDelay: 10 * time.Second,
 		BreakerMax: 3, BreakerWindow: time.Hour, HACount: 2, MinHealthyReports: 3}
 	if c != want {
 		t.Errorf("config\n%+v\nwant\n%+v", c, want)

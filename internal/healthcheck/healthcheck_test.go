@@ -410,14 +410,16 @@ func TestHandleLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Evaluations != 6 || s.Verdicts[events.VerdictHealthy] != 6 || s.Errors != 0 {
-		t.Errorf("summary %+v, want 6 healthy evaluations", s)
+	// One evaluation every check interval within the schedule period.
+	n := int(SchedulePeriod / DefaultCheckInterval)
+	if s.Evaluations != n || s.Verdicts[events.VerdictHealthy] != n || s.Errors != 0 {
+		t.Errorf("summary %+v, want %d healthy evaluations", s, n)
 	}
-	if got := w.clk.Now().Sub(start); got != 50*time.Second {
-		t.Errorf("the loop ran for %s of simulated time, want 50s", got)
+	if got, want := w.clk.Now().Sub(start), time.Duration(n-1)*DefaultCheckInterval; got != want {
+		t.Errorf("the loop ran for %s of simulated time, want %s", got, want)
 	}
-	if s.AWSCalls != 6*4 {
-		t.Errorf("%d AWS calls, want 24", s.AWSCalls)
+	if s.AWSCalls != n*4 {
+		t.Errorf("%d AWS calls, want %d", s.AWSCalls, n*4)
 	}
 
 	// Near the Lambda deadline: one evaluation, then stop.
@@ -520,7 +522,8 @@ func TestAWSErrors(t *testing.T) {
 		h := w.handler(w.config())
 		w.acct.Inject(sim.Fault{Service: "cloudwatch", Operation: "GetMetricData", Caller: "healthcheck", Kind: sim.Throttle, Times: 1})
 		s := w.invoke(h)
-		if s.Errors != 1 || s.Evaluations != 6 || s.Verdicts[events.VerdictHealthy] != 5 || !strings.Contains(s.LastError, "reading health metrics") {
+		n := int(SchedulePeriod / DefaultCheckInterval)
+		if s.Errors != 1 || s.Evaluations != n || s.Verdicts[events.VerdictHealthy] != n-1 || !strings.Contains(s.LastError, "reading health metrics") {
 			t.Errorf("summary %+v", s)
 		}
 	})
@@ -529,7 +532,8 @@ func TestAWSErrors(t *testing.T) {
 		h := w.handler(w.config())
 		w.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeNetworkInterfaces", Caller: "healthcheck", Kind: sim.ServerError})
 		s, err := h.Handle(context.Background(), scheduleEvent(w.clk.Now()))
-		if err == nil || !strings.Contains(err.Error(), "all 6 evaluations failed") || !strings.Contains(err.Error(), w.eni) {
+		all := fmt.Sprintf("all %d evaluations failed", int(SchedulePeriod/DefaultCheckInterval))
+		if err == nil || !strings.Contains(err.Error(), all) || !strings.Contains(err.Error(), w.eni) {
 			t.Errorf("error %v, summary %+v", err, s)
 		}
 		for _, op := range w.callsBy("healthcheck") {

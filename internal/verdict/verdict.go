@@ -12,7 +12,7 @@ import (
 
 // Defaults of Params. The health check's configuration uses the same values.
 const (
-	DefaultGrace          = 30 * time.Second
+	DefaultGrace          = 20 * time.Second
 	DefaultStartupBudget  = 10 * time.Minute
 	DefaultIngestionDelay = 10 * time.Second
 	DefaultReportInterval = 5 * time.Second

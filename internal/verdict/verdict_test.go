@@ -162,7 +162,7 @@ func TestEvaluateTable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Evaluate(Input{Coordinator: tc.c, Self: tc.self, Witnesses: tc.witnesses, Now: now})
+			r := Evaluate(Input{Coordinator: tc.c, Self: tc.self, Witnesses: tc.witnesses, Now: now, Params: testParams})
 			if r.Verdict != tc.want {
 				t.Fatalf("verdict %s (%s), want %s", r.Verdict, r.Reason, tc.want)
 			}
@@ -176,6 +176,12 @@ func TestEvaluateTable(t *testing.T) {
 	}
 }
 
+// testParams are the parameters the tables and timelines were written for: a 30 s grace
+// (wider than the default) leaves room between the pauses that must be absorbed and the
+// failures that must be caught.
+var testParams = Params{Grace: 30 * time.Second, StartupBudget: DefaultStartupBudget,
+	IngestionDelay: DefaultIngestionDelay, ReportInterval: DefaultReportInterval}
+
 func with(c Coordinator, f func(*Coordinator)) Coordinator {
 	f(&c)
 	return c
@@ -184,6 +190,7 @@ func with(c Coordinator, f func(*Coordinator)) Coordinator {
 func TestEvidence(t *testing.T) {
 	self := cat(reports(-120, -45, signal.Healthy), reports(-40, -5, signal.Unhealthy))
 	r := Evaluate(Input{
+		Params:      testParams,
 		Coordinator: with(holder(), func(c *Coordinator) { c.ENIAttachedAt = at(-30) }),
 		Self:        self,
 		Witnesses: map[string][]signal.Sample{
@@ -262,7 +269,11 @@ func (s scenario) run(from, to time.Time) (seen map[events.Verdict]time.Time) {
 		}
 	}
 	for n := from; n.Before(to); n = n.Add(time.Second) {
-		in := Input{Coordinator: holder(), Now: n, Params: s.params, Witnesses: map[string][]signal.Sample{}}
+		params := s.params
+		if params == (Params{}) {
+			params = testParams
+		}
+		in := Input{Coordinator: holder(), Now: n, Params: params, Witnesses: map[string][]signal.Sample{}}
 		for _, r := range self {
 			if !r.visible.After(n) {
 				in.Self = append(in.Self, r.s)
@@ -306,7 +317,7 @@ func TestTimelines(t *testing.T) {
 		}
 		return 45 * time.Second
 	}
-	p := DefaultParams()
+	p := testParams
 	// Detection bound on an every-second evaluation: grace + ingestion allowance + one report interval.
 	bound := p.Grace + p.IngestionDelay + p.ReportInterval
 	cases := []struct {
@@ -359,7 +370,7 @@ func TestTimelines(t *testing.T) {
 }
 
 func TestClampsFutureTimestamps(t *testing.T) {
-	r := Evaluate(Input{Coordinator: holder(), Self: reports(-60, 30, signal.Healthy), Now: now})
+	r := Evaluate(Input{Coordinator: holder(), Self: reports(-60, 30, signal.Healthy), Now: now, Params: testParams})
 	if r.Verdict != events.VerdictHealthy {
 		t.Fatalf("verdict %s (%s)", r.Verdict, r.Reason)
 	}
