@@ -35,8 +35,14 @@ func measureSteady(ctx context.Context, st Settings, window time.Duration, progr
 	in := CostInput{WindowS: b.At.Sub(a.At).Seconds(), Coordinators: st.Coordinators}
 	ag := b.Agent.Sub(a.Agent)
 	hc := b.HC.Sub(a.HC)
-	in.AgentPuts, in.AgentDatums = ag.Puts, ag.Datums
-	in.HealthCheckPuts, in.HealthCheckGets, in.MetricsRequested = hc.Puts, hc.Gets, hc.MetricsRequested
+	// Requests from the account's own call log (acct.Calls); what each request carries
+	// (datums, metrics requested) from the counting wrappers around the clients.
+	calls := func(k string) int { return b.Calls[k] - a.Calls[k] }
+	in.AgentPuts = calls("agent/cloudwatch:PutMetricData")
+	in.HealthCheckPuts = calls("healthcheck/cloudwatch:PutMetricData")
+	in.HealthCheckGets = calls("healthcheck/cloudwatch:GetMetricData")
+	in.AgentDatums, in.MetricsRequested = ag.Datums, hc.MetricsRequested
+	_ = hc.Puts // the wrappers' request counts match the account's but for calls in flight at a snapshot
 	in.CustomMetrics = mergeSorted(b.Agent.Metrics, b.HC.Metrics)
 	for _, inv := range b.Invocations {
 		if !inv.Start.Before(a.At) && !inv.Start.After(b.At) {
