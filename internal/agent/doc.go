@@ -30,13 +30,12 @@
 //
 // The publish interval trades cost for detection latency. PutMetricData is billed per
 // request (about $0.01 per 1,000), not per datum, so batching is almost free in memory
-// and divides the bill: at the default 10 s one host makes 259,200 calls a month (about
-// $2.60), at 5 s (one call per probe) twice that, at 60 s a sixth. What batching costs is
-// time: a sample waits up to one publish interval before CloudWatch has it, on top of
-// ingestion. 10 s keeps the oldest unseen sample well inside the health check's grace
-// window (tens of seconds) while halving the cost of publishing every probe. Operators
-// who want the tightest detection set -publish-interval equal to -probe-interval; the
-// configuration refuses intervals over a minute.
+// and divides the bill: at the default 5 s (one call per probe) one host makes 518,400
+// calls a month (about $5.20), at 10 s half that, at 60 s a twelfth. What batching costs
+// is time: a sample waits up to one publish interval before CloudWatch has it, on top of
+// ingestion. The default sends every probe at once, because the product's promise is a
+// failover in well under a minute at a 20 s grace window; operators who value the cost
+// more raise -publish-interval. The configuration refuses intervals over a minute.
 //
 // Time comes from a clock.Clock: timestamps and the waits between rounds use it, so a
 // Scaled clock compresses time in the drill. The timeouts of real calls (probes, role
