@@ -38,6 +38,11 @@ func main() {
 		opts.Log = os.Stderr
 		r := chaos.Run(uint64(*seed), opts)
 		fmt.Printf("seed %d: %d coordinators, faults %v\n", r.Seed, r.HACount, r.Faults)
+		if r.BreakerOpen {
+			fmt.Println("  the circuit breaker held a failover back: recovery is not required")
+		} else if r.RecoveryExempt != "" {
+			fmt.Println("  recovery not required:", r.RecoveryExempt)
+		}
 		for _, e := range r.Executions {
 			fmt.Printf("  execution %s: %s %s %s states %v retries %d timeline %d\n", e.Name, e.Verdict, e.Status, e.Outcome, e.States, e.Retries, e.Timeline)
 		}
@@ -55,8 +60,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	fmt.Printf("chaos: %d runs, %d faults injected, %d failover executions %v, %d runs with the breaker open, %d violations (%.1fs); report %s\n",
-		rep.Runs, rep.FaultsInjected.Total, rep.Executions, rep.ByStatus, rep.BreakerRuns, len(rep.Violations), rep.WallSeconds, *out)
+	fmt.Printf("chaos: %d runs, %d faults injected, %d failover executions %v, %d runs with the breaker open, %d without a healthy coordinator to recover to, %d violations (%.1fs); report %s\n",
+		rep.Runs, rep.FaultsInjected.Total, rep.Executions, rep.ByStatus, rep.BreakerRuns, rep.ExemptRuns, len(rep.Violations), rep.WallSeconds, *out)
 	for _, v := range rep.Violations {
 		fmt.Printf("  VIOLATION seed %d %s: %s\n", v.Seed, v.Invariant, v.Description)
 	}

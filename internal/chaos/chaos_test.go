@@ -190,15 +190,18 @@ func TestFenceCheckFires(t *testing.T) {
 	}
 	clk.Advance(10 * time.Second)
 	acct.Tick()
-	if _, err := c.EC2.DetachNetworkInterface(ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: out.AttachmentId, Force: aws.Bool(true)}); err != nil {
+	if _, err := g.DetachNetworkInterface(ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: out.AttachmentId, Force: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
+	}
+	if len(rs.violations) != 1 || rs.violations[0].Invariant != "fence" {
+		t.Fatalf("detaching the ENI from a running instance was not caught: %+v", rs.violations)
 	}
 	clk.Advance(10 * time.Second)
 	acct.Tick()
 	if _, err := g.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{NetworkInterfaceId: aws.String(eni), InstanceId: aws.String(b), DeviceIndex: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
 	}
-	if len(rs.violations) != 1 || rs.violations[0].Invariant != "fence" || rs.violations[0].Seed != 7 {
+	if len(rs.violations) != 2 || rs.violations[1].Invariant != "fence" || rs.violations[1].Seed != 7 {
 		t.Fatalf("moving the ENI off a running instance was not caught: %+v", rs.violations)
 	}
 }

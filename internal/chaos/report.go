@@ -19,6 +19,7 @@ type Report struct {
 	Executions     int            `json:"executions"`
 	ByStatus       map[string]int `json:"executionsByStatus"`
 	BreakerRuns    int            `json:"runsWithBreakerOpen"`
+	ExemptRuns     int            `json:"runsWithoutHealthyCandidate"`
 	HACounts       map[int]int    `json:"runsByHACount"`
 	RecoveryMax    string         `json:"recoveryAfterLastFaultMax"`
 	RecoveryMedian string         `json:"recoveryAfterLastFaultMedian"`
@@ -76,6 +77,8 @@ func Campaign(runs int, firstSeed uint64, workers int, opts Options) Report {
 		}
 		if res.BreakerOpen {
 			r.BreakerRuns++
+		} else if res.RecoveryExempt != "" {
+			r.ExemptRuns++
 		}
 		r.HACounts[res.HACount]++
 		if res.RecoveredIn != nil {

@@ -71,9 +71,22 @@ func (c gateEC2) AttachNetworkInterface(ctx context.Context, in *ec2.AttachNetwo
 	return out, err
 }
 
+// DetachNetworkInterface checks that the ENI leaves an instance only once that instance
+// is fenced (shutting down or terminated).
 func (c gateEC2) DetachNetworkInterface(ctx context.Context, in *ec2.DetachNetworkInterfaceInput, o ...func(*ec2.Options)) (*ec2.DetachNetworkInterfaceOutput, error) {
 	defer c.g.after()
-	return c.EC2API.DetachNetworkInterface(ctx, in, o...)
+	w := c.g.w
+	var unfenced string
+	if e, ok := w.acct.ENI(w.eni); ok && e.Attachment != nil && e.Attachment.ID == aws.ToString(in.AttachmentId) {
+		if inst, ok := w.acct.Instance(e.Attachment.InstanceID); ok && inst.State != "shutting-down" && inst.State != "terminated" {
+			unfenced = fmt.Sprintf("the ENI was detached from %s while it was still %s (not fenced)", inst.ID, inst.State)
+		}
+	}
+	out, err := c.EC2API.DetachNetworkInterface(ctx, in, o...)
+	if err == nil && unfenced != "" {
+		w.run.violate("fence", "%s", unfenced)
+	}
+	return out, err
 }
 
 func (c gateEC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, o ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
