@@ -1,48 +1,10 @@
 // Command terminate is the StepTerminate step Lambda of the failover state machine: fence the failed coordinator (terminate it, detach the ENI, confirm).
-// The logic is internal/failover (Steps.Terminate); this main only wires it up.
+// The logic is internal/failover (Steps.Terminate); this main only starts it (failover.Start).
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/failover"
 )
 
-func main() {
-	log := lambdacontext.NewLogger()
-	cfg, err := failover.LoadConfig(os.LookupEnv, events.StepTerminate)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "terminate:", err)
-		os.Exit(1)
-	}
-	aws, err := awsconfig.LoadDefaultConfig(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "terminate: loading AWS configuration:", err)
-		os.Exit(1)
-	}
-	steps, err := failover.New(cfg, failover.Deps{
-		EC2:         ec2.NewFromConfig(aws),
-		AutoScaling: autoscaling.NewFromConfig(aws),
-		CloudWatch:  cloudwatch.NewFromConfig(aws),
-		SNS:         sns.NewFromConfig(aws),
-		Clock:       clock.Real{},
-		Log:         log.With("cluster", cfg.Cluster),
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "terminate:", err)
-		os.Exit(1)
-	}
-	lambda.StartWithOptions(steps.Terminate, lambda.WithDisallowUnknownFields(true))
-}
+func main() { failover.Start(events.StepTerminate) }
