@@ -30,7 +30,7 @@ func main() {
 	production := fs.Bool("production", false, "run at real time (speed 1) with production timings")
 	out := fs.String("out", "", "output directory (default out/demo or out/bench)")
 	runs := fs.Int("runs", 20, "bench: runs of each failover scenario")
-	parallel := fs.Int("parallel", 0, "scenarios run at the same time (default 1 for demo, 4 for bench)")
+	parallel := fs.Int("parallel", 0, "scenarios run at the same time (default 1 for demo, 2 for bench)")
 	agentSeconds := fs.Int("agent-seconds", 40, "bench: wall seconds to measure the agent binary's CPU and RSS")
 	coldRuns := fs.Int("cold-runs", 10, "bench: cold starts measured per Lambda")
 	_ = fs.Parse(os.Args[2:])

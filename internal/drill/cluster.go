@@ -74,6 +74,7 @@ type Cluster struct {
 	evaluations int
 	rng         *rand.Rand
 	fault       time.Time // when the fault was injected (drill time)
+	warm        time.Time // when the warm-up ended
 	started     time.Time
 	report      func(format string, a ...any)
 
@@ -249,7 +250,7 @@ func (c *Cluster) boot(id string) error {
 	}
 	_ = u
 	cw := &gatedCW{CloudWatchAPI: c.AgentCW}
-	log := discardLogger()
+	log := c.logger()
 	a, err := agent.New(cfg, agent.Deps{
 		CloudWatch: cw,
 		Clock:      c.Clock,

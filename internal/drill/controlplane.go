@@ -165,3 +165,15 @@ func (c *Cluster) costSnapshot() costSnapshot {
 	}
 	return s
 }
+
+func (c *Cluster) setWarm(t time.Time) {
+	c.mu.Lock()
+	c.warm = t
+	c.mu.Unlock()
+}
+
+func (c *Cluster) warmAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.warm
+}

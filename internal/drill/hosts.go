@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -123,6 +122,3 @@ func witnessClient(eniIP, proxyAddr string) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
-
-// discardLogger drops the agents' logs (the drill prints its own account of events).
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

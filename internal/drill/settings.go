@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/agent"
-	"github.com/prestoha/coordinator-ha/internal/verdict"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 )
 
 // Settings are the production-equivalent timings of a drill run. Every duration is
@@ -28,25 +28,26 @@ type Settings struct {
 	Coordinators    int           // HA_COORDINATORS_COUNT for the ordinary scenarios
 }
 
-// DefaultSettings are the product's defaults (agent defaults from internal/agent, the
-// health check's from the stack parameters) and AWS-like EC2 timings.
+// DefaultSettings are the product's defaults (the agent's from internal/agent, the
+// health check's from internal/healthcheck, which the stack's parameters default to) and
+// AWS-like EC2 and Presto timings.
 func DefaultSettings() Settings {
 	return Settings{
 		Speed:           10,
-		Grace:           verdict.DefaultGrace,
-		CheckInterval:   10 * time.Second,
-		Schedule:        time.Minute,
+		Grace:           healthcheck.DefaultGrace,
+		CheckInterval:   healthcheck.DefaultCheckInterval,
+		Schedule:        healthcheck.SchedulePeriod,
 		ProbeInterval:   agent.DefaultProbeInterval,
 		ProbeTimeout:    agent.DefaultProbeTimeout,
 		PublishInterval: agent.DefaultPublishInterval,
 		RoleInterval:    agent.DefaultRoleInterval,
 		IngestionMin:    2 * time.Second,
 		IngestionMax:    5 * time.Second,
-		IngestionAllow:  verdict.DefaultIngestionDelay,
+		IngestionAllow:  healthcheck.DefaultIngestionDelay,
 		PendingToRun:    30 * time.Second,
 		Startup:         20 * time.Second,
-		StartupBudget:   10 * time.Minute,
-		MinHealthy:      3,
+		StartupBudget:   healthcheck.DefaultStartupBudget,
+		MinHealthy:      healthcheck.DefaultMinHealthyReports,
 		Coordinators:    3,
 	}
 }

@@ -54,9 +54,13 @@ type Scenario struct {
 	Observed        []string               `json:"observed,omitempty"` // what the drill saw, for the reader
 	Violations      []string               `json:"violations,omitempty"`
 	MaxAttachments  int                    `json:"max_attachments"`
-	Samples         int                    `json:"invariant_samples"`
-	WallSeconds     float64                `json:"wall_s"`
-	DrillSeconds    float64                `json:"drill_s"`
+	// StandbyNoise counts self-reports other than healthy from coordinators that were
+	// not faulted, after the warm-up: noise of the machine (a probe that missed its
+	// scaled timeout), which can break a standby's healthy streak.
+	StandbyNoise int     `json:"standby_noise_reports"`
+	Samples      int     `json:"invariant_samples"`
+	WallSeconds  float64 `json:"wall_s"`
+	DrillSeconds float64 `json:"drill_s"`
 }
 
 // Marks returns the scenario's moments in time order, fault first.
