@@ -201,7 +201,7 @@ func Run(seed uint64, opts Options) RunResult {
 		haCount = 1 + rng.IntN(5)
 	}
 	res.HACount = haCount
-	breakerMax := 3 // the default; half the runs allow more, so recovery is tested past a third failure
+	breakerMax := healthcheck.DefaultBreakerMax // half the runs allow more, so recovery is tested past a third failure
 	if rng.IntN(2) == 0 {
 		breakerMax = 4 + rng.IntN(5)
 	}
@@ -244,8 +244,9 @@ func Run(seed uint64, opts Options) RunResult {
 	}
 
 	hcCfg := healthcheck.Config{Cluster: o.Cluster, ENIID: eni, ASGName: asgName, StateMachineARN: sm, TopicARN: topic,
-		Grace: 30 * time.Second, CheckInterval: 10 * time.Second, StartupBudget: 10 * time.Minute, IngestionDelay: 10 * time.Second,
-		BreakerMax: breakerMax, BreakerWindow: time.Hour, HACount: haCount, MinHealthyReports: 3}
+		Grace: healthcheck.DefaultGrace, CheckInterval: healthcheck.DefaultCheckInterval, StartupBudget: healthcheck.DefaultStartupBudget,
+		IngestionDelay: healthcheck.DefaultIngestionDelay, BreakerMax: breakerMax, BreakerWindow: healthcheck.DefaultBreakerWindow,
+		HACount: haCount, MinHealthyReports: healthcheck.DefaultMinHealthyReports}
 	newHC := func(keep bool) *healthcheck.Handler {
 		c := hcCfg
 		c.KeepCoordinator = keep
@@ -263,7 +264,7 @@ func Run(seed uint64, opts Options) RunResult {
 	gates := map[string]*gate{}
 	handlers := map[string]failover.Handler{}
 	fcfg := failover.Config{Cluster: o.Cluster, ENIID: eni, ASGName: asgName, HACount: haCount, MinHealthyReports: 3,
-		MaxAttachAttempts: 10, TopicARN: topic}
+		MaxAttachAttempts: failover.DefaultMaxAttachAttempts, TopicARN: topic}
 	for _, step := range []string{"terminate", "attacheni", "launchstandby", "notify"} {
 		g := &gate{w: w, left: -1}
 		gates[step] = g
