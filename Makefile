@@ -106,8 +106,9 @@ bench: deps tools build ## Measure failover timings, binary sizes, cold starts a
 	$(GO) run ./drill bench $(BENCH_FLAGS)
 
 CHAOS_RUNS ?= 2000
-chaos: ## Run the randomized fault campaign (CHAOS_RUNS=2000); writes out/chaos/report.json; fails on any violation.
-	$(GO) run ./chaos -runs $(CHAOS_RUNS) -out out/chaos/report.json
+CHAOS_CRASH_RUNS ?= 1000
+chaos: ## Run the randomized fault campaign (2000 mixed + 1000 crash-focused runs); writes out/chaos/report.json; fails on any violation.
+	$(GO) run ./chaos -runs $(CHAOS_RUNS) -crash-runs $(CHAOS_CRASH_RUNS) -out out/chaos/report.json
 
 FUZZTIME ?= 10s
 .PHONY: fuzz

@@ -22,6 +22,7 @@ func main() {
 	out := flag.String("out", "out/chaos/report.json", "report path")
 	faults := flag.String("faults", "", "comma-separated fault kinds to draw from (default: all of "+strings.Join(chaos.FaultKinds, ",")+")")
 	maxFaults := flag.Int("max-faults", 0, "most faults per run (default 6)")
+	crashRuns := flag.Int("crash-runs", 0, "after the main campaign, this many runs with the crash-focused fault mix (chaos.CrashFocus, at most 5 faults)")
 	flag.Parse()
 	opts := chaos.Options{MaxFaults: *maxFaults}
 	if *faults != "" {
@@ -56,6 +57,9 @@ func main() {
 		return
 	}
 	rep := chaos.Campaign(*runs, *first, *workers, opts)
+	if *crashRuns > 0 {
+		rep.Merge(chaos.Campaign(*crashRuns, *first+uint64(*runs), *workers, chaos.Options{Faults: chaos.CrashFocus, MaxFaults: 5}))
+	}
 	if err := rep.Write(*out); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -63,7 +67,10 @@ func main() {
 	fmt.Printf("chaos: %d runs, %d faults injected, %d failover executions %v, %d runs with the breaker open, %d without a healthy coordinator to recover to, %d violations (%.1fs); report %s\n",
 		rep.Runs, rep.FaultsInjected.Total, rep.Executions, rep.ByStatus, rep.BreakerRuns, rep.ExemptRuns, len(rep.Violations), rep.WallSeconds, *out)
 	for _, v := range rep.Violations {
-		fmt.Printf("  VIOLATION seed %d %s: %s\n", v.Seed, v.Invariant, v.Description)
+		fmt.Printf("  VIOLATION seed %d %s: %s\n    replay: %s\n", v.Seed, v.Invariant, v.Description, v.Replay)
+	}
+	for _, p := range rep.Parts {
+		fmt.Printf("  seeds %d..%d replay: %s\n", p.FirstSeed, p.FirstSeed+uint64(p.Runs)-1, p.Replay)
 	}
 	if len(rep.Violations) > 0 {
 		os.Exit(1)

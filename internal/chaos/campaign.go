@@ -97,6 +97,7 @@ type Violation struct {
 	Seed        uint64 `json:"seed"`
 	Invariant   string `json:"invariant"`
 	Description string `json:"description"`
+	Replay      string `json:"replay,omitempty"` // the command that replays the run with a verbose log
 }
 
 // ExecSummary is one failover execution of a run.
@@ -564,7 +565,13 @@ func Run(seed uint64, opts Options) RunResult {
 			rs.keep = false
 			hc = newHC(false)
 		}
-		for _, h := range w.hosts {
+		ids := make([]string, 0, len(w.hosts))
+		for id := range w.hosts {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids) // map order would make the random restart times differ between replays
+		for _, id := range ids {
+			h := w.hosts[id]
 			h.agentDead, h.cwCut, h.silent, h.cutFrom = false, false, false, false
 			switch h.proc {
 			case prestoDown:

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -25,8 +26,19 @@ type Report struct {
 	RecoveryMedian string         `json:"recoveryAfterLastFaultMedian"`
 	AWSCalls       int            `json:"awsCalls"`
 	WallSeconds    float64        `json:"wallSeconds"`
+	// Parts are the campaigns merged into this report (seeds and fault mix of each).
+	Parts []Part `json:"parts"`
 	// Reproduce: how to replay one run with a verbose log.
 	Reproduce string `json:"reproduce"`
+}
+
+// Part is one campaign of a report.
+type Part struct {
+	Runs      int      `json:"runs"`
+	FirstSeed uint64   `json:"firstSeed"`
+	Faults    []string `json:"faults"`
+	MaxFaults int      `json:"maxFaults"`
+	Replay    string   `json:"replay"` // the command that replays seed N of this part
 }
 
 // FaultTotals counts injected faults.
@@ -58,9 +70,18 @@ func Campaign(runs int, firstSeed uint64, workers int, opts Options) Report {
 	}
 	close(next)
 	wg.Wait()
+	o := opts.withDefaults()
+	replay := "go run ./chaos -seed N"
+	if len(opts.Faults) > 0 {
+		replay += " -faults " + strings.Join(opts.Faults, ",")
+	}
+	if opts.MaxFaults > 0 {
+		replay += fmt.Sprintf(" -max-faults %d", opts.MaxFaults)
+	}
 	r := Report{Runs: runs, FirstSeed: firstSeed, FaultsInjected: FaultTotals{ByKind: map[string]int{}},
 		Violations: []Violation{}, ByStatus: map[string]int{}, HACounts: map[int]int{},
-		Reproduce: "go run ./chaos -seed N (verbose log of run N)"}
+		Reproduce: "go run ./chaos -seed N, with the -faults and -max-faults of the seed's part (see parts)"}
+	r.Parts = []Part{{Runs: runs, FirstSeed: firstSeed, Faults: o.Faults, MaxFaults: o.MaxFaults, Replay: replay}}
 	for _, k := range FaultKinds {
 		r.FaultsInjected.ByKind[k] = 0
 	}
@@ -70,7 +91,10 @@ func Campaign(runs int, firstSeed uint64, workers int, opts Options) Report {
 			r.FaultsInjected.ByKind[k] += n
 			r.FaultsInjected.Total += n
 		}
-		r.Violations = append(r.Violations, res.Violations...)
+		for _, v := range res.Violations {
+			v.Replay = strings.Replace(replay, "-seed N", fmt.Sprintf("-seed %d", v.Seed), 1)
+			r.Violations = append(r.Violations, v)
+		}
 		r.Executions += len(res.Executions)
 		for _, e := range res.Executions {
 			r.ByStatus[e.Status]++
@@ -104,4 +128,34 @@ func (r Report) Write(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// CrashFocus is the fault mix of the crash-focused part of `make chaos`: real failures of
+// the active coordinator and step crashes (weighted three times), so crashes meet
+// failovers at every point of their steps.
+var CrashFocus = []string{FaultPrestoExit, FaultHostSilence, FaultTerminatedOutside, FaultStepCrash, FaultStepCrash, FaultStepCrash}
+
+// Merge adds another campaign's report to r.
+func (r *Report) Merge(o Report) {
+	r.Runs += o.Runs
+	r.FaultsInjected.Total += o.FaultsInjected.Total
+	for k, n := range o.FaultsInjected.ByKind {
+		r.FaultsInjected.ByKind[k] += n
+	}
+	r.Violations = append(r.Violations, o.Violations...)
+	r.Executions += o.Executions
+	for k, n := range o.ByStatus {
+		r.ByStatus[k] += n
+	}
+	r.BreakerRuns += o.BreakerRuns
+	r.ExemptRuns += o.ExemptRuns
+	for k, n := range o.HACounts {
+		r.HACounts[k] += n
+	}
+	if d1, e1 := time.ParseDuration(r.RecoveryMax); e1 != nil || func() bool { d2, e2 := time.ParseDuration(o.RecoveryMax); return e2 == nil && d2 > d1 }() {
+		r.RecoveryMax = o.RecoveryMax
+	}
+	r.AWSCalls += o.AWSCalls
+	r.WallSeconds += o.WallSeconds
+	r.Parts = append(r.Parts, o.Parts...)
 }
