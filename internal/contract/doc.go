@@ -5,6 +5,11 @@
 // account is ours, so a misunderstanding of an API could be built into both the code and
 // the simulation; moto is written by other people from the AWS documentation.
 //
+// Two layers: aws_contract_test.go makes each call of internal/awsapi by hand, as the code
+// builds it, and checks the answer parses into what the code reads (signal.Parse,
+// events.DecodeFailoverState, awserr classification); handlers_contract_test.go runs the
+// real health check (Evaluate) and the four failover steps on moto.
+//
 // moto is lax where AWS is strict (ENI attach rules, Availability Zones, instance states),
 // so this suite checks wire shapes and parsing only. The strict rules are checked by
 // internal/sim's own tests, not here.
