@@ -158,12 +158,15 @@ func MonthlyCost(in CostInput) Cost {
 	add("CloudWatch PutMetricData (health check)", float64(in.HealthCheckPuts)*scale, "requests", PricePutMetricData)
 	add("CloudWatch GetMetricData", float64(in.MetricsRequested)*scale, "metrics requested", PriceGetMetricData)
 	add("CloudWatch custom metrics", float64(len(in.CustomMetrics)), "metrics", PriceCustomMetricMonth)
-	invocations := float64(in.Invocations) * scale
-	if in.Invocations == 0 {
-		invocations = SecondsPerMonth / healthCheckSchedule
-	}
+	// EventBridge invokes the health check exactly once per schedule period; each
+	// invocation bills its measured mean duration.
+	invocations := SecondsPerMonth / healthCheckSchedule
 	add("Lambda requests (health check)", invocations, "requests", PriceLambdaRequest)
-	gbs := in.InvocationSeconds * scale * HealthCheckMemoryMB / 1024
+	mean := 0.0
+	if in.Invocations > 0 {
+		mean = in.InvocationSeconds / float64(in.Invocations)
+	}
+	gbs := invocations * mean * HealthCheckMemoryMB / 1024
 	add(fmt.Sprintf("Lambda duration (health check, arm64, %.0f MB)", HealthCheckMemoryMB), gbs, "GB-seconds", PriceLambdaGBSecond)
 	for _, l := range c.Lines {
 		c.TotalUSD += l.MonthlyUSD
@@ -180,7 +183,11 @@ func (c Cost) WriteMarkdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "| **total** | | | | **%.2f** |\n\n", c.TotalUSD)
 	fmt.Fprintf(w, "One failover adds %d Step Functions state transitions: $%.5f.\n\n", c.Input.FailoverTransitions, c.PerFailoverUSD)
-	fmt.Fprintf(w, "Model: %s (window %.0f s of drill time, %d coordinators, %d health-check invocations in it).\n", c.Model, c.Input.WindowS, c.Input.Coordinators, c.Input.Invocations)
+	mean := 0.0
+	if c.Input.Invocations > 0 {
+		mean = c.Input.InvocationSeconds / float64(c.Input.Invocations)
+	}
+	fmt.Fprintf(w, "Model: %s (window %.0f s of drill time, %d coordinators; one health-check invocation a minute, each running %.1f s on average as measured).\n", c.Model, c.Input.WindowS, c.Input.Coordinators, mean)
 	fmt.Fprintf(w, "Prices: %s.\n", c.PricesAsOf)
 	for _, n := range c.Notes {
 		fmt.Fprintf(w, "- %s\n", n)

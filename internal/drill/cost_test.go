@@ -48,7 +48,7 @@ func TestMonthlyCost(t *testing.T) {
 	// One hour of steady state: 3 agents flushing every 10 s, one health check a minute
 	// running 60 s and reading 6 metrics every 10 s.
 	in := CostInput{WindowS: 3600, Coordinators: 3, AgentPuts: 3 * 360, HealthCheckGets: 360, MetricsRequested: 360 * 6,
-		CustomMetrics: make([]string, 6), Invocations: 60, InvocationSeconds: 3600, FailoverTransitions: 8}
+		CustomMetrics: make([]string, 6), Invocations: 59, InvocationSeconds: 59 * 60, FailoverTransitions: 8}
 	c := MonthlyCost(in)
 	want := map[string]float64{
 		"CloudWatch PutMetricData (agents)": 3 * 360 * 730 * 0.01 / 1000,

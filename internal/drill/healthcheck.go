@@ -40,8 +40,9 @@ func (c *Cluster) startControlPlane() error {
 	return nil
 }
 
-// healthCheckTimeout is the health check Lambda's timeout in the drill (the stack gives
-// it a little more than the schedule period; Handle stops its loop before).
+// healthCheckTimeout is the health check Lambda's timeout, as the stack sets it
+// (infra/controlplane.HealthCheckTimeoutSeconds; not imported, to keep CDK out of the
+// drill); Handle stops its loop before.
 const healthCheckTimeout = 70 * time.Second
 
 // schedule is EventBridge's "rate(1 minute)": one invocation of Handle per period, each
