@@ -473,7 +473,7 @@ func (c *Cluster) standbyNoise(failed string, initial map[string]bool, obs []str
 		}
 	}
 	for _, r := range c.Logs() {
-		if r.Msg == "probe" && r.Attrs["status"] != "healthy" && r.Attrs["instanceId"] != failed && !r.At.Before(warm) {
+		if id := r.Attrs["instanceId"]; r.Msg == "probe" && r.Attrs["status"] != "healthy" && id != failed && initial[id] && !r.At.Before(warm) {
 			obs = append(obs, fmt.Sprintf("T%+.1fs agent on %s: %s %s", r.At.Sub(fault).Seconds(), r.Attrs["instanceId"], r.Attrs["status"], r.Attrs["reason"]))
 		}
 	}
