@@ -76,21 +76,23 @@ contract: venv ## AWS contract checks: every call the code makes, against moto_s
 # scan says loudly that govulncheck did NOT run; VULNCHECK_REQUIRED=1 makes that fatal.
 GOVULNDB ?=
 .PHONY: scan
-scan: venv synth ## Security scans: secrets (repo and template), checkov on the template, govulncheck (offline DB).
-	@mkdir -p out/scan
-	SECRETSCAN_REQUIRE_TEMPLATE=1 $(GO) test -count=1 ./internal/secretscan/
+scan: venv synth ## Security scans: secrets (repo and template), checkov on the template, govulncheck (offline DB); fails on any finding.
+	@mkdir -p out/scan; failed=""; \
+	SECRETSCAN_REQUIRE_TEMPLATE=1 $(GO) test -count=1 ./internal/secretscan/ || failed="$$failed secrets"; \
 	$(VENV)/bin/checkov --framework cloudformation --skip-download --compact -o json \
-	  $$(for f in cdk.out/*.template.json; do printf -- '-f %s ' "$$f"; done) > out/scan/checkov.json || true
-	python3 _tools/checkov-summary.py out/scan/checkov.json
-	@if [ -n "$(GOVULNDB)" ]; then \
-	  $(GO) tool govulncheck -db file://$(GOVULNDB) ./...; \
+	  $$(for f in cdk.out/*.template.json; do printf -- '-f %s ' "$$f"; done) > out/scan/checkov.json || true; \
+	python3 _tools/checkov-summary.py out/scan/checkov.json || failed="$$failed checkov"; \
+	if [ -n "$(GOVULNDB)" ]; then \
+	  $(GO) tool govulncheck -db file://$(GOVULNDB) ./... || failed="$$failed govulncheck"; \
 	else \
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 	  echo "!!! govulncheck DID NOT RUN: no offline Go vulnerability database (set GOVULNDB=/dir)."; \
 	  echo "!!! vuln.go.dev is unreachable here and the module proxy refuses golang.org/x/vulndb."; \
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
-	  if [ "$${VULNCHECK_REQUIRED:-0}" = 1 ]; then exit 1; fi; \
-	fi
+	  if [ "$${VULNCHECK_REQUIRED:-0}" = 1 ]; then failed="$$failed govulncheck(no-db)"; fi; \
+	fi; \
+	if [ -n "$$failed" ]; then echo "scan FAILED:$$failed"; exit 1; fi; \
+	echo "scan: secrets and checkov clean$(if $(GOVULNDB),, (govulncheck NOT run))"
 
 # ---- the product's commands ---------------------------------------------------------------
 .PHONY: synth demo bench chaos
