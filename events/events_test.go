@@ -183,3 +183,17 @@ func TestVerdicts(t *testing.T) {
 		t.Fatal("unknown verdict accepted")
 	}
 }
+
+func TestAttemptName(t *testing.T) {
+	base := "prod-i-0123456789abcdef0"
+	if AttemptName(base, 1) != base || AttemptName(base, 0) != base {
+		t.Fatal("the first attempt must keep the execution name")
+	}
+	if got := AttemptName(base, 2); got != base+"-a2" {
+		t.Fatalf("AttemptName(2) = %q", got)
+	}
+	long := strings.Repeat("c", 80)
+	if got := AttemptName(long, 10); len(got) != 80 || !strings.HasSuffix(got, "-a10") {
+		t.Fatalf("AttemptName of an 80-character name = %q (%d characters)", got, len(got))
+	}
+}

@@ -208,6 +208,21 @@ func (s *FailoverState) AddEvent(step, event string, at time.Time, detail string
 	s.Timeline = append(s.Timeline, TimelineEntry{Step: step, Event: event, At: at.UTC(), Detail: detail})
 }
 
+// AttemptName is the name of the attempt-th execution for one failure (attempt 1 is
+// name itself): when an earlier execution ended without curing the failure (the same
+// instance still holds the ENI and still fails), the health check tries again under
+// "<name>-a<attempt>", which stays deterministic and within 80 characters.
+func AttemptName(name string, attempt int) string {
+	if attempt <= 1 {
+		return name
+	}
+	suffix := fmt.Sprintf("-a%d", attempt)
+	if len(name)+len(suffix) > 80 {
+		name = name[:80-len(suffix)]
+	}
+	return name + suffix
+}
+
 // ExecutionName is the deterministic name of the failover execution for a failure:
 // "<cluster>-<failed instance id>", or "<cluster>-unattached-<eni id>-<minute>" when no
 // instance held the ENI. A second trigger for the same failure therefore collides with

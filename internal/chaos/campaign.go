@@ -719,7 +719,7 @@ func (w *world) checkEnd(res *RunResult, execs []execRecord, healthySince *time.
 		res.FaultCounts[FaultAgentDeath] > 1 || res.FaultCounts[FaultCWPathCut] > 1 ||
 		(res.FaultCounts[FaultAgentDeath] > 0 && res.FaultCounts[FaultCWPathCut] > 0) ||
 		res.FaultCounts[FaultThrottle]+res.FaultCounts[Fault5xx] > 0 || res.HACount == 1
-	perFailed := map[string]int{}
+	fencedBy := map[string]string{} // failed instance -> the execution that fenced it
 	for _, r := range execs {
 		if r.input == nil {
 			continue
@@ -752,11 +752,16 @@ func (w *world) checkEnd(res *RunResult, execs []execRecord, healthySince *time.
 				rs.violate("history", "execution %s: state %s completed but the timeline has no %s entry", r.exec.Name, st, step)
 			}
 		}
-		// No second failover for the same failure, and no failover of a sound coordinator.
+		// No second failover for the same failure once one has fenced it (a new attempt
+		// after one that ended without fencing is the health check's retry, and must not
+		// be held back: the cluster would stay without a coordinator), and no failover
+		// of a sound coordinator.
 		if f := in.FailedInstanceID; f != "" {
-			perFailed[f]++
-			if perFailed[f] == 2 {
-				rs.violate("single-failover", "a second failover execution for %s (%s)", f, r.exec.Name)
+			if prev, ok := fencedBy[f]; ok {
+				rs.violate("single-failover", "a second failover execution for %s (%s) after %s had fenced it", f, r.exec.Name, prev)
+			}
+			if t := rr.Doc.Terminate; t != nil && t.Outcome == events.TerminateFenced {
+				fencedBy[f] = r.exec.Name
 			}
 			h := w.hostOf(f)
 			real := false

@@ -80,25 +80,46 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 	if err != nil {
 		return fmt.Errorf("encoding failover input: %w", err)
 	}
-	name := events.ExecutionName(h.cfg.Cluster, failed, h.cfg.ENIID, ev.At)
-	ev.Execution = name
-	ev.Calls.Actions++
-	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.cfg.StateMachineARN),
-		Name: aws.String(name), Input: aws.String(string(input))})
-	if awserr.IsAlreadyExists(err) {
-		ev.Action = ActionAlreadyHandled
-		ev.ActionDetail = "execution " + name + " exists already: this failure was handled before"
-		log.InfoContext(ctx, "failover already handled", "execution", name)
-		return nil
+	// The name is deterministic, so a second trigger for the same failure collides with
+	// the first. No execution is running (checked above), so a collision means an earlier
+	// attempt at this failure has ended, and since the same instance still holds the ENI
+	// and still fails, it did not cure it (a crash before the fence, retries exhausted):
+	// try again under the next attempt's name. Every attempt counts in the breaker.
+	base := events.ExecutionName(h.cfg.Cluster, failed, h.cfg.ENIID, ev.At)
+	var out *sfn.StartExecutionOutput
+	attempt := 1
+	for ; ; attempt++ {
+		name := events.AttemptName(base, attempt)
+		ev.Execution = name
+		ev.Calls.Actions++
+		out, err = h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.cfg.StateMachineARN),
+			Name: aws.String(name), Input: aws.String(string(input))})
+		if !awserr.IsAlreadyExists(err) {
+			break
+		}
+		log.WarnContext(ctx, "an earlier failover of this failure ended without curing it", "execution", name)
+		if attempt >= maxAttempts {
+			ev.Action = ActionAlreadyHandled
+			ev.ActionDetail = fmt.Sprintf("%d executions of this failure (%s ... %s) ended without curing it; not starting another", attempt, base, name)
+			log.ErrorContext(ctx, "failover attempts exhausted", "execution", name, "attempts", attempt)
+			return h.alert(ctx, r, ev, "attempts/"+base, fmt.Sprintf("%s failover of %s: %d attempts ended without curing it", h.cfg.Cluster, describe(failed), attempt), ActionAlreadyHandled)
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("starting failover %s for %s: %w", name, describe(failed), err)
+		return fmt.Errorf("starting failover %s for %s: %w", ev.Execution, describe(failed), err)
 	}
 	ev.Action, ev.ExecutionARN = ActionStarted, aws.ToString(out.ExecutionArn)
 	ev.ActionDetail = fmt.Sprintf("failover started (%d of %d in the breaker window)", n+1, h.cfg.BreakerMax)
-	log.WarnContext(ctx, "failover started", "execution", name, "executionArn", ev.ExecutionARN, "evidence", ev.Evidence)
+	if attempt > 1 {
+		ev.ActionDetail += fmt.Sprintf("; attempt %d: the earlier execution(s) of this failure ended without curing it", attempt)
+	}
+	log.WarnContext(ctx, "failover started", "execution", ev.Execution, "attempt", attempt, "executionArn", ev.ExecutionARN, "evidence", ev.Evidence)
 	return nil
 }
+
+// maxAttempts bounds the executions for one failure, whatever their age (the circuit
+// breaker bounds them within its window).
+const maxAttempts = 10
 
 func describe(instance string) string {
 	if instance == "" {

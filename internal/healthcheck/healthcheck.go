@@ -108,7 +108,7 @@ type Action string
 const (
 	ActionNone           Action = "none"             // nothing called for
 	ActionStarted        Action = "started"          // a failover execution was started
-	ActionAlreadyHandled Action = "already-handled"  // ExecutionAlreadyExists: this failure was handled before
+	ActionAlreadyHandled Action = "already-handled"  // every attempt's name for this failure was taken: maxAttempts executions ended without curing it
 	ActionBlockedKeep    Action = "blocked-keep"     // KeepCoordinatorNode=yes
 	ActionBlockedRunning Action = "blocked-running"  // another failover execution is running
 	ActionBlockedBreaker Action = "blocked-breaker"  // circuit breaker open

@@ -220,18 +220,54 @@ func TestSecondTriggerStartsNothing(t *testing.T) {
 	if len(execs) != 1 {
 		t.Fatalf("%d executions, want 1", len(execs))
 	}
-	// The execution ends without moving the ENI (say it failed); the same failure is
-	// still there: StartExecution collides with the name and that is not an error.
+	// The execution ends without moving the ENI (Terminate crashed before the fence and
+	// the Catch ended it FAILED); the same failure is still there. The name collides,
+	// and that must not leave the cluster without a coordinator: a second attempt starts
+	// under the next attempt's name.
 	must(t, w.acct.FinishExecution(execs[0].ARN, "FAILED", `{"error":"test"}`))
 	ev, err := h.Evaluate(context.Background())
 	if err != nil {
 		t.Fatalf("evaluate after the execution ended: %v", err)
 	}
-	if ev.Action != ActionAlreadyHandled || ev.Execution != execs[0].Name {
-		t.Errorf("action %s (%s) on %s, want %s on %s", ev.Action, ev.ActionDetail, ev.Execution, ActionAlreadyHandled, execs[0].Name)
+	if want := events.AttemptName(execs[0].Name, 2); ev.Action != ActionStarted || ev.Execution != want {
+		t.Errorf("action %s (%s) on %s, want %s on %s", ev.Action, ev.ActionDetail, ev.Execution, ActionStarted, want)
 	}
-	if n := len(w.acct.Executions()); n != 1 {
-		t.Errorf("%d executions, want still 1", n)
+	if n := len(w.acct.Executions()); n != 2 {
+		t.Errorf("%d executions, want 2 (the failed attempt and its retry)", n)
+	}
+	// While the retry runs, nothing else starts.
+	ev, err = h.Evaluate(context.Background())
+	if err != nil || ev.Action != ActionBlockedRunning {
+		t.Errorf("evaluation during the retry: %s, %v", ev.Action, err)
+	}
+}
+
+func TestFailedAttemptsAreBounded(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config()
+	cfg.BreakerMax = 100 // only the attempt bound applies
+	h := w.handler(cfg)
+	w.change(w.holder(), func(h *host) { h.proc = signal.Unhealthy })
+	w.invoke(h)
+	for i := 0; i < 15; i++ {
+		for _, e := range w.acct.Executions() {
+			if e.Status == "RUNNING" {
+				must(t, w.acct.FinishExecution(e.ARN, "FAILED", `{"error":"test"}`))
+			}
+		}
+		if _, err := h.Evaluate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(w.acct.Executions()); n != maxAttempts {
+		t.Fatalf("%d executions for one failure, want the bound %d", n, maxAttempts)
+	}
+	found := false
+	for _, m := range w.acct.Messages() {
+		found = found || strings.Contains(m.Subject, "attempts ended without curing it")
+	}
+	if !found {
+		t.Errorf("no alert when the attempts ran out: %+v", w.acct.Messages())
 	}
 }
 
