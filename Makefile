@@ -110,7 +110,7 @@ bench: deps tools build ## Measure failover timings, binary sizes, cold starts a
 CHAOS_RUNS ?= 2000
 CHAOS_CRASH_RUNS ?= 1000
 chaos: ## Run the randomized fault campaign (2000 mixed + 1000 crash-focused runs); writes out/chaos/report.json; fails on any violation.
-	$(GO) run ./chaos -runs $(CHAOS_RUNS) -crash-runs $(CHAOS_CRASH_RUNS) -out out/chaos/report.json
+	$(GO) run ./drill chaos -runs $(CHAOS_RUNS) -crash-runs $(CHAOS_CRASH_RUNS) -out out/chaos/report.json
 
 FUZZTIME ?= 10s
 .PHONY: fuzz

@@ -2,8 +2,9 @@
 // watches the control plane detect each kind of coordinator failure and move the
 // coordinator IP inside a simulated AWS account on this machine, and `drill bench`
 // (make bench) repeats the failover scenarios and measures timings, the agent's
-// footprint, binary sizes, Lambda cold starts and a monthly cost. The logic is in
-// internal/drill.
+// footprint, binary sizes, Lambda cold starts and a monthly cost, and `drill chaos`
+// (make chaos) runs the randomized fault campaign. The logic is in internal/drill and
+// internal/chaos.
 package main
 
 import (
@@ -19,8 +20,11 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "chaos" {
+		os.Exit(runChaos(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || (os.Args[1] != "demo" && os.Args[1] != "bench") {
-		fmt.Fprintln(os.Stderr, "usage: drill demo|bench [flags]  (drill demo -h for the flags)")
+		fmt.Fprintln(os.Stderr, "usage: drill demo|bench|chaos [flags]  (drill demo -h for the flags)")
 		os.Exit(2)
 	}
 	cmd := os.Args[1]

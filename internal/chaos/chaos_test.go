@@ -30,7 +30,7 @@ func TestShortCampaign(t *testing.T) {
 	}
 	r := Campaign(runs, 1, 2, Options{})
 	for _, v := range r.Violations {
-		t.Errorf("violation (reproduce: go run ./chaos -seed %d) %s: %s", v.Seed, v.Invariant, v.Description)
+		t.Errorf("violation (reproduce: go run ./drill chaos -seed %d) %s: %s", v.Seed, v.Invariant, v.Description)
 	}
 	t.Logf("%d runs, %d faults %v, %d executions %v, breaker open in %d runs, recovery after the last fault max %s, %.1fs",
 		r.Runs, r.FaultsInjected.Total, r.FaultsInjected.ByKind, r.Executions, r.ByStatus, r.BreakerRuns, r.RecoveryMax, r.WallSeconds)

@@ -1,5 +1,5 @@
 // Package chaos is the randomized fault campaign (`make chaos`; a short campaign runs in
-// `make test`). Each run is seeded and reproducible (`go run ./chaos -seed N` replays one
+// `make test`). Each run is seeded and reproducible (`go run ./drill chaos -seed N` replays one
 // with a verbose log): on the simulated account (internal/sim) and a simulated clock it
 // builds a coordinator pool (3 coordinators, sometimes 1 to 5) in an Auto Scaling group,
 // simulates each host's Presto and agent in-process (a self-report every 5 s and, on

@@ -71,7 +71,7 @@ func Campaign(runs int, firstSeed uint64, workers int, opts Options) Report {
 	close(next)
 	wg.Wait()
 	o := opts.withDefaults()
-	replay := "go run ./chaos -seed N"
+	replay := "go run ./drill chaos -seed N"
 	if len(opts.Faults) > 0 {
 		replay += " -faults " + strings.Join(opts.Faults, ",")
 	}
@@ -80,7 +80,7 @@ func Campaign(runs int, firstSeed uint64, workers int, opts Options) Report {
 	}
 	r := Report{Runs: runs, FirstSeed: firstSeed, FaultsInjected: FaultTotals{ByKind: map[string]int{}},
 		Violations: []Violation{}, ByStatus: map[string]int{}, HACounts: map[int]int{},
-		Reproduce: "go run ./chaos -seed N, with the -faults and -max-faults of the seed's part (see parts)"}
+		Reproduce: "go run ./drill chaos -seed N, with the -faults and -max-faults of the seed's part (see parts)"}
 	r.Parts = []Part{{Runs: runs, FirstSeed: firstSeed, Faults: o.Faults, MaxFaults: o.MaxFaults, Replay: replay}}
 	for _, k := range FaultKinds {
 		r.FaultsInjected.ByKind[k] = 0

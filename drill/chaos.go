@@ -1,6 +1,3 @@
-// Command chaos runs the randomized fault campaign against the simulated AWS account
-// (see internal/chaos) and writes out/chaos/report.json. It exits 1 when any run broke an
-// invariant; -seed N replays one run with a verbose log.
 package main
 
 import (
@@ -14,23 +11,27 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/chaos"
 )
 
-func main() {
-	runs := flag.Int("runs", 2000, "number of seeded runs")
-	first := flag.Uint64("first-seed", 1, "seed of the first run; run i uses first-seed+i")
-	seed := flag.Int64("seed", -1, "replay this one seed with a verbose log (overrides -runs)")
-	workers := flag.Int("workers", runtime.NumCPU(), "runs in parallel")
-	out := flag.String("out", "out/chaos/report.json", "report path")
-	faults := flag.String("faults", "", "comma-separated fault kinds to draw from (default: all of "+strings.Join(chaos.FaultKinds, ",")+")")
-	maxFaults := flag.Int("max-faults", 0, "most faults per run (default 6)")
-	crashRuns := flag.Int("crash-runs", 0, "after the main campaign, this many runs with the crash-focused fault mix (chaos.CrashFocus, at most 5 faults)")
-	flag.Parse()
+// runChaos is `drill chaos`: the randomized fault campaign against the simulated AWS
+// account (see internal/chaos). It writes out/chaos/report.json and returns 1 when any
+// run broke an invariant; -seed N replays one run with a verbose log.
+func runChaos(args []string) int {
+	fs := flag.NewFlagSet("drill chaos", flag.ExitOnError)
+	runs := fs.Int("runs", 2000, "number of seeded runs")
+	first := fs.Uint64("first-seed", 1, "seed of the first run; run i uses first-seed+i")
+	seed := fs.Int64("seed", -1, "replay this one seed with a verbose log (overrides -runs)")
+	workers := fs.Int("workers", runtime.NumCPU(), "runs in parallel")
+	out := fs.String("out", "out/chaos/report.json", "report path")
+	faults := fs.String("faults", "", "comma-separated fault kinds to draw from (default: all of "+strings.Join(chaos.FaultKinds, ",")+")")
+	maxFaults := fs.Int("max-faults", 0, "most faults per run (default 6)")
+	crashRuns := fs.Int("crash-runs", 0, "after the main campaign, this many runs with the crash-focused fault mix (chaos.CrashFocus, at most 5 faults)")
+	_ = fs.Parse(args)
 	opts := chaos.Options{MaxFaults: *maxFaults}
 	if *faults != "" {
 		opts.Faults = strings.Split(*faults, ",")
 		for _, k := range opts.Faults {
 			if !slices.Contains(chaos.FaultKinds, k) {
 				fmt.Fprintf(os.Stderr, "unknown fault kind %q (known: %s)\n", k, strings.Join(chaos.FaultKinds, ","))
-				os.Exit(2)
+				return 2
 			}
 		}
 	}
@@ -51,10 +52,10 @@ func main() {
 			fmt.Printf("  VIOLATION %s: %s\n", v.Invariant, v.Description)
 		}
 		if len(r.Violations) > 0 {
-			os.Exit(1)
+			return 1
 		}
 		fmt.Println("  no violation")
-		return
+		return 0
 	}
 	rep := chaos.Campaign(*runs, *first, *workers, opts)
 	if *crashRuns > 0 {
@@ -62,7 +63,7 @@ func main() {
 	}
 	if err := rep.Write(*out); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		return 2
 	}
 	fmt.Printf("chaos: %d runs, %d faults injected, %d failover executions %v, %d runs with the breaker open, %d without a healthy coordinator to recover to, %d violations (%.1fs); report %s\n",
 		rep.Runs, rep.FaultsInjected.Total, rep.Executions, rep.ByStatus, rep.BreakerRuns, rep.ExemptRuns, len(rep.Violations), rep.WallSeconds, *out)
@@ -73,6 +74,7 @@ func main() {
 		fmt.Printf("  seeds %d..%d replay: %s\n", p.FirstSeed, p.FirstSeed+uint64(p.Runs)-1, p.Replay)
 	}
 	if len(rep.Violations) > 0 {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
