@@ -21,16 +21,17 @@ type TopicProps struct {
 type Notifications struct {
 	constructs.Construct
 	Topic awssns.Topic
-	Key   awskms.Key
+	Key   awskms.Key // the stack's one KMS key: the topic, and the SSH host-key secret
 }
 
 // NewTopic builds the topic, encrypted with its own KMS key (rotated yearly). A
 // customer managed key, not aws/sns, because CloudWatch alarms can publish only to
-// topics whose key policy lets cloudwatch.amazonaws.com use the key.
+// topics whose key policy lets cloudwatch.amazonaws.com use the key. The stack also
+// encrypts the SSH host-key secret with this key (see coordinator.Props.SecretKey).
 func NewTopic(scope constructs.Construct, id string, p *TopicProps) *Notifications {
 	n := &Notifications{Construct: constructs.NewConstruct(scope, jsii.String(id))}
 	n.Key = awskms.NewKey(n.Construct, jsii.String("Key"), &awskms.KeyProps{
-		Description:       jsii.String("Encrypts the coordinator HA notifications of " + p.Cluster),
+		Description:       jsii.String("Encrypts the coordinator HA notifications and SSH host-key secret of " + p.Cluster),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -41,6 +42,10 @@ type Props struct {
 	AgentAmd64 string // path of the linux/amd64 agent binary (S3 asset)
 	AgentUnit  string // systemd unit of the agent; "" uses DefaultUnit
 
+	// SecretKey is the stack's KMS key; it encrypts the SSH host-key secret, and the
+	// hosts may use it only through Secrets Manager for that secret.
+	SecretKey awskms.IKey
+
 	VolumeGiB float64 // root volume size, default 30
 }
 
@@ -63,8 +68,8 @@ type Coordinator struct {
 // New builds the coordinator tier.
 func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 	if p.Cluster == "" || p.VpcID == nil || p.SubnetID == nil || p.InstanceType == nil || p.ImageID == nil ||
-		p.PrestoPort == nil || p.HACount == nil || p.MaxSize == nil || p.AgentArm64 == "" || p.AgentAmd64 == "" {
-		panic("coordinator.New: Cluster, VpcID, SubnetID, InstanceType, ImageID, PrestoPort, HACount, MaxSize, AgentArm64 and AgentAmd64 are required")
+		p.PrestoPort == nil || p.HACount == nil || p.MaxSize == nil || p.AgentArm64 == "" || p.AgentAmd64 == "" || p.SecretKey == nil {
+		panic("coordinator.New: Cluster, VpcID, SubnetID, InstanceType, ImageID, PrestoPort, HACount, MaxSize, AgentArm64, AgentAmd64 and SecretKey are required")
 	}
 	if p.VolumeGiB == 0 {
 		p.VolumeGiB = 30
@@ -143,6 +148,7 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 	c.HostKeySecret = awssecretsmanager.NewCfnSecret(c.Construct, jsii.String("HostKey"), &awssecretsmanager.CfnSecretProps{
 		Description:  jsii.String("SSH host key (ed25519, OpenSSH format) shared by the coordinators of " + p.Cluster),
 		SecretString: jsii.String(HostKeyPlaceholder),
+		KmsKeyId:     p.SecretKey.KeyArn(),
 		Tags:         &[]*awscdk.CfnTag{clusterTag},
 	})
 	cfn.Suppress(c.HostKeySecret, cfn.Suppression{ID: "AwsSolutions-SMG4",
@@ -154,7 +160,7 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 		Description: jsii.String("Coordinator hosts of " + p.Cluster + ": agent metrics and the shared SSH host key"),
 	})
 	actions := append(append([]string{}, permissions.Actions[permissions.Agent]...), permissions.BootActions...)
-	for _, st := range policy.Statements(actions, policy.Resources{Cluster: p.Cluster, SecretARN: c.HostKeySecret.Ref()}) {
+	for _, st := range policy.Statements(actions, policy.Resources{Cluster: p.Cluster, SecretARN: c.HostKeySecret.Ref(), SecretKeyARN: p.SecretKey.KeyArn()}) {
 		c.Role.AddToPolicy(st)
 	}
 	arm := awss3assets.NewAsset(c.Construct, jsii.String("AgentArm64"), &awss3assets.AssetProps{Path: jsii.String(p.AgentArm64)})

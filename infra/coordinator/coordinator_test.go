@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/prestoha/coordinator-ha/infra/cfn"
@@ -39,6 +40,7 @@ func TestMain(m *testing.M) {
 		key := awscdk.NewCfnParameter(st, jsii.String("Key"), &awscdk.CfnParameterProps{Type: jsii.String("String"), Default: jsii.String("")})
 		hasKey := awscdk.NewCfnCondition(st, jsii.String("HasKey"), &awscdk.CfnConditionProps{
 			Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(key.ValueAsString(), jsii.String("")))})
+		secretKey := awskms.NewKey(st, jsii.String("StackKey"), nil)
 		c = New(st, "Coordinator", &Props{
 			Cluster: "unit", VpcID: jsii.String("vpc-1234"), SubnetID: jsii.String("subnet-1234"),
 			InstanceType: jsii.String("m7g.large"), ImageID: jsii.String("ami-1234"),
@@ -47,6 +49,7 @@ func TestMain(m *testing.M) {
 			ClientCIDR: cfn.Optional{Value: jsii.String("10.0.0.0/16")},
 			AgentArm64: filepath.Join(assets, "agent", "coordinator-agent-linux-arm64"),
 			AgentAmd64: filepath.Join(assets, "agent", "coordinator-agent-linux-amd64"),
+			SecretKey:  secretKey,
 		})
 		tpl = assertions.Template_FromStack(st, nil)
 		return m.Run()
@@ -110,7 +113,8 @@ func TestLaunchTemplateAndGroup(t *testing.T) {
 func TestRoleAndSecret(t *testing.T) {
 	raw = cdktest.JSON(t, tpl)
 	cdktest.Check(t, "secret starts as the placeholder", func() {
-		tpl.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"SecretString": HostKeyPlaceholder})
+		tpl.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"SecretString": HostKeyPlaceholder,
+			"KmsKeyId": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^StackKey")), "Arn"}}})
 	})
 	roles := cdktest.OfType(raw, "AWS::IAM::Role")
 	if len(roles) != 1 {
@@ -126,6 +130,13 @@ func TestRoleAndSecret(t *testing.T) {
 				if cdktest.Flatten(st["Condition"]) != `{"StringEquals":{"cloudwatch:namespace":"`+signal.Namespace+`"}}` {
 					t.Errorf("PutMetricData condition %v", st["Condition"])
 				}
+			case "kms:Decrypt":
+				res := cdktest.Flatten(st["Resource"])
+				cond := cdktest.Flatten(st["Condition"])
+				if !strings.Contains(res, "StackKey") || !strings.Contains(cond, `"kms:ViaService":{"Fn::Join":["",["secretsmanager.",{"Ref":"AWS::Region"},".amazonaws.com"]]}`) ||
+					!strings.Contains(cond, `"kms:EncryptionContext:SecretARN":{"Ref":"CoordinatorHostKey`) {
+					t.Errorf("key statement on %s with %s, want the stack key, through Secrets Manager, for the host key only", res, cond)
+				}
 			case "secretsmanager:GetSecretValue":
 				if ref, _ := st["Resource"].(map[string]any)["Ref"].(string); !strings.HasPrefix(ref, "CoordinatorHostKey") {
 					t.Errorf("secret statement on %v, want the host key only", st["Resource"])
@@ -133,7 +144,7 @@ func TestRoleAndSecret(t *testing.T) {
 			}
 		}
 	}
-	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue secretsmanager:PutSecretValue s3:GetObject* s3:GetBucket* s3:List*"
+	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue secretsmanager:PutSecretValue kms:Decrypt kms:GenerateDataKey s3:GetObject* s3:GetBucket* s3:List*"
 	if strings.Join(got, " ") != want {
 		t.Errorf("host role actions %v, want %s", got, want)
 	}

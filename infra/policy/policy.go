@@ -26,6 +26,7 @@ type Resources struct {
 	StateMachineName *string // Execution
 	TopicARN         *string // Topic
 	SecretARN        *string // HostKeySecret
+	SecretKeyARN     *string // HostKeySecretKey: the KMS key that encrypts the secret
 }
 
 // ARN builds an ARN in this stack's partition, region and account.
@@ -96,6 +97,11 @@ func Statements(actions []string, r Resources) []awsiam.PolicyStatement {
 			add("NotificationTopic", acts, []*string{need(r.TopicARN, "TopicARN")}, nil)
 		case permissions.HostKeySecret:
 			add("HostKeySecret", acts, []*string{need(r.SecretARN, "SecretARN")}, nil)
+		case permissions.HostKeySecretKey:
+			add("HostKeySecretKey", acts, []*string{need(r.SecretKeyARN, "SecretKeyARN")}, map[string]any{"StringEquals": map[string]any{
+				"kms:ViaService":                  "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com",
+				"kms:EncryptionContext:SecretARN": need(r.SecretARN, "SecretARN"),
+			}})
 		default:
 			panic("policy: unhandled scope " + s.String())
 		}

@@ -114,6 +114,7 @@ func New(scope constructs.Construct, id string, p *Props) *Stack {
 		AgentArm64:          filepath.Join(p.AssetDir, "agent", "coordinator-agent-linux-arm64"),
 		AgentAmd64:          filepath.Join(p.AssetDir, "agent", "coordinator-agent-linux-amd64"),
 		AgentUnit:           p.AgentUnit,
+		SecretKey:           s.Notifications.Key,
 	})
 	s.ControlPlane = controlplane.New(st, "ControlPlane", &controlplane.Props{
 		Cluster:              p.Cluster,

@@ -64,9 +64,13 @@ var Actions = map[string][]string{
 }
 
 // BootActions is what the coordinator hosts' user data calls at boot with the AWS CLI,
-// all on the stack's SSH host-key secret only. The agent binaries' S3 download is
+// all on the stack's SSH host-key secret only: the Secrets Manager calls, and the KMS
+// calls Secrets Manager makes on the host's behalf with the key that encrypts the secret
+// (Decrypt to read it, GenerateDataKey to write it). The agent binaries' S3 download is
 // granted by the CDK asset itself (grantRead on the one object).
 var BootActions = []string{
+	"kms:Decrypt",
+	"kms:GenerateDataKey",
 	"secretsmanager:GetSecretValue",
 	"secretsmanager:PutSecretValue",
 }
@@ -96,6 +100,9 @@ const (
 	Topic
 	// HostKeySecret: on the SSH host-key secret.
 	HostKeySecret
+	// HostKeySecretKey: on the KMS key of the SSH host-key secret, only through Secrets
+	// Manager and only for that secret (kms:ViaService, kms:EncryptionContext:SecretARN).
+	HostKeySecretKey
 )
 
 func (s Scope) String() string {
@@ -116,6 +123,8 @@ func (s Scope) String() string {
 		return "topic"
 	case HostKeySecret:
 		return "host-key-secret"
+	case HostKeySecretKey:
+		return "host-key-secret-key"
 	}
 	return fmt.Sprintf("scope(%d)", int(s))
 }
@@ -140,6 +149,8 @@ var Scopes = map[string]Scope{
 	"sns:Publish":                                     Topic,
 	"secretsmanager:GetSecretValue":                   HostKeySecret,
 	"secretsmanager:PutSecretValue":                   HostKeySecret,
+	"kms:Decrypt":                                     HostKeySecretKey,
+	"kms:GenerateDataKey":                             HostKeySecretKey,
 }
 
 // ByScope groups a caller's actions by scope, each group sorted. It panics on an
