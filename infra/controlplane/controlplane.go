@@ -27,6 +27,23 @@ import (
 // next tick's invocation starts as this one ends (reserved concurrency 1).
 const HealthCheckTimeoutSeconds = 70
 
+// StepReservedConcurrency is the reserved concurrency of each failover step Lambda
+// (the health check has 1).
+const StepReservedConcurrency = 5
+
+// Checkov checks that do not apply to the Lambdas and their log groups (make scan).
+var (
+	noVPC       = cfn.Skip{ID: "CKV_AWS_117", Comment: "The function calls only AWS APIs (EC2, Auto Scaling, CloudWatch, Step Functions, SNS), never a host in the VPC; inside a VPC it would need a NAT gateway or five interface endpoints for no isolation gain."}
+	noEnvKey    = cfn.Skip{ID: "CKV_AWS_173", Comment: "The environment holds only names, ARNs, ids and numbers (cluster, ENI, group, topic, state machine, timings), no secret; the default AWS-managed key encrypts it at rest."}
+	lambdaSkips = map[bool][]cfn.Skip{
+		// The step Lambdas.
+		false: {noVPC, {ID: "CKV_AWS_116", Comment: "Invoked synchronously (request-response) by the failover state machine only, whose Retry, Catch and Notify step handle failures; a dead-letter queue receives only failed asynchronous invocations, so it would never receive anything."}, noEnvKey},
+		// The health check.
+		true: {noVPC, {ID: "CKV_AWS_116", Comment: "Invoked asynchronously by the one-minute schedule with no retry and a 60 s maximum event age (rule target and function alike): a failed or late tick is dropped on purpose, the next tick re-evaluates, and a failing or silent health check raises the HealthCheckErrors alarm. A dead-letter queue would hold only stale ticks."}, noEnvKey},
+	}
+	logGroupSkip = cfn.Skip{ID: "CKV_AWS_158", Comment: "The logs hold instance ids, verdicts and step results, no secrets; CloudWatch Logs encrypts every log group at rest. A customer managed key would need a key policy for the logs service and adds nothing here."}
+)
+
 // StepFunctions maps each state machine placeholder to the Lambda that fills it.
 var StepFunctions = map[string]string{
 	statemachine.TerminateFunctionArn:     permissions.Terminate,
@@ -111,6 +128,7 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 	smLogs := awslogs.NewLogGroup(c.Construct, jsii.String("FailoverLogs"), &awslogs.LogGroupProps{
 		Retention: p.LogRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	cfn.CheckovSkip(smLogs, logGroupSkip)
 	subs := map[string]*string{}
 	var arns []*string
 	for _, ph := range p.Placeholders {
@@ -222,11 +240,21 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	for k, v := range extra {
 		environment[k] = v
 	}
-	var reserved *float64
+	// At most one evaluator at a time: two overlapping health checks could both decide
+	// to act. A failover invokes each step once, plus the state machine's retries, and
+	// failovers are rare (the circuit breaker caps them): StepReservedConcurrency leaves
+	// room for a manual execution beside an automatic one and caps what a runaway
+	// caller could start. A throttled step is retried by the state machine
+	// (Lambda.TooManyRequestsException is in every Retry).
+	reserved := jsii.Number(StepReservedConcurrency)
+	// Asynchronous invocations (only the schedule's): no retry, and an event older than
+	// a minute is dropped. Without this Lambda itself would retry a failed tick twice and
+	// keep a tick throttled by the reserved concurrency queued for up to six hours.
+	var retries *float64
+	var maxAge awscdk.Duration
 	if name == permissions.Healthcheck {
-		// At most one evaluator at a time: two overlapping health checks could both
-		// decide to act.
 		reserved = jsii.Number(1)
+		retries, maxAge = jsii.Number(0), awscdk.Duration_Seconds(jsii.Number(60))
 	}
 	fn := awslambda.NewFunction(c.Construct, jsii.String(id), &awslambda.FunctionProps{
 		Description:   jsii.String("Coordinator HA " + name + " of " + p.Cluster),
@@ -242,8 +270,12 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 		Environment:   &environment,
 
 		ReservedConcurrentExecutions: reserved,
+		RetryAttempts:                retries,
+		MaxEventAge:                  maxAge,
 	})
 	cfn.DependOnPolicyOnly(fn, role)
+	cfn.CheckovSkip(fn, lambdaSkips[name == permissions.Healthcheck]...)
+	cfn.CheckovSkip(logs, logGroupSkip)
 	c.Functions[name] = fn
 	c.LogGroups[name] = logs
 	return fn

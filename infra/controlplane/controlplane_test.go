@@ -69,17 +69,35 @@ func TestLambdas(t *testing.T) {
 				config.EnvKeepCoordinator: "no", config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10"})},
 		})
 	})
+	cdktest.Check(t, "health check: asynchronous ticks are not retried and expire after a minute", func() {
+		tpl.ResourceCountIs(jsii.String("AWS::Lambda::EventInvokeConfig"), jsii.Number(1))
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+			"FunctionName":         map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^ControlPlaneHealthCheck"))},
+			"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60, "Qualifier": "$LATEST"})
+	})
 	for ph, name := range StepFunctions {
 		cdktest.Check(t, name+" timeout", func() {
 			tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 				"Description": "Coordinator HA " + name + " of unit", "Timeout": statemachine.LambdaTimeoutSeconds[ph],
-				"ReservedConcurrentExecutions": assertions.Match_Absent()})
+				"ReservedConcurrentExecutions": StepReservedConcurrency})
 		})
 	}
 	cdktest.Check(t, "log groups with retention", func() {
 		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(6))
 		tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	})
+	// Checkov skips (make scan): on every function and log group, each with its reason.
+	raw = cdktest.JSON(t, tpl)
+	for typ, want := range map[string][]string{
+		"AWS::Lambda::Function": {"CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_173"},
+		"AWS::Logs::LogGroup":   {"CKV_AWS_158"},
+	} {
+		for id, r := range cdktest.OfType(raw, typ) {
+			if got := strings.Join(cdktest.CheckovSkips(t, id, r), " "); got != strings.Join(want, " ") {
+				t.Errorf("%s: checkov skips %q, want %q", id, got, strings.Join(want, " "))
+			}
+		}
+	}
 }
 
 func TestRolesFromTheTable(t *testing.T) {

@@ -265,6 +265,41 @@ func TestCdkNag(t *testing.T) {
 	t.Logf("cdk-nag: %d errors, %d warnings, %d suppressions", len(*errs), len(*warns), count)
 }
 
+// TestCheckov: what make scan's checkov sees. Every Lambda and log group carries its
+// skips with a comment; the step Lambdas have reserved
+// concurrency; the host-key secret is encrypted with the stack's key and skips nothing.
+func TestCheckov(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	want := map[string]string{
+		"AWS::Lambda::Function": "CKV_AWS_117 CKV_AWS_116 CKV_AWS_173",
+		"AWS::Logs::LogGroup":   "CKV_AWS_158",
+	}
+	skipped := 0
+	for id, r := range raw["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		got := strings.Join(cdktest.CheckovSkips(t, id, res), " ")
+		if got != want[res["Type"].(string)] {
+			t.Errorf("%s (%s): checkov skips %q, want %q", id, res["Type"], got, want[res["Type"].(string)])
+		}
+		if got != "" {
+			skipped++
+		}
+	}
+	if skipped != 5+6 {
+		t.Errorf("%d resources with checkov skips, want 11 (5 Lambdas, 6 log groups)", skipped)
+	}
+	for id, fn := range cdktest.OfType(raw, "AWS::Lambda::Function") {
+		if n, _ := cdktest.Props(fn)["ReservedConcurrentExecutions"].(float64); n < 1 {
+			t.Errorf("%s: no reserved concurrency", id)
+		}
+	}
+	for id, s := range cdktest.OfType(raw, "AWS::SecretsManager::Secret") {
+		if k := cdktest.Flatten(cdktest.Props(s)["KmsKeyId"]); !strings.Contains(k, "NotificationsKey") {
+			t.Errorf("%s: KmsKeyId %s, want the stack's key", id, k)
+		}
+	}
+}
+
 // TestCfnLint runs the pinned cfn-lint (make venv) on the synthesized template: no
 // errors and no warnings.
 func TestCfnLint(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -162,4 +163,24 @@ func Actions(st map[string]any) []string {
 		return out
 	}
 	return nil
+}
+
+// CheckovSkips returns the check ids of resource r's checkov skips (Metadata.checkov.skip,
+// in order) and fails t for a skip without an id or a comment.
+func CheckovSkips(t *testing.T, id string, r map[string]any) []string {
+	t.Helper()
+	md, _ := r["Metadata"].(map[string]any)
+	ck, _ := md["checkov"].(map[string]any)
+	skips, _ := ck["skip"].([]any)
+	var ids []string
+	for _, x := range skips {
+		s, _ := x.(map[string]any)
+		check, _ := s["id"].(string)
+		comment, _ := s["comment"].(string)
+		if check == "" || strings.TrimSpace(comment) == "" {
+			t.Errorf("%s: checkov skip %v without an id or a comment", id, s)
+		}
+		ids = append(ids, check)
+	}
+	return ids
 }
