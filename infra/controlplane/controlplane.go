@@ -28,8 +28,9 @@ import (
 const HealthCheckTimeoutSeconds = 70
 
 // StepReservedConcurrency is the reserved concurrency of each failover step Lambda
-// (the health check has 1).
-const StepReservedConcurrency = 5
+// (the health check has 1): the steps run one at a time, so 2 leaves room for one
+// overlapping retry or a manual execution while taking little of the account's pool.
+const StepReservedConcurrency = 2
 
 // Checkov checks that do not apply to the Lambdas and their log groups (make scan).
 var (
