@@ -757,8 +757,12 @@ func (w *world) checkEnd(res *RunResult, execs []execRecord, healthySince *time.
 		// be held back: the cluster would stay without a coordinator), and no failover
 		// of a sound coordinator.
 		if f := in.FailedInstanceID; f != "" {
-			if prev, ok := fencedBy[f]; ok {
-				rs.violate("single-failover", "a second failover execution for %s (%s) after %s had fenced it", f, r.exec.Name, prev)
+			// A later attempt that finds the ENI moved (SUPERSEDED: possible when the
+			// health check read a stale listing or a stale holder) acts on nothing; one that
+			// fences or attaches again is a second failover.
+			again := rr.Doc.Attach != nil || (rr.Doc.Terminate != nil && rr.Doc.Terminate.Outcome == events.TerminateFenced)
+			if prev, ok := fencedBy[f]; ok && again {
+				rs.violate("single-failover", "a second failover for %s (%s) after %s had fenced it", f, r.exec.Name, prev)
 			}
 			if t := rr.Doc.Terminate; t != nil && t.Outcome == events.TerminateFenced {
 				fencedBy[f] = r.exec.Name

@@ -29,9 +29,10 @@
 //   - settled-attachment and recovery: at the end the ENI is attached to a running,
 //     healthy coordinator, healthy for good within RecoveryBound of the last fault
 //     (not required when the circuit breaker held a failover back: that is its job);
-//   - single-failover: no execution for a failed instance after one has fenced it (the
-//     health check's next attempt after an execution that ended unfenced is allowed:
-//     holding it back would leave the cluster without a coordinator);
+//   - single-failover: no execution fences or attaches for a failed instance after one
+//     has fenced it (the health check's next attempt after an execution that ended
+//     unfenced is allowed: holding it back would leave the cluster without a
+//     coordinator; an attempt that finds the ENI moved ends SUPERSEDED and acts on nothing);
 //   - false-failover: no failover of a coordinator whose Presto never failed, unless the
 //     run also impaired the witnesses (partition, silence, several dead agents, AWS
 //     faults, a pool of one);

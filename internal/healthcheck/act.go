@@ -56,7 +56,7 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 
 	// Circuit breaker, counted from the state machine's own history.
 	now := h.clk.Now()
-	n, err := h.startedSince(ctx, now.Add(-h.cfg.BreakerWindow), &ev.Calls)
+	n, ended, err := h.startedSince(ctx, now.Add(-h.cfg.BreakerWindow), &ev.Calls)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,16 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 		if !awserr.IsAlreadyExists(err) {
 			break
 		}
-		log.WarnContext(ctx, "an earlier failover of this failure ended without curing it", "execution", name)
+		if ended[name] == sfntypes.ExecutionStatusSucceeded {
+			// That attempt completed: it fenced the instance and moved the ENI, or found
+			// it moved. Seeing the instance still hold the ENI is a stale read, or an
+			// operator moved it back: not a reason for another failover of the same failure.
+			ev.Action = ActionAlreadyHandled
+			ev.ActionDetail = "execution " + name + " of this failure succeeded; not starting another"
+			log.InfoContext(ctx, "failover already handled", "execution", name)
+			return nil
+		}
+		log.WarnContext(ctx, "an earlier failover of this failure ended without curing it", "execution", name, "status", string(ended[name]))
 		if attempt >= maxAttempts {
 			ev.Action = ActionAlreadyHandled
 			ev.ActionDetail = fmt.Sprintf("%d executions of this failure (%s ... %s) ended without curing it; not starting another", attempt, base, name)
@@ -129,18 +138,22 @@ func describe(instance string) string {
 }
 
 // startedSince counts the executions started at or after since, paging newest first and
-// stopping once a page reaches past since.
-func (h *Handler) startedSince(ctx context.Context, since time.Time, calls *Calls) (int, error) {
+// stopping once a page reaches past since. It also returns the status of every
+// execution it saw, by name: an attempt of the same failure that succeeded is not
+// retried.
+func (h *Handler) startedSince(ctx context.Context, since time.Time, calls *Calls) (int, map[string]sfntypes.ExecutionStatus, error) {
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(h.cfg.StateMachineARN), MaxResults: 100}
 	n := 0
+	seen := map[string]sfntypes.ExecutionStatus{}
 	for {
 		calls.Guards++
 		out, err := h.sfn.ListExecutions(ctx, in)
 		if err != nil {
-			return 0, fmt.Errorf("listing failovers of %s for the circuit breaker: %w", h.cfg.StateMachineARN, err)
+			return 0, nil, fmt.Errorf("listing failovers of %s for the circuit breaker: %w", h.cfg.StateMachineARN, err)
 		}
 		past := false
 		for _, e := range out.Executions {
+			seen[aws.ToString(e.Name)] = e.Status
 			if aws.ToTime(e.StartDate).Before(since) {
 				past = true
 				continue
@@ -148,7 +161,7 @@ func (h *Handler) startedSince(ctx context.Context, since time.Time, calls *Call
 			n++
 		}
 		if past || aws.ToString(out.NextToken) == "" {
-			return n, nil
+			return n, seen, nil
 		}
 		in.NextToken = out.NextToken
 	}

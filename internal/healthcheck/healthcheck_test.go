@@ -242,6 +242,27 @@ func TestSecondTriggerStartsNothing(t *testing.T) {
 	}
 }
 
+func TestSucceededAttemptIsNotRetried(t *testing.T) {
+	w := newWorld(t)
+	h := w.handler(w.config())
+	w.change(w.holder(), func(h *host) { h.proc = signal.Unhealthy })
+	w.invoke(h)
+	execs := w.acct.Executions()
+	if len(execs) != 1 {
+		t.Fatalf("%d executions, want 1", len(execs))
+	}
+	// The execution says it succeeded, yet the instance still shows as the holder (a
+	// stale read, or an operator moved the ENI back): not another failover.
+	must(t, w.acct.FinishExecution(execs[0].ARN, "SUCCEEDED", `{}`))
+	ev, err := h.Evaluate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Action != ActionAlreadyHandled || len(w.acct.Executions()) != 1 {
+		t.Fatalf("action %s (%s) with %d executions, want %s and still 1", ev.Action, ev.ActionDetail, len(w.acct.Executions()), ActionAlreadyHandled)
+	}
+}
+
 func TestFailedAttemptsAreBounded(t *testing.T) {
 	w := newWorld(t)
 	cfg := w.config()
