@@ -25,7 +25,7 @@ func writeSummary(b *strings.Builder, r *BenchReport, runs int) {
 	}
 	fmt.Fprintf(b, "\nOverhead = fault-to-serving minus the floor set by configuration, %.0f s (%s).\n\n", r.FloorS, r.FloorNote)
 	fmt.Fprintf(b, "Noisy runs: runs in which a coordinator that was not faulted sent a report other than healthy (a probe that missed its scaled-down wall-clock timeout on this shared 2-core machine). Such a blip breaks a standby's streak of healthy reports, and AttachENI then takes the slow path (launch, wait, attach) for one loop: the p99 of detection to ENI attached shows it when it happened.\n\n")
-	fmt.Fprintf(b, "Detection to ENI attached is the failover execution: fence (terminate through Auto Scaling, wait for the normal detach, force it when it hangs, confirm the ENI is available), then attach to a standby with enough consecutive healthy reports. Drill time stood still while the local Step Functions interpreter (Node.js) started for each execution: %.0f ms p50 / %.0f ms p99 of wall time, not counted.\n\n",
+	fmt.Fprintf(b, "Detection to ENI attached is the failover execution: fence (terminate through Auto Scaling, confirm it is shutting down, force the ENI off it, confirm the ENI is available), then attach to a standby with enough consecutive healthy reports. Drill time stood still while the local Step Functions interpreter (Node.js) started for each execution: %.0f ms p50 / %.0f ms p99 of wall time, not counted.\n\n",
 		r.AllFast.StartGapWallMS.P50, r.AllFast.StartGapWallMS.P99)
 	fmt.Fprintf(b, "**Modeled production fault-to-serving at default settings: p50 %.1f s, p99 %.1f s.** Model: %s\n\n", r.Model.ServingP50, r.Model.ServingP99, r.Model.Description)
 
