@@ -138,14 +138,7 @@ func TestRunStandbyThenActive(t *testing.T) {
 func TestRunWitnessCannotReach(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var n atomic.Int32
-	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 4 {
-			cancel()
-		}
-		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false}`))
-	}))
-	defer self.Close()
+	self := coordinatorUntil(t, cancel, 4)
 	// The ENI IP answers with a worker's /v1/info, then refuses.
 	var m atomic.Int32
 	worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -181,14 +174,7 @@ func TestRunWaitsForRole(t *testing.T) {
 	defer cancel()
 	role := NewStaticRole(Role{})
 	role.Fail(errors.New("IMDS unreachable"))
-	var n atomic.Int32
-	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 3 {
-			cancel()
-		}
-		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false}`))
-	}))
-	defer self.Close()
+	self := coordinatorUntil(t, cancel, 3)
 	clk := clock.NewVirtual(t0)
 	cfg := testConfig(self.URL + "/v1/info")
 	a, err := New(cfg, Deps{CloudWatch: &fakeCW{}, Clock: clk, Role: &countdownRole{StaticRole: role, failures: 3,
@@ -230,14 +216,7 @@ func (c *countdownRole) Role(ctx context.Context) (Role, error) {
 func TestRunFinalFlushOnShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var n atomic.Int32
-	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 3 {
-			cancel()
-		}
-		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false}`))
-	}))
-	defer self.Close()
+	self := coordinatorUntil(t, cancel, 3)
 	cw := &fakeCW{}
 	cfg := testConfig(self.URL + "/v1/info")
 	cfg.PublishInterval = time.Minute // no periodic flush before shutdown
@@ -276,4 +255,19 @@ func TestScaledClockShrinksTimeouts(t *testing.T) {
 	if got := b.wall(cfg.ProbeTimeout); got != cfg.ProbeTimeout {
 		t.Fatalf("without a Wall method the timeout must stay %v, got %v", cfg.ProbeTimeout, got)
 	}
+}
+
+// coordinatorUntil is a healthy coordinator's loopback /v1/info that cancels the agent's
+// run on its rounds-th probe, so a test runs a known number of rounds.
+func coordinatorUntil(t *testing.T, cancel context.CancelFunc, rounds int32) *httptest.Server {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == rounds {
+			cancel()
+		}
+		_, _ = w.Write([]byte(`{"coordinator":true,"starting":false}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
