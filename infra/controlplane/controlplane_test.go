@@ -1,8 +1,6 @@
 package controlplane
 
 import (
-	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -27,14 +25,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		defer jsii.Close()
-		assets, err := cdktest.FakeAssets()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(assets)
+	cdktest.Main(m, func(assets string) error {
 		app := awscdk.NewApp(nil)
 		st := awscdk.NewStack(app, jsii.String("Bare"), nil)
 		n := NewTopic(st, "Notifications", &TopicProps{Cluster: "unit", Email: cfn.Optional{Value: jsii.String("ops@example.com")}})
@@ -45,9 +36,8 @@ func TestMain(m *testing.M) {
 			CheckIntervalSeconds: jsii.String("10"), PrestoPort: jsii.String("8080"),
 		})
 		tpl = assertions.Template_FromStack(st, nil)
-		return m.Run()
-	}()
-	os.Exit(code)
+		return nil
+	})
 }
 
 func TestLambdas(t *testing.T) {

@@ -27,14 +27,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		defer jsii.Close()
-		assets, err := cdktest.FakeAssets()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(assets)
+	cdktest.Main(m, func(assets string) error {
 		app := awscdk.NewApp(nil)
 		st := awscdk.NewStack(app, jsii.String("Bare"), nil)
 		key := awscdk.NewCfnParameter(st, jsii.String("Key"), &awscdk.CfnParameterProps{Type: jsii.String("String"), Default: jsii.String("")})
@@ -52,9 +45,8 @@ func TestMain(m *testing.M) {
 			SecretKey:  secretKey,
 		})
 		tpl = assertions.Template_FromStack(st, nil)
-		return m.Run()
-	}()
-	os.Exit(code)
+		return nil
+	})
 }
 
 func TestENIAndGroups(t *testing.T) {

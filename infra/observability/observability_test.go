@@ -1,7 +1,6 @@
 package observability
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -20,8 +19,7 @@ import (
 var tpl assertions.Template
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		defer jsii.Close()
+	cdktest.Main(m, func(assets string) error {
 		app := awscdk.NewApp(nil)
 		st := awscdk.NewStack(app, jsii.String("Bare"), nil)
 		sm := awsstepfunctions.NewStateMachine(st, jsii.String("SM"), &awsstepfunctions.StateMachineProps{
@@ -34,9 +32,8 @@ func TestMain(m *testing.M) {
 		New(st, "Observability", &Props{Cluster: "unit", StateMachine: sm, HealthCheck: fn,
 			Topic: awssns.NewTopic(st, jsii.String("Topic"), nil), HasStandbys: cond})
 		tpl = assertions.Template_FromStack(st, nil)
-		return m.Run()
-	}()
-	os.Exit(code)
+		return nil
+	})
 }
 
 func TestDashboard(t *testing.T) {

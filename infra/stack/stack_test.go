@@ -27,27 +27,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		defer jsii.Close()
-		assets, err := cdktest.FakeAssets()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(assets)
-		tplDir, err = os.MkdirTemp("", "infra-stack-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tplDir)
+	cdktest.Main(m, func(assets string) error {
+		tplDir = filepath.Join(assets, "cdk.out") // removed with the assets
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(tplDir)})
 		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 		st = New(app, "CoordinatorHA-test", &Props{Cluster: "test", AssetDir: assets})
 		tpl = assertions.Template_FromStack(st.Stack, nil)
-		return m.Run()
-	}()
-	os.Exit(code)
+		return nil
+	})
 }
 
 func TestParameters(t *testing.T) {

@@ -5,6 +5,7 @@ package cdktest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // Lambdas are the Lambda asset directories the stack expects under lambda/.
@@ -43,6 +45,27 @@ func FakeAssets() (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// Main is the TestMain of a CDK test package: it writes the fake assets, lets build
+// synthesize the package's one stack from them (every test then asserts on that
+// template, because each synthesis is slow), runs the tests, removes the assets and
+// closes the jsii runtime. It exits with the tests' code, or 1 when build fails.
+func Main(m *testing.M, build func(assets string) error) {
+	os.Exit(func() int {
+		defer jsii.Close()
+		assets, err := FakeAssets()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(assets)
+		if err := build(assets); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}())
 }
 
 // Check runs a CDK assertion and turns its panic into a test failure named what.
