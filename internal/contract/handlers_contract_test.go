@@ -97,7 +97,7 @@ func TestRealHandlersAgainstMoto(t *testing.T) {
 	// The steps, on the document the health check wrote, with short polls.
 	steps, err := failover.New(failover.Config{Cluster: cluster, ENIID: f.eniID, ASGName: f.asgName, HACount: 3, MinHealthyReports: 3,
 		MaxAttachAttempts: 3, TopicARN: aws.ToString(topic.TopicArn), Timing: failover.Timing{PollInterval: 100 * time.Millisecond,
-			DetachWait: 2 * time.Second, LaunchWait: 2 * time.Second, DeadlineMargin: time.Second, DefaultBudget: 20 * time.Second}},
+			LaunchWait: 2 * time.Second, DeadlineMargin: time.Second, DefaultBudget: 20 * time.Second}},
 		failover.Deps{EC2: c.EC2, AutoScaling: c.AutoScaling, CloudWatch: c.CloudWatch, SNS: c.SNS, Clock: clock.Real{}, Log: log})
 	if err != nil {
 		t.Fatal(err)

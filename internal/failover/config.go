@@ -34,7 +34,6 @@ type Config struct {
 // Timing bounds the steps' waits and retries. Zero fields take the defaults.
 type Timing struct {
 	PollInterval   time.Duration // between two looks at an instance or ENI (2 s)
-	DetachWait     time.Duration // from an instance not yet fenced, a normal detach gets this long before Force (10 s)
 	LaunchWait     time.Duration // LaunchStandby waits this long for a replacement to appear (60 s)
 	DeadlineMargin time.Duration // every wait ends this long before the Lambda deadline (15 s)
 	DefaultBudget  time.Duration // budget when the context has no deadline (4 min)
@@ -49,7 +48,6 @@ type Timing struct {
 func DefaultTiming() Timing {
 	return Timing{
 		PollInterval:   2 * time.Second,
-		DetachWait:     10 * time.Second,
 		LaunchWait:     60 * time.Second,
 		DeadlineMargin: 15 * time.Second,
 		DefaultBudget:  4 * time.Minute,
@@ -69,7 +67,6 @@ func (t Timing) withDefaults() Timing {
 		}
 	}
 	pick(&t.PollInterval, d.PollInterval)
-	pick(&t.DetachWait, d.DetachWait)
 	pick(&t.LaunchWait, d.LaunchWait)
 	pick(&t.DeadlineMargin, d.DeadlineMargin)
 	pick(&t.DefaultBudget, d.DefaultBudget)

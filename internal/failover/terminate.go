@@ -16,8 +16,7 @@ import (
 
 // Terminate fences the failed coordinator: it terminates the instance through its Auto
 // Scaling group (desired capacity unchanged, so the group replaces it), confirms it is
-// shutting down, detaches the ENI (Force after Timing.DetachWait) and confirms the ENI
-// is available. It reports FENCED only when both are confirmed; SUPERSEDED when the
+// shutting down, force-detaches the ENI and confirms the ENI is available. It reports FENCED only when both are confirmed; SUPERSEDED when the
 // ENI is on another instance (someone else moved it); NO_HOLDER for an UNATTACHED
 // verdict once the ENI is available. It is idempotent: a re-run after a crash at any
 // point finishes the job or reports it done.
@@ -162,53 +161,32 @@ func (o *op) waitInstanceFenced(id string) (string, error) {
 	}
 }
 
-// detachFrom makes sure the ENI is no longer on the failed instance. The instance is
-// already confirmed shutting down or gone when it is called, so it forces the detach at
+// detachFrom makes sure the ENI is no longer on the failed instance. It is called once
+// the instance is confirmed shutting down or gone (instState), so it forces the detach at
 // once: a graceful detach has nothing to gain from an instance that is going away, and
 // Force's documented cost (a device index that may not be reusable until a stop/start)
 // cannot matter to an instance that will never start again. Waiting for the graceful
-// path would add the instance's whole shutdown to every failover. For an instance that
-// is somehow not fenced, a normal detach comes first and Force after DetachWait. It
-// returns the ENI once it is available or someone else holds it.
+// path would add the instance's whole shutdown to every failover. It returns the ENI
+// once it is available or someone else holds it.
 func (o *op) detachFrom(st *events.FailoverState, failed, instState string) (eniView, bool, error) {
 	forced := false
-	asked := false
-	start := o.now()
 	for {
 		eni, err := o.describeENI(st.ENIID)
 		if err != nil {
 			return eni, forced, err
 		}
 		if eni.available() || (eni.holder() != "" && eni.holder() != failed && eni.AttachStatus != "detaching") {
-			if asked || forced {
+			if forced {
 				o.event(st, "eni-available", eni.String())
 			}
 			return eni, forced, nil
 		}
-		onFailed := eni.holder() == failed
-		switch {
-		case onFailed && !forced && (fenced(instState) || (asked && o.now().Sub(start) >= o.s.t.DetachWait)):
-			if err := o.detach(eni, true); err != nil {
+		if eni.holder() == failed && !forced {
+			if err := o.forceDetach(eni); err != nil {
 				return eni, forced, err
 			}
 			forced = true
-			why := fmt.Sprintf("still %s after %s", eni.AttachStatus, o.now().Sub(start))
-			if fenced(instState) {
-				why = "the instance is " + instState
-			}
-			o.event(st, "force-detach-requested", fmt.Sprintf("%s from %s: %s", eni.AttachmentID, failed, why))
-		case onFailed && !asked && eni.AttachStatus != "detaching":
-			if err := o.detach(eni, false); err != nil {
-				return eni, forced, err
-			}
-			asked = true
-			start = o.now()
-			o.event(st, "detach-requested", fmt.Sprintf("%s from %s", eni.AttachmentID, failed))
-		case onFailed && !asked:
-			// EC2 is already detaching it (instance termination does that); give it
-			// DetachWait like a detach of our own.
-			asked = true
-			start = o.now()
+			o.event(st, "force-detach-requested", fmt.Sprintf("%s from %s: the instance is %s", eni.AttachmentID, failed, instState))
 		}
 		if err := o.pause(fmt.Sprintf("%s to become available (it is %s)", st.ENIID, eni)); err != nil {
 			return eni, forced, err
@@ -216,9 +194,9 @@ func (o *op) detachFrom(st *events.FailoverState, failed, instState string) (eni
 	}
 }
 
-func (o *op) detach(eni eniView, force bool) error {
-	_, err := call(o, fmt.Sprintf("detaching %s (force=%v)", eni.AttachmentID, force), func(ctx context.Context) (*ec2.DetachNetworkInterfaceOutput, error) {
-		return o.s.d.EC2.DetachNetworkInterface(ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: aws.String(eni.AttachmentID), Force: aws.Bool(force)})
+func (o *op) forceDetach(eni eniView) error {
+	_, err := call(o, fmt.Sprintf("force-detaching %s", eni.AttachmentID), func(ctx context.Context) (*ec2.DetachNetworkInterfaceOutput, error) {
+		return o.s.d.EC2.DetachNetworkInterface(ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: aws.String(eni.AttachmentID), Force: aws.Bool(true)})
 	})
 	if err != nil && (awserr.IsNotFound(err) || awserr.IsInvalidState(err)) {
 		return nil // already detached or detaching: the next look tells
