@@ -66,8 +66,8 @@ test: deps tools venv lint contract scan ## Run every test (unit, simulated acco
 
 .PHONY: contract
 contract: venv ## AWS contract checks: every call the code makes, against moto_server (real SDK clients).
-	$(GO) vet -tags contract ./internal/contract/
-	$(GO) test -tags contract -count=1 ./internal/contract/
+	$(GO) vet -tags contract ./internal/harness/contract/
+	$(GO) test -tags contract -count=1 ./internal/harness/contract/
 
 # govulncheck needs the Go vulnerability database. This machine reaches only package
 # registries, and the Go module proxy refuses golang.org/x/vulndb (403), so the database
@@ -78,7 +78,7 @@ GOVULNDB ?=
 .PHONY: scan
 scan: venv synth ## Security scans: secrets (repo and template), checkov on the template, govulncheck (offline DB); fails on any finding.
 	@mkdir -p out/scan; failed=""; \
-	SECRETSCAN_REQUIRE_TEMPLATE=1 $(GO) test -count=1 ./internal/secretscan/ || failed="$$failed secrets"; \
+	SECRETSCAN_REQUIRE_TEMPLATE=1 $(GO) test -count=1 ./internal/harness/secretscan/ || failed="$$failed secrets"; \
 	$(VENV)/bin/checkov --framework cloudformation --skip-download --compact -o json \
 	  $$(for f in cdk.out/*.template.json; do printf -- '-f %s ' "$$f"; done) > out/scan/checkov.json || true; \
 	python3 _tools/checkov-summary.py out/scan/checkov.json || failed="$$failed checkov"; \

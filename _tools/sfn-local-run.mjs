@@ -1,5 +1,5 @@
 // sfn-local-run.mjs: run one Step Functions execution locally with the pinned
-// aws-local-stepfunctions, for internal/sfnlocal (Go). Read the Go side's doc there.
+// aws-local-stepfunctions, for internal/harness/sfnlocal (Go). Read the Go side's doc there.
 //
 // stdin: one JSON object
 //   { "definition": <ASL object or string>, "input": <any JSON>,

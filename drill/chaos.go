@@ -8,11 +8,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/prestoha/coordinator-ha/internal/chaos"
+	"github.com/prestoha/coordinator-ha/internal/harness/chaos"
 )
 
 // runChaos is `drill chaos`: the randomized fault campaign against the simulated AWS
-// account (see internal/chaos). It writes out/chaos/report.json and returns 1 when any
+// account (see internal/harness/chaos). It writes out/chaos/report.json and returns 1 when any
 // run broke an invariant; -seed N replays one run with a verbose log.
 func runChaos(args []string) int {
 	fs := flag.NewFlagSet("drill chaos", flag.ExitOnError)

@@ -3,8 +3,8 @@
 // coordinator IP inside a simulated AWS account on this machine, and `drill bench`
 // (make bench) repeats the failover scenarios and measures timings, the agent's
 // footprint, binary sizes, Lambda cold starts and a monthly cost, and `drill chaos`
-// (make chaos) runs the randomized fault campaign. The logic is in internal/drill and
-// internal/chaos.
+// (make chaos) runs the randomized fault campaign. The logic is in internal/harness/drill and
+// internal/harness/chaos.
 package main
 
 import (
@@ -16,7 +16,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/prestoha/coordinator-ha/internal/drill"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill"
 )
 
 func main() {

@@ -12,7 +12,7 @@ import (
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // mutating are the calls that change the account; a refused input must make none.

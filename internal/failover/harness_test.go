@@ -21,7 +21,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/signal"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 const (

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // EC2 is eventually consistent with Auto Scaling: right after the group launches a

@@ -10,7 +10,7 @@ import (
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/signal"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // runAll runs the success path Terminate -> AttachENI -> LaunchStandby -> Notify.

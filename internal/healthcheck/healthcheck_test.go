@@ -17,7 +17,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/signal"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 func TestDetection(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Callers: the components that call AWS, with the names internal/sim records.
+// Callers: the components that call AWS, with the names internal/harness/sim records.
 const (
 	Healthcheck   = "healthcheck"
 	Terminate     = "terminate"

@@ -19,7 +19,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/failover"
 	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/signal"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // The permissions proof: the real health check, failover steps and agent publisher run

@@ -2,7 +2,7 @@
 // (failover.asl.json, embedded). The CDK stack passes Definition() to
 // DefinitionBody.fromString with definitionSubstitutions for the Placeholders (the four
 // step Lambdas' ARNs); tests and the local drill call Render and run the result with
-// internal/sfnlocal.
+// internal/harness/sfnlocal.
 //
 //	Terminate -> FenceOutcome
 //	  SUPERSEDED            -> Notify -> FailoverDone

@@ -17,9 +17,9 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/failover"
-	"github.com/prestoha/coordinator-ha/internal/sfnlocal"
+	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
 	"github.com/prestoha/coordinator-ha/internal/signal"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // e2e is a simulated account with a coordinator pool, and the real step handlers.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/failover"
-	"github.com/prestoha/coordinator-ha/internal/sfnlocal"
+	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
 )
 
 func arns() map[string]string {

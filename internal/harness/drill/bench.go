@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prestoha/coordinator-ha/internal/drill/coldstart"
-	"github.com/prestoha/coordinator-ha/internal/drill/report"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/coldstart"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
 )
 
 // BenchOptions configure Bench.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prestoha/coordinator-ha/internal/sfnlocal"
+	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
 )
 
 // TestDrillShort runs every scenario of the demo at high speed against the simulated

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/signal"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // presto is the simulated state of the Presto/Trino process on a host.

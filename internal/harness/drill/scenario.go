@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/drill/report"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
 	"github.com/prestoha/coordinator-ha/internal/probe"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )

@@ -13,8 +13,8 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/agent"
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
-	"github.com/prestoha/coordinator-ha/internal/drill/host"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // errAgentDead is what a killed agent's CloudWatch calls get: a dead process sends nothing.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/drill/host"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
 )
 
 func TestProxyFollowsTheHolder(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prestoha/coordinator-ha/internal/drill/report"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
 )
 
 // DemoOptions configure Demo.

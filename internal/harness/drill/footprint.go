@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/drill/host"
-	"github.com/prestoha/coordinator-ha/internal/drill/procstat"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/procstat"
 )
 
 // AgentFootprint is the host agent's CPU and memory over a run of the real binary.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/failover"
-	"github.com/prestoha/coordinator-ha/internal/sfnlocal"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // A coordinator pool in one subnet, the cluster ENI on the first coordinator, and the

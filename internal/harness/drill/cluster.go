@@ -14,9 +14,9 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/agent"
 	"github.com/prestoha/coordinator-ha/internal/config"
-	"github.com/prestoha/coordinator-ha/internal/drill/host"
-	"github.com/prestoha/coordinator-ha/internal/drill/vip"
-	"github.com/prestoha/coordinator-ha/internal/sim"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/vip"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
 // minWallTimeout is the shortest wall-clock HTTP timeout the drill uses.
