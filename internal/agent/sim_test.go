@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // The publisher against the simulated account: injected throttling is retried, and what

@@ -20,8 +20,8 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
-	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 const (

@@ -9,8 +9,8 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/config"
-	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // runAll runs the success path Terminate -> AttachENI -> LaunchStandby -> Notify.

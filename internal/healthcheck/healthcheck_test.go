@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 func TestDetection(t *testing.T) {

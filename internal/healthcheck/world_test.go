@@ -18,8 +18,8 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
-	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // t0 is aligned to the agents' 5 s cadence and to the minute (the schedule).

@@ -18,8 +18,8 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/failover"
 	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
-	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // e2e is a simulated account with a coordinator pool, and the real step handlers.

@@ -15,8 +15,8 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/failover"
-	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
