@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/prestoha/coordinator-ha/events"
 )
 
 //go:embed failover.asl.json
@@ -40,30 +43,99 @@ const (
 	NotifyFunctionArn        = "NotifyFunctionArn"
 )
 
-// Placeholders lists every placeholder the definition uses.
-var Placeholders = []string{TerminateFunctionArn, AttachENIFunctionArn, LaunchStandbyFunctionArn, NotifyFunctionArn}
+// Task is one step Lambda of the failover state machine. Tasks is the one table of
+// them: the stack, the drill, the chaos campaign, the tests and the CDK test frame
+// all read it rather than spelling the steps again.
+type Task struct {
+	// Step is the step's name: its first Task state and its entries in the timeline
+	// (events.Step*). failover.Steps.Handler(Step) is its handler.
+	Step string
+	// Lambda names the function: lambdas/<Lambda>, and the caller name the permissions
+	// table and the simulated account record its AWS calls under.
+	Lambda string
+	// Placeholder is the definition's ${...} placeholder for the function's ARN.
+	Placeholder string
+	// TimeoutSeconds is the timeout the stack must give the Lambda. Each Task state's
+	// TimeoutSeconds is below it, and each step stops its own waits
+	// failover.Timing.DeadlineMargin (15 s) before the Lambda deadline, which is
+	// earlier still: the step returns a typed error that Retry/Catch see before the
+	// Task times out, and the Task times out before Lambda kills the function.
+	TimeoutSeconds int
+	// States are the Task states that invoke the Lambda.
+	States []string
+}
+
+// Tasks lists the step Lambdas in the order a failover runs them.
+var Tasks = []Task{
+	{Step: events.StepTerminate, Lambda: "terminate", Placeholder: TerminateFunctionArn, TimeoutSeconds: 180, States: []string{StateTerminate}},
+	{Step: events.StepAttachENI, Lambda: "attacheni", Placeholder: AttachENIFunctionArn, TimeoutSeconds: 120, States: []string{StateAttachENI}},
+	{Step: events.StepLaunch, Lambda: "launchstandby", Placeholder: LaunchStandbyFunctionArn, TimeoutSeconds: 120, States: []string{StateLaunchStandby, StateLaunchForWait}},
+	{Step: events.StepNotify, Lambda: "notify", Placeholder: NotifyFunctionArn, TimeoutSeconds: 30, States: []string{StateNotify, StateNotifyFailure}},
+}
+
+// HealthCheckLambda is the one Lambda outside the state machine: the scheduled health
+// check that starts its executions.
+const HealthCheckLambda = "healthcheck"
+
+// Lambdas lists every function the stack deploys (lambdas/<name>, built by make build):
+// the health check, then the step Lambdas in the order of Tasks.
+var Lambdas = func() []string {
+	out := []string{HealthCheckLambda}
+	for _, t := range Tasks {
+		out = append(out, t.Lambda)
+	}
+	return out
+}()
+
+// TaskForState returns the Task a Task state invokes.
+func TaskForState(state string) (Task, bool) {
+	for _, t := range Tasks {
+		if slices.Contains(t.States, state) {
+			return t, true
+		}
+	}
+	return Task{}, false
+}
+
+// TaskForPlaceholder returns the Task whose ARN a placeholder stands for.
+func TaskForPlaceholder(ph string) (Task, bool) {
+	for _, t := range Tasks {
+		if t.Placeholder == ph {
+			return t, true
+		}
+	}
+	return Task{}, false
+}
+
+// Placeholders lists every placeholder the definition uses, in the order of Tasks.
+var Placeholders = func() []string {
+	out := make([]string, len(Tasks))
+	for i, t := range Tasks {
+		out[i] = t.Placeholder
+	}
+	return out
+}()
 
 // TaskStates maps each Task state to the placeholder of the Lambda it invokes.
-var TaskStates = map[string]string{
-	StateTerminate:     TerminateFunctionArn,
-	StateAttachENI:     AttachENIFunctionArn,
-	StateLaunchStandby: LaunchStandbyFunctionArn,
-	StateLaunchForWait: LaunchStandbyFunctionArn,
-	StateNotify:        NotifyFunctionArn,
-	StateNotifyFailure: NotifyFunctionArn,
-}
+var TaskStates = func() map[string]string {
+	out := map[string]string{}
+	for _, t := range Tasks {
+		for _, s := range t.States {
+			out[s] = t.Placeholder
+		}
+	}
+	return out
+}()
 
-// LambdaTimeoutSeconds is the timeout the stack must give each step Lambda, keyed by
-// placeholder. Each Task's TimeoutSeconds is below it, and each step stops its own
-// waits failover.Timing.DeadlineMargin (15 s) before the Lambda deadline, which is
-// earlier still: the step returns a typed error that Retry/Catch see before the Task
-// times out, and the Task times out before Lambda kills the function.
-var LambdaTimeoutSeconds = map[string]int{
-	TerminateFunctionArn:     180,
-	AttachENIFunctionArn:     120,
-	LaunchStandbyFunctionArn: 120,
-	NotifyFunctionArn:        30,
-}
+// LambdaTimeoutSeconds is each step Lambda's timeout (Task.TimeoutSeconds), keyed by
+// placeholder.
+var LambdaTimeoutSeconds = func() map[string]int {
+	out := map[string]int{}
+	for _, t := range Tasks {
+		out[t.Placeholder] = t.TimeoutSeconds
+	}
+	return out
+}()
 
 // Definition returns the Amazon States Language definition with its ${...}
 // placeholders, exactly as embedded.

@@ -14,10 +14,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
 // Lambdas are the Lambda asset directories the stack expects under lambda/.
-var Lambdas = []string{"healthcheck", "terminate", "attacheni", "launchstandby", "notify"}
+var Lambdas = statemachine.Lambdas
 
 // FakeAssets writes the layout `make build` produces (lambda/<name>/bootstrap, and
 // agent/coordinator-agent-linux-{arm64,amd64}) with placeholder contents into a new

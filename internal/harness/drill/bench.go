@@ -15,6 +15,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/coldstart"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
+	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
 // BenchOptions configure Bench.
@@ -35,7 +36,7 @@ type BenchOptions struct {
 const DefaultBenchSpeed = 30
 
 // Lambdas are the functions the stack deploys (make build builds each).
-var Lambdas = []string{"healthcheck", "terminate", "attacheni", "launchstandby", "notify"}
+var Lambdas = statemachine.Lambdas
 
 // BenchScenario is the timing distribution of one failover scenario over its runs.
 type BenchScenario struct {
