@@ -90,22 +90,10 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.self = probe.New(cfg.ProbeURL, client, a.wall(cfg.ProbeTimeout))
-	a.witness = probe.New(wurl, client, a.wall(cfg.ProbeTimeout))
+	a.self = probe.New(cfg.ProbeURL, client, cfg.ProbeTimeout, a.clock)
+	a.witness = probe.New(wurl, client, cfg.ProbeTimeout, a.clock)
 	a.pub = NewPublisher(deps.CloudWatch, a.clock, a.log, cfg.MaxBuffered)
 	return a, nil
-}
-
-// wall converts a duration of the agent's clock into wall time for the timeouts of real
-// network calls: with a Scaled clock (the drill) a 2 s probe timeout shrinks with the
-// interval it must fit in; with the real clock it is unchanged.
-func (a *Agent) wall(d time.Duration) time.Duration {
-	if w, ok := a.clock.(interface {
-		Wall(time.Duration) time.Duration
-	}); ok {
-		return w.Wall(d)
-	}
-	return d
 }
 
 // Publisher returns the agent's publisher (its stats tell what was sent and dropped).
@@ -123,17 +111,17 @@ func (a *Agent) Last() Observation {
 // left within ShutdownTimeout and returns nil; it returns an error only when the final
 // flush could not send everything.
 func (a *Agent) Run(ctx context.Context) error {
-	kick := make(chan struct{}, 1)
+	kick := clock.NewKick(a.clock)
 	flusherDone := make(chan struct{})
-	go func() {
+	clock.Go(a.clock, func() {
 		defer close(flusherDone)
-		for range kick {
+		for kick.Wait(ctx) == nil {
 			if err := a.pub.Flush(ctx); err != nil && ctx.Err() == nil {
 				st := a.pub.Stats()
 				a.log.Warn("publishing samples failed, keeping them for the next flush", "err", err, "buffered", st.Buffered, "dropped", st.Dropped)
 			}
 		}
-	}()
+	})
 	a.log.Info("agent started", "probeUrl", a.self.URL(), "witnessUrl", a.witness.URL(), "eniId", a.cfg.ENIID,
 		"probeInterval", a.cfg.ProbeInterval.String(), "publishInterval", a.cfg.PublishInterval.String(), "publish", a.cfg.Publish)
 
@@ -150,10 +138,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.round(ctx)
 		now = a.clock.Now()
 		if !now.Before(nextFlush) {
-			select {
-			case kick <- struct{}{}:
-			default: // a flush is running; the next one takes these samples too
-			}
+			kick.Send() // a flush running now leaves a kick pending: the next one takes these samples too
 			nextFlush = advance(nextFlush, now, a.cfg.PublishInterval)
 		}
 		nextProbe = advance(nextProbe, now, a.cfg.ProbeInterval)
@@ -161,11 +146,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			break
 		}
 	}
-	close(kick)
-	<-flusherDone
+	<-flusherDone // it stops with ctx
 
 	// Final flush with its own deadline: the run context has ended.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.wall(a.cfg.ShutdownTimeout))
+	fctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), a.clock, a.cfg.ShutdownTimeout)
 	defer cancel()
 	err := a.pub.Flush(fctx)
 	st := a.pub.Stats()
@@ -188,7 +172,7 @@ func advance(next, now time.Time, step time.Duration) time.Time {
 
 // refreshRole asks the role source; on failure the last known role stays.
 func (a *Agent) refreshRole(ctx context.Context) bool {
-	rctx, cancel := context.WithTimeout(ctx, a.wall(roleTimeout))
+	rctx, cancel := clock.WithTimeout(ctx, a.clock, roleTimeout)
 	defer cancel()
 	r, err := a.role.Role(rctx)
 	a.mu.Lock()

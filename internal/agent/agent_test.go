@@ -242,21 +242,6 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
-func TestScaledClockShrinksTimeouts(t *testing.T) {
-	cfg := testConfig(DefaultProbeURL)
-	a, err := New(cfg, Deps{CloudWatch: &fakeCW{}, Clock: clock.NewScaled(t0, 100), Role: NewStaticRole(Role{}), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := a.wall(cfg.ProbeTimeout); got != 20*time.Millisecond {
-		t.Fatalf("2 s probe timeout at factor 100 = %v of wall time, want 20ms", got)
-	}
-	b, _ := New(cfg, Deps{CloudWatch: &fakeCW{}, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{})})
-	if got := b.wall(cfg.ProbeTimeout); got != cfg.ProbeTimeout {
-		t.Fatalf("without a Wall method the timeout must stay %v, got %v", cfg.ProbeTimeout, got)
-	}
-}
-
 // coordinatorUntil is a healthy coordinator's loopback /v1/info that cancels the agent's
 // run on its rounds-th probe, so a test runs a known number of rounds.
 func coordinatorUntil(t *testing.T, cancel context.CancelFunc, rounds int32) *httptest.Server {

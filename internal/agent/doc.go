@@ -37,8 +37,9 @@
 // failover in well under a minute at a 20 s grace window; operators who value the cost
 // more raise -publish-interval. The configuration refuses intervals over a minute.
 //
-// Time comes from a clock.Clock: timestamps and the waits between rounds use it, so a
-// Scaled clock compresses time in the drill. The timeouts of real calls (probes, role
-// checks, the final flush) are converted to wall time through the clock's Wall method
-// when it has one (clock.Scaled does), so they shrink with the intervals they fit in.
+// Time comes from a clock.Clock: timestamps, the waits between rounds and the timeouts
+// of calls (probes, role checks, the final flush, through clock.WithTimeout) use it, so
+// a Scaled clock compresses time in the demo and a clock.Sim runs the agent in
+// simulated time in the deterministic drill. The flusher is started with clock.Go and
+// woken with a clock.Kick, so that a simulated clock sees the hand-off.
 package agent

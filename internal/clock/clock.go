@@ -113,3 +113,82 @@ func (s *Scaled) Sleep(ctx context.Context, d time.Duration) error {
 
 // Wall converts a scaled duration into the wall-clock duration it takes.
 func (s *Scaled) Wall(d time.Duration) time.Duration { return time.Duration(float64(d) / s.Factor) }
+
+// WithTimeout returns a copy of ctx that ends when d of c's time has passed: a
+// simulated deadline for a Sim, d scaled to the wall clock for a Scaled clock (and any
+// clock with a Wall method), context.WithTimeout otherwise. Use it for the timeouts of
+// calls that the clock's time must bound (probes, role checks, flushes).
+func WithTimeout(ctx context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	switch t := c.(type) {
+	case interface {
+		WithTimeout(context.Context, time.Duration) (context.Context, context.CancelFunc)
+	}:
+		return t.WithTimeout(ctx, d)
+	case interface{ Wall(time.Duration) time.Duration }:
+		return context.WithTimeout(ctx, t.Wall(d))
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// Deadline returns ctx's deadline on c's time: a Sim's own simulated deadline, or the
+// wall-clock deadline's remaining time added to c.Now() (so a Lambda's deadline is the
+// same span of a compressed clock's time).
+func Deadline(ctx context.Context, c Clock) (time.Time, bool) {
+	if s, ok := c.(interface {
+		DeadlineOf(context.Context) (time.Time, bool)
+	}); ok {
+		if t, ok := s.DeadlineOf(ctx); ok {
+			return t, true
+		}
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}, false
+	}
+	return c.Now().Add(time.Until(dl)), true
+}
+
+// Go runs f on a new goroutine that c knows about: a Sim runs it as a participant (it
+// advances only when f waits on it or returns); other clocks just start a goroutine.
+func Go(c Clock, f func()) {
+	if s, ok := c.(interface{ Go(func()) }); ok {
+		s.Go(f)
+		return
+	}
+	go f()
+}
+
+// Kick is a coalescing wake-up from one goroutine to another that a simulated clock can
+// see: Send never blocks (a kick already pending absorbs it), Wait blocks until a kick
+// or the end of ctx.
+type Kick interface {
+	Send()
+	Wait(ctx context.Context) error
+}
+
+// NewKick returns a Kick for goroutines running on c: a Sim's own, so that the receiver
+// runs at the sender's simulated instant; a buffered channel otherwise.
+func NewKick(c Clock) Kick {
+	if s, ok := c.(interface{ NewKick() Kick }); ok {
+		return s.NewKick()
+	}
+	return chanKick(make(chan struct{}, 1))
+}
+
+type chanKick chan struct{}
+
+func (k chanKick) Send() {
+	select {
+	case k <- struct{}{}:
+	default:
+	}
+}
+
+func (k chanKick) Wait(ctx context.Context) error {
+	select {
+	case <-k:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

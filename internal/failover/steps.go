@@ -129,11 +129,10 @@ func (s *Steps) validate(step string, st *events.FailoverState) error {
 // deadline maps the context's wall-clock deadline, less the margin, onto the step's
 // clock; without a deadline the default budget applies.
 func (s *Steps) deadline(ctx context.Context) time.Time {
-	now := s.d.Clock.Now()
-	if d, ok := ctx.Deadline(); ok {
-		return now.Add(time.Until(d) - s.t.DeadlineMargin)
+	if d, ok := clock.Deadline(ctx, s.d.Clock); ok {
+		return d.Add(-s.t.DeadlineMargin)
 	}
-	return now.Add(s.t.DefaultBudget)
+	return s.d.Clock.Now().Add(s.t.DefaultBudget)
 }
 
 // clone copies the document so appending to the timeline never writes into the

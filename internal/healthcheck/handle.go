@@ -7,6 +7,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/awserr"
+	"github.com/prestoha/coordinator-ha/internal/clock"
 )
 
 // Summary is the health check Lambda's response: what one invocation saw and did.
@@ -87,15 +88,15 @@ func (h *Handler) Handle(ctx context.Context, e events.ScheduleEvent) (Summary, 
 	return s, nil
 }
 
-// timeLeft reports whether waiting d more (at most; a scaled clock waits less wall time)
-// and evaluating again still ends DeadlineMargin before the context's deadline.
+// timeLeft reports whether waiting d more on the handler's clock (clock.Deadline maps the
+// Lambda deadline onto it) and evaluating again still ends DeadlineMargin before it.
 func (h *Handler) timeLeft(ctx context.Context, d time.Duration) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	dl, ok := ctx.Deadline()
+	dl, ok := clock.Deadline(ctx, h.clk)
 	if !ok {
 		return true
 	}
-	return time.Until(dl)-d > DeadlineMargin
+	return dl.Sub(h.clk.Now())-d > DeadlineMargin
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
@@ -95,12 +96,17 @@ type Prober struct {
 	url     string
 	client  *http.Client
 	timeout time.Duration
+	clock   clock.Clock
 }
 
 // New returns a prober of url using client (which must not follow redirects; see
-// NewHTTPClient) with a per-request timeout.
-func New(url string, client *http.Client, timeout time.Duration) *Prober {
-	return &Prober{url: url, client: client, timeout: timeout}
+// NewHTTPClient) with a per-request timeout on clk's time (nil: the wall clock), so
+// that a simulated clock decides when a hung coordinator has timed out.
+func New(url string, client *http.Client, timeout time.Duration, clk clock.Clock) *Prober {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Prober{url: url, client: client, timeout: timeout, clock: clk}
 }
 
 // URL returns the probed URL.
@@ -108,14 +114,14 @@ func (p *Prober) URL() string { return p.url }
 
 // Probe makes one request. It never returns an error: failures are Unhealthy results.
 func (p *Prober) Probe(ctx context.Context) Result {
-	start := time.Now()
+	start := p.clock.Now()
 	r := p.probe(ctx)
-	r.Latency = time.Since(start)
+	r.Latency = p.clock.Now().Sub(start)
 	return r
 }
 
 func (p *Prober) probe(ctx context.Context) Result {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := clock.WithTimeout(ctx, p.clock, p.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
@@ -64,7 +65,7 @@ func TestClassifyTestdata(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(body)
 		}))
-		got := New(srv.URL+"/v1/info", testClient(t), 2*time.Second).Probe(context.Background())
+		got := New(srv.URL+"/v1/info", testClient(t), 2*time.Second, nil).Probe(context.Background())
 		srv.Close()
 		if got.Status != w.status || got.Answered != w.answered || !strings.Contains(got.Reason, w.reason) {
 			t.Errorf("%s: got status %v answered %v reason %q; want %v %v containing %q", name, got.Status, got.Answered, got.Reason, w.status, w.answered, w.reason)
@@ -158,10 +159,38 @@ func TestProbeTransportFailures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := New(c.url, testClient(t), c.timeout).Probe(context.Background())
+			got := New(c.url, testClient(t), c.timeout, nil).Probe(context.Background())
 			if got.Status != signal.Unhealthy || got.Answered || !strings.Contains(got.Reason, c.reason) {
 				t.Fatalf("got %v answered=%v %q; want unhealthy containing %q", got.Status, got.Answered, got.Reason, c.reason)
 			}
 		})
+	}
+}
+
+// roundTripFunc is an in-process transport.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTimeoutOnTheProbesClock: with a simulated clock, a coordinator that never answers
+// times out after exactly the probe timeout of simulated time, however long the machine
+// takes.
+func TestTimeoutOnTheProbesClock(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sim := clock.NewSim(t0)
+	hang := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		time.Sleep(20 * time.Millisecond) // the machine is slow: it does not count
+		_ = sim.Sleep(r.Context(), time.Hour)
+		return nil, r.Context().Err()
+	})}
+	var got Result
+	done := make(chan struct{})
+	sim.Go(func() {
+		defer close(done)
+		got = New("http://coordinator.invalid/v1/info", hang, 2*time.Second, sim).Probe(context.Background())
+	})
+	<-done
+	if got.Status != signal.Unhealthy || got.Reason != "timed out after 2s" || got.Latency != 2*time.Second {
+		t.Fatalf("probe of a hung coordinator: %+v; want unhealthy, timed out after 2s, latency exactly 2s", got)
 	}
 }

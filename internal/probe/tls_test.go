@@ -121,7 +121,7 @@ func TestTLSCAAndPin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := New(c.srv.URL+"/v1/info", client, 2*time.Second).Probe(context.Background())
+			got := New(c.srv.URL+"/v1/info", client, 2*time.Second, nil).Probe(context.Background())
 			if c.healthy != (got.Status == signal.Healthy) || !strings.Contains(got.Reason, c.reason) {
 				t.Fatalf("got %v %q; want healthy=%v reason containing %q", got.Status, got.Reason, c.healthy, c.reason)
 			}

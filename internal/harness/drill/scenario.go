@@ -406,7 +406,7 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 			res.Violations = append(res.Violations, "at the end the ENI is on "+holder+", which runs no coordinator")
 		} else {
 			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			r := probe.New(hst.Server.URL()+"/v1/info", &http.Client{}, 2*time.Second).Probe(pctx)
+			r := probe.New(hst.Server.URL()+"/v1/info", &http.Client{}, 2*time.Second, nil).Probe(pctx)
 			cancel()
 			healthy := r.Status == signal.Healthy
 			// after a short pause the old holder must be healthy again; after a failover the new one

@@ -154,7 +154,7 @@ func TestAnswerPassesTheProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	p := probe.New(s.URL()+"/v1/info", &http.Client{}, 2*time.Second)
+	p := probe.New(s.URL()+"/v1/info", &http.Client{}, 2*time.Second, nil)
 	if r := p.Probe(context.Background()); r.Status != signal.Starting {
 		t.Fatalf("starting host probed %v (%s), want starting", r.Status, r.Reason)
 	}
