@@ -55,7 +55,7 @@ agent: ## Build the host agent (linux/arm64 and linux/amd64, stripped) into bin/
 FORCE:
 
 # ---- checks -------------------------------------------------------------------------------
-.PHONY: lint test
+.PHONY: lint test unit
 lint: ## gofmt, go vet and the pinned staticcheck.
 	@out=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -63,6 +63,12 @@ lint: ## gofmt, go vet and the pinned staticcheck.
 
 test: deps tools venv lint contract scan ## Run every test (unit, simulated account, state machine, CDK, drill, chaos, contracts, scans).
 	$(GO) test -count=1 ./...
+
+# The slow suites `make unit` leaves to `make test`: the CDK stack (infra/..., jsii), the
+# drill, the chaos campaign, the contract checks (build tag, moto) and the scans.
+UNIT_SKIP := infra(/.*)?|internal/harness/(drill|chaos|contract|secretscan)
+unit: ## The fast tests, for the inner loop: every package but the CDK stack, drill, chaos, contracts and scans (UNIT_FLAGS=-count=1 reruns cached ones).
+	$(GO) test $(UNIT_FLAGS) $$($(GO) list ./... | grep -vE "^$$($(GO) list -m)/($(UNIT_SKIP))\$$")
 
 .PHONY: contract
 contract: venv ## AWS contract checks: every call the code makes, against moto_server (real SDK clients).

@@ -11,7 +11,6 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
@@ -48,20 +47,14 @@ func FuzzStepInput(f *testing.F) {
 		}
 		clk := clock.NewVirtual(t0)
 		acct := sim.New(sim.Options{Clock: clk, Seed: 1})
-		if err := acct.AddSubnet("subnet-0aaaaaaaaaaaaaaa1", "us-east-1a", "10.0.1.0/24"); err != nil {
-			t.Fatal(err)
-		}
-		eni, err := acct.CreateNetworkInterface("subnet-0aaaaaaaaaaaaaaa1", "", "coordinator", map[string]string{config.TagCluster: "prod"})
+		pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: "prod", Max: 5, Topic: "prod"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := acct.CreateAutoScalingGroup(sim.ASGSpec{Name: "prod-coordinators", SubnetID: "subnet-0aaaaaaaaaaaaaaa1", Max: 5, Desired: 2,
-			Tags: map[string]string{config.TagCluster: "prod"}}); err != nil {
-			t.Fatal(err)
-		}
+		eni := pool.ENIID
 		name := steps[int(step)%len(steps)]
 		c := acct.Clients(name)
-		s, err := New(Config{Cluster: "prod", ENIID: eni, ASGName: "prod-coordinators", HACount: 2, TopicARN: acct.CreateTopic("prod")},
+		s, err := New(Config{Cluster: "prod", ENIID: eni, ASGName: pool.ASGName, HACount: 2, TopicARN: pool.TopicARN},
 			Deps{EC2: c.EC2, AutoScaling: c.AutoScaling, CloudWatch: c.CloudWatch, SNS: c.SNS, Clock: clk})
 		if err != nil {
 			t.Fatal(err)

@@ -12,14 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
@@ -37,11 +35,12 @@ var t0 = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 
 // world is a simulated account with a coordinator pool: an ASG of haCount members in
 // subnet A, the coordinator ENI in subnet A attached to the first member (the active),
-// and healthy self-reports from the others.
+// and healthy self-reports from the others. Subnet B is in another AZ.
 type world struct {
 	t        *testing.T
 	clk      *clock.Virtual
 	acct     *sim.Account
+	pool     *sim.Pool
 	eni      string
 	active   string
 	standbys []string
@@ -66,35 +65,19 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	clk := clock.NewVirtual(t0)
 	acct := sim.New(sim.Options{Clock: clk, Seed: 7})
 	w := &world{t: t, clk: clk, acct: acct}
-	must(t, acct.AddSubnet(subnetA, azA, "10.0.1.0/24"))
+	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: testCluster, Coordinators: o.haCount, Max: 5, ASGName: testASG,
+		SubnetID: subnetA, AZ: azA, CIDR: "10.0.1.0/24", ENIIP: "10.0.1.10", Topic: "prod-coordinator-ha",
+		AttachActive: true, Warmup: time.Minute, AttachSettle: 5 * time.Second})
+	must(t, err)
 	must(t, acct.AddSubnet(subnetB, azB, "10.0.2.0/24"))
-	eni, err := acct.CreateNetworkInterface(subnetA, "10.0.1.10", "coordinator", map[string]string{config.TagCluster: testCluster})
-	must(t, err)
-	w.eni = eni
-	must(t, acct.CreateAutoScalingGroup(sim.ASGSpec{Name: testASG, SubnetID: subnetA, Min: 0, Max: 5, Desired: o.haCount,
-		Tags: map[string]string{config.TagCluster: testCluster}}))
-	w.advance(time.Minute)
-	g, _ := acct.ASG(testASG)
-	for i, m := range g.Members {
-		if i == 0 {
-			w.active = m.InstanceID
-		} else {
-			w.standbys = append(w.standbys, m.InstanceID)
-		}
-	}
-	setup := acct.Clients("setup")
-	_, err = setup.EC2.AttachNetworkInterface(context.Background(), &ec2.AttachNetworkInterfaceInput{
-		DeviceIndex: aws.Int32(1), InstanceId: aws.String(w.active), NetworkInterfaceId: aws.String(eni)})
-	must(t, err)
-	w.advance(5 * time.Second)
+	w.pool, w.eni, w.active, w.standbys, w.topic = pool, pool.ENIID, pool.Active(), pool.Standbys(), pool.TopicARN
 	for _, s := range w.standbys {
 		w.report(s, signal.Healthy, o.healthyReports)
 		if !o.silentAfter {
 			w.keepReporting(s, 15*time.Minute)
 		}
 	}
-	w.topic = acct.CreateTopic("prod-coordinator-ha")
-	w.cfg = Config{Cluster: testCluster, ENIID: eni, ASGName: testASG, HACount: o.haCount, MinHealthyReports: 3, MaxAttachAttempts: 3, TopicARN: w.topic}
+	w.cfg = Config{Cluster: testCluster, ENIID: w.eni, ASGName: testASG, HACount: o.haCount, MinHealthyReports: 3, MaxAttachAttempts: 3, TopicARN: w.topic}
 	return w
 }
 
@@ -114,34 +97,15 @@ func (w *world) advance(d time.Duration) {
 // become visible.
 func (w *world) report(id string, s signal.Status, n int) {
 	w.t.Helper()
-	now := w.clk.Now()
-	var data []cwtypes.MetricDatum
-	for i := n - 1; i >= 0; i-- {
-		data = append(data, signal.HealthDatum(testCluster, id, s, now.Add(-time.Duration(i)*10*time.Second)))
-	}
-	_, err := w.acct.Clients("agent").CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
-		Namespace: aws.String(signal.Namespace), MetricData: data})
-	must(w.t, err)
+	must(w.t, w.pool.Report(id, s, w.clk.Now().Add(-time.Duration(n-1)*10*time.Second), 10*time.Second, n))
 	w.advance(3 * time.Second)
 }
 
 // keepReporting publishes healthy self-reports of id every 10 s from now for d, as a
-// running agent would (CloudWatch accepts timestamps up to two hours ahead; GetMetricData
-// windows that end now do not see the later ones).
+// running agent would (GetMetricData windows that end now do not see the later ones).
 func (w *world) keepReporting(id string, d time.Duration) {
 	w.t.Helper()
-	now := w.clk.Now()
-	var data []cwtypes.MetricDatum
-	for at := now.Add(10 * time.Second); !at.After(now.Add(d)); at = at.Add(10 * time.Second) {
-		data = append(data, signal.HealthDatum(testCluster, id, signal.Healthy, at))
-	}
-	for len(data) > 0 {
-		n := min(len(data), 500)
-		_, err := w.acct.Clients("agent").CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
-			Namespace: aws.String(signal.Namespace), MetricData: data[:n]})
-		must(w.t, err)
-		data = data[n:]
-	}
+	must(w.t, w.pool.Report(id, signal.Healthy, w.clk.Now().Add(10*time.Second), 10*time.Second, int(d/(10*time.Second))))
 }
 
 func (w *world) input() events.FailoverState {

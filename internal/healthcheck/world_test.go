@@ -92,12 +92,6 @@ func newWorld(t *testing.T) *world {
 	acct := sim.New(sim.Options{Clock: clk, Seed: 7})
 	w := &world{t: t, clk: clk, acct: acct, agent: acct.Clients("agent").CloudWatch, hosts: map[string]*host{},
 		logs: &bytes.Buffer{}, nextReport: t0}
-	must(t, acct.AddSubnet(subnetID, "us-east-1a", "10.0.0.0/24"))
-	eni, err := acct.CreateNetworkInterface(subnetID, "", "prod coordinator", map[string]string{config.TagCluster: cluster})
-	must(t, err)
-	w.eni = eni
-	w.sm = acct.CreateStateMachine("prod-failover")
-	w.topic = acct.CreateTopic("prod-alerts")
 	acct.OnInstanceLaunched(func(id string) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -105,14 +99,11 @@ func newWorld(t *testing.T) *world {
 			w.hosts[id] = &host{proc: signal.Healthy}
 		}
 	})
-	must(t, acct.CreateAutoScalingGroup(sim.ASGSpec{Name: asgName, SubnetID: subnetID, Min: 2, Max: 3, Desired: 2,
-		Tags: map[string]string{config.TagCluster: cluster}}))
-	w.advance(sim.DefaultTimings().PendingToRunning + 5*time.Second)
-	ids := w.poolIDs()
-	if len(ids) != 2 {
-		t.Fatalf("pool %v, want 2 instances", ids)
-	}
-	w.attach(ids[0])
+	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: cluster, Coordinators: 2, Min: 2, Max: 3, ASGName: asgName,
+		SubnetID: subnetID, CIDR: "10.0.0.0/24", ENIDescription: "prod coordinator", StateMachine: "prod-failover", Topic: "prod-alerts",
+		AttachActive: true, Warmup: sim.DefaultTimings().PendingToRunning + 5*time.Second, Wait: w.advance})
+	must(t, err)
+	w.eni, w.sm, w.topic = pool.ENIID, pool.StateMachineARN, pool.TopicARN
 	w.advance(3*time.Minute - w.clk.Now().Sub(t0)) // some history; the schedule runs on the minute
 	return w
 }

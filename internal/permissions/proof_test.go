@@ -52,29 +52,15 @@ func newWorld(t *testing.T, desired, max, haCount int) *world {
 	clk := clock.NewVirtual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	acct := sim.New(sim.Options{Clock: clk, Seed: 11})
 	w := &world{t: t, clk: clk, acct: acct}
-	must(t, acct.AddSubnet(subnet, "us-east-1a", "10.0.1.0/24"))
-	eni, err := acct.CreateNetworkInterface(subnet, "", "coordinator", map[string]string{config.TagCluster: cluster})
+	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: cluster, Coordinators: desired, Max: max, ASGName: asgName, SubnetID: subnet,
+		StateMachine: "proof-failover", Topic: "proof-notifications", AttachActive: true, Warmup: time.Minute, AttachSettle: 5 * time.Second})
 	must(t, err)
-	w.eni = eni
-	must(t, acct.CreateAutoScalingGroup(sim.ASGSpec{Name: asgName, SubnetID: subnet, Min: 0, Max: max, Desired: desired,
-		Tags: map[string]string{config.TagCluster: cluster}}))
-	w.advance(time.Minute)
-	g, _ := acct.ASG(asgName)
-	for i, m := range g.Members {
-		if i == 0 {
-			w.active = m.InstanceID
-		} else {
-			w.standbys = append(w.standbys, m.InstanceID)
-		}
-	}
-	w.attach(w.active)
-	w.sm = acct.CreateStateMachine("proof-failover")
-	w.topic = acct.CreateTopic("proof-notifications")
+	w.eni, w.active, w.standbys, w.sm, w.topic = pool.ENIID, pool.Active(), pool.Standbys(), pool.StateMachineARN, pool.TopicARN
 	acct.OnStartExecution(func(e sim.Execution) { w.execs = append(w.execs, e) })
 	// The real agent publisher, with the agent's caller name.
 	w.pub = agent.NewPublisher(acct.Clients(Agent).CloudWatch, clk, slog.New(slog.DiscardHandler), 0)
 	w.env = map[string]string{
-		config.EnvCluster: cluster, config.EnvENIID: eni, config.EnvASGName: asgName,
+		config.EnvCluster: cluster, config.EnvENIID: w.eni, config.EnvASGName: asgName,
 		config.EnvStateMachineARN: w.sm, config.EnvTopicARN: w.topic, config.EnvKeepCoordinator: "no",
 		config.EnvHACount: strconv.Itoa(haCount), config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10",
 	}

@@ -8,14 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/failover"
 	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
@@ -27,6 +21,7 @@ type e2e struct {
 	t        *testing.T
 	clk      *clock.Virtual
 	acct     *sim.Account
+	pool     *sim.Pool
 	eni      string
 	active   string
 	standbys []string
@@ -40,25 +35,10 @@ func newE2E(t *testing.T, haCount int) *e2e {
 	clk := clock.NewVirtual(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC))
 	acct := sim.New(sim.Options{Clock: clk, Seed: 11})
 	e := &e2e{t: t, clk: clk, acct: acct}
-	check(t, acct.AddSubnet("subnet-0aaaaaaaaaaaaaaa1", "us-east-1a", "10.0.1.0/24"))
-	eni, err := acct.CreateNetworkInterface("subnet-0aaaaaaaaaaaaaaa1", "", "coordinator", nil)
+	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: "prod", Coordinators: haCount, Max: 5, Topic: "prod-coordinator-ha",
+		AttachActive: true, Warmup: time.Minute, AttachSettle: 5 * time.Second})
 	check(t, err)
-	e.eni = eni
-	check(t, acct.CreateAutoScalingGroup(sim.ASGSpec{Name: "prod-coordinators", SubnetID: "subnet-0aaaaaaaaaaaaaaa1", Max: 5, Desired: haCount,
-		Tags: map[string]string{config.TagCluster: "prod"}}))
-	e.advance(time.Minute)
-	g, _ := acct.ASG("prod-coordinators")
-	for i, m := range g.Members {
-		if i == 0 {
-			e.active = m.InstanceID
-		} else {
-			e.standbys = append(e.standbys, m.InstanceID)
-		}
-	}
-	_, err = acct.Clients("setup").EC2.AttachNetworkInterface(context.Background(), &ec2.AttachNetworkInterfaceInput{
-		DeviceIndex: aws.Int32(1), InstanceId: aws.String(e.active), NetworkInterfaceId: aws.String(eni)})
-	check(t, err)
-	e.advance(5 * time.Second)
+	e.pool, e.eni, e.active, e.standbys = pool, pool.ENIID, pool.Active(), pool.Standbys()
 	for _, s := range e.standbys {
 		e.reportFrom(s, e.clk.Now().Add(-time.Minute))
 	}
@@ -68,8 +48,8 @@ func newE2E(t *testing.T, haCount int) *e2e {
 			e.reportFrom(id, e.clk.Now().Add(30*time.Second))
 		}
 	})
-	e.cfg = failover.Config{Cluster: "prod", ENIID: eni, ASGName: "prod-coordinators", HACount: haCount, MinHealthyReports: 3,
-		MaxAttachAttempts: 3, TopicARN: acct.CreateTopic("prod-coordinator-ha")}
+	e.cfg = failover.Config{Cluster: "prod", ENIID: e.eni, ASGName: pool.ASGName, HACount: haCount, MinHealthyReports: 3,
+		MaxAttachAttempts: 3, TopicARN: pool.TopicARN}
 	return e
 }
 
@@ -87,13 +67,7 @@ func (e *e2e) advance(d time.Duration) {
 
 // reportFrom publishes healthy self-reports of id every 10 s from `from` for 20 minutes.
 func (e *e2e) reportFrom(id string, from time.Time) {
-	var data []cwtypes.MetricDatum
-	for at := from; at.Before(from.Add(20 * time.Minute)); at = at.Add(10 * time.Second) {
-		data = append(data, signal.HealthDatum("prod", id, signal.Healthy, at))
-	}
-	_, err := e.acct.Clients("agent").CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
-		Namespace: aws.String(signal.Namespace), MetricData: data})
-	check(e.t, err)
+	check(e.t, e.pool.Report(id, signal.Healthy, from, 10*time.Second, 120))
 }
 
 func (e *e2e) input() []byte {

@@ -164,12 +164,61 @@ func (a *Account) VPCID() string { return a.vpcID }
 // "healthcheck", "terminate", "agent-i-0…").
 func (a *Account) Clients(caller string) Clients {
 	return Clients{
-		EC2:         &ec2Client{a: a, caller: caller},
-		AutoScaling: &asgClient{a: a, caller: caller},
-		CloudWatch:  &cwClient{a: a, caller: caller},
-		SFN:         &sfnClient{a: a, caller: caller},
-		SNS:         &snsClient{a: a, caller: caller},
+		EC2:         &ec2Client{client{a, caller, "ec2"}},
+		AutoScaling: &asgClient{client{a, caller, "autoscaling"}},
+		CloudWatch:  &cwClient{client{a, caller, "cloudwatch"}},
+		SFN:         &sfnClient{client{a, caller, "states"}},
+		SNS:         &snsClient{client{a, caller, "sns"}},
 	}
+}
+
+// client is one caller's client of one service. The per-service client types embed it,
+// and each of their methods is one call of read or write.
+type client struct {
+	a       *Account
+	caller  string
+	service string // the IAM service prefix, as in Call.Service
+}
+
+// read runs the read-only operation op: fn reads the world it is given, which is an
+// older snapshot when a StaleRead fault applies.
+func read[In, Out any](ctx context.Context, c client, op string, in *In, fn func(*world, *In) (*Out, error)) (*Out, error) {
+	return call(ctx, c, op, false, in, fn)
+}
+
+// write runs the operation op, which may change the account: fn acts on the current
+// state (StaleRead faults do not apply).
+func write[In, Out any](ctx context.Context, c client, op string, in *In, fn func(*In) (*Out, error)) (*Out, error) {
+	return call(ctx, c, op, true, in, func(_ *world, in *In) (*Out, error) { return fn(in) })
+}
+
+// ack adapts an operation whose AWS output carries nothing: it answers an empty Out.
+func ack[Out, In any](fn func(*In) error) func(*In) (*Out, error) {
+	return func(in *In) (*Out, error) {
+		if err := fn(in); err != nil {
+			return nil, err
+		}
+		return new(Out), nil
+	}
+}
+
+// call is every client method: a nil input is an empty one (as the SDK sends it), and
+// do records the call, applies the injected faults and runs fn under the lock. The
+// output is nil whenever the error is not, a lost reply included, as from the SDK.
+func call[In, Out any](ctx context.Context, c client, op string, mutating bool, in *In, fn func(*world, *In) (*Out, error)) (*Out, error) {
+	if in == nil {
+		in = new(In)
+	}
+	var out *Out
+	err := c.a.do(ctx, c.caller, c.service, op, mutating, func(w *world) error {
+		var err error
+		out, err = fn(w, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SetTimings replaces the timings for transitions that start from now on; transitions

@@ -192,67 +192,28 @@ func (a *Account) replaceLost(g *group, m *member, t time.Time) {
 }
 
 // asgClient implements awsapi.AutoScalingAPI for one caller.
-type asgClient struct {
-	a      *Account
-	caller string
-}
+type asgClient struct{ client }
 
 func (c *asgClient) DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
-	var out *autoscaling.DescribeAutoScalingGroupsOutput
-	err := c.a.do(ctx, c.caller, "autoscaling", "DescribeAutoScalingGroups", false, func(w *world) error {
-		var err error
-		out, err = c.a.describeGroups(w, in)
-		return err
-	})
-	return out, err
+	return read(ctx, c.client, "DescribeAutoScalingGroups", in, c.a.describeGroups)
 }
 
 func (c *asgClient) TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, _ ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
-	if in == nil {
-		in = &autoscaling.TerminateInstanceInAutoScalingGroupInput{}
-	}
-	var out *autoscaling.TerminateInstanceInAutoScalingGroupOutput
-	err := c.a.do(ctx, c.caller, "autoscaling", "TerminateInstanceInAutoScalingGroup", true, func(*world) error {
-		var err error
-		out, err = c.a.terminateInGroup(in)
-		return err
-	})
-	return out, err
+	return write(ctx, c.client, "TerminateInstanceInAutoScalingGroup", in, c.a.terminateInGroup)
 }
 
 func (c *asgClient) SetInstanceProtection(ctx context.Context, in *autoscaling.SetInstanceProtectionInput, _ ...func(*autoscaling.Options)) (*autoscaling.SetInstanceProtectionOutput, error) {
-	if in == nil {
-		in = &autoscaling.SetInstanceProtectionInput{}
-	}
-	err := c.a.do(ctx, c.caller, "autoscaling", "SetInstanceProtection", true, func(*world) error {
-		return c.a.setProtection(in)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &autoscaling.SetInstanceProtectionOutput{}, nil
+	return write(ctx, c.client, "SetInstanceProtection", in, ack[autoscaling.SetInstanceProtectionOutput](c.a.setProtection))
 }
 
 func (c *asgClient) SetDesiredCapacity(ctx context.Context, in *autoscaling.SetDesiredCapacityInput, _ ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error) {
-	if in == nil {
-		in = &autoscaling.SetDesiredCapacityInput{}
-	}
-	err := c.a.do(ctx, c.caller, "autoscaling", "SetDesiredCapacity", true, func(*world) error {
-		return c.a.setDesired(in)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &autoscaling.SetDesiredCapacityOutput{}, nil
+	return write(ctx, c.client, "SetDesiredCapacity", in, ack[autoscaling.SetDesiredCapacityOutput](c.a.setDesired))
 }
 
 // describeGroups implements DescribeAutoScalingGroups with AutoScalingGroupNames and
 // the tag-key, tag-value and tag:<key> filters. Unknown names are simply absent, as in
 // AWS.
 func (a *Account) describeGroups(w *world, in *autoscaling.DescribeAutoScalingGroupsInput) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
-	if in == nil {
-		in = &autoscaling.DescribeAutoScalingGroupsInput{}
-	}
 	for _, f := range in.Filters {
 		n := aws.ToString(f.Name)
 		if n != "tag-key" && n != "tag-value" && !strings.HasPrefix(n, "tag:") {

@@ -90,35 +90,14 @@ func (a *Account) Datapoints(namespace string) []Datapoint {
 }
 
 // cwClient implements awsapi.CloudWatchAPI for one caller.
-type cwClient struct {
-	a      *Account
-	caller string
-}
+type cwClient struct{ client }
 
 func (c *cwClient) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
-	if in == nil {
-		in = &cloudwatch.PutMetricDataInput{}
-	}
-	err := c.a.do(ctx, c.caller, "cloudwatch", "PutMetricData", true, func(*world) error {
-		return c.a.putMetricData(in)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &cloudwatch.PutMetricDataOutput{}, nil
+	return write(ctx, c.client, "PutMetricData", in, ack[cloudwatch.PutMetricDataOutput](c.a.putMetricData))
 }
 
 func (c *cwClient) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
-	if in == nil {
-		in = &cloudwatch.GetMetricDataInput{}
-	}
-	var out *cloudwatch.GetMetricDataOutput
-	err := c.a.do(ctx, c.caller, "cloudwatch", "GetMetricData", false, func(*world) error {
-		var err error
-		out, err = c.a.getMetricData(in)
-		return err
-	})
-	return out, err
+	return read(ctx, c.client, "GetMetricData", in, c.a.getMetricData)
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
@@ -269,7 +248,7 @@ func validPeriod(p int32) bool {
 // answer, and standard-resolution data counts at its minute (its timestamp truncated
 // to the minute), as CloudWatch stores it. Results come newest first unless ScanBy is
 // TimestampAscending, with StatusCode Complete.
-func (a *Account) getMetricData(in *cloudwatch.GetMetricDataInput) (*cloudwatch.GetMetricDataOutput, error) {
+func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*cloudwatch.GetMetricDataOutput, error) {
 	if in == nil || in.StartTime == nil || in.EndTime == nil {
 		return nil, cwErr(awserr.CodeValidationError, "The parameters StartTime and EndTime are required.")
 	}

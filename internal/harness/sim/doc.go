@@ -22,6 +22,11 @@
 // control plane; Instance, Instances, ENI, ASG, Executions, Datapoints, Messages, Calls
 // and Actions are for assertions. Clients(caller) hands out the awsapi clients.
 //
+// NewPool builds the coordinator pool most tests start from in one call: a subnet, the
+// cluster's coordinator ENI, an Auto Scaling group of coordinators, optionally a state
+// machine and a topic, and, with AttachActive, the instances running and the ENI on
+// the first of them; Pool.Report publishes an agent's self-reports.
+//
 // # Strictness
 //
 // Unlike moto, which accepts most calls whatever the state, the simulation rejects

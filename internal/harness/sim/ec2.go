@@ -369,81 +369,30 @@ func (at *attachment) info(eniID string) Attachment {
 }
 
 // ec2Client implements awsapi.EC2API for one caller.
-type ec2Client struct {
-	a      *Account
-	caller string
-}
+type ec2Client struct{ client }
 
 func (c *ec2Client) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
-	var out *ec2.DescribeInstancesOutput
-	err := c.a.do(ctx, c.caller, "ec2", "DescribeInstances", false, func(w *world) error {
-		var err error
-		out, err = c.a.describeInstances(w, in)
-		return err
-	})
-	return out, err
+	return read(ctx, c.client, "DescribeInstances", in, c.a.describeInstances)
 }
 
 func (c *ec2Client) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, _ ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
-	var out *ec2.DescribeNetworkInterfacesOutput
-	err := c.a.do(ctx, c.caller, "ec2", "DescribeNetworkInterfaces", false, func(w *world) error {
-		var err error
-		out, err = c.a.describeNetworkInterfaces(w, in)
-		return err
-	})
-	return out, err
+	return read(ctx, c.client, "DescribeNetworkInterfaces", in, c.a.describeNetworkInterfaces)
 }
 
 func (c *ec2Client) AttachNetworkInterface(ctx context.Context, in *ec2.AttachNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.AttachNetworkInterfaceOutput, error) {
-	if in == nil {
-		in = &ec2.AttachNetworkInterfaceInput{}
-	}
-	var out *ec2.AttachNetworkInterfaceOutput
-	err := c.a.do(ctx, c.caller, "ec2", "AttachNetworkInterface", true, func(*world) error {
-		var err error
-		out, err = c.a.attach(in)
-		return err
-	})
-	return out, err
+	return write(ctx, c.client, "AttachNetworkInterface", in, c.a.attach)
 }
 
 func (c *ec2Client) DetachNetworkInterface(ctx context.Context, in *ec2.DetachNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.DetachNetworkInterfaceOutput, error) {
-	if in == nil {
-		in = &ec2.DetachNetworkInterfaceInput{}
-	}
-	err := c.a.do(ctx, c.caller, "ec2", "DetachNetworkInterface", true, func(*world) error {
-		return c.a.detach(in)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ec2.DetachNetworkInterfaceOutput{}, nil
+	return write(ctx, c.client, "DetachNetworkInterface", in, ack[ec2.DetachNetworkInterfaceOutput](c.a.detach))
 }
 
 func (c *ec2Client) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
-	if in == nil {
-		in = &ec2.TerminateInstancesInput{}
-	}
-	var out *ec2.TerminateInstancesOutput
-	err := c.a.do(ctx, c.caller, "ec2", "TerminateInstances", true, func(*world) error {
-		var err error
-		out, err = c.a.terminateInstances(in)
-		return err
-	})
-	return out, err
+	return write(ctx, c.client, "TerminateInstances", in, c.a.terminateInstances)
 }
 
 func (c *ec2Client) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
-	if in == nil {
-		in = &ec2.CreateTagsInput{}
-	}
-	err := c.a.do(ctx, c.caller, "ec2", "CreateTags", true, func(*world) error {
-		return c.a.createTags(in)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ec2.CreateTagsOutput{}, nil
+	return write(ctx, c.client, "CreateTags", in, ack[ec2.CreateTagsOutput](c.a.createTags))
 }
 
 // --- operations (callers hold the lock) ---
@@ -457,9 +406,6 @@ func checkInstanceID(id string) error {
 }
 
 func (a *Account) describeInstances(w *world, in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
-	if in == nil {
-		in = &ec2.DescribeInstancesInput{}
-	}
 	var missing []string
 	for _, id := range in.InstanceIds {
 		if err := checkInstanceID(id); err != nil {
@@ -658,9 +604,6 @@ func globMatch(pattern, s string) bool {
 }
 
 func (a *Account) describeNetworkInterfaces(w *world, in *ec2.DescribeNetworkInterfacesInput) (*ec2.DescribeNetworkInterfacesOutput, error) {
-	if in == nil {
-		in = &ec2.DescribeNetworkInterfacesInput{}
-	}
 	for _, id := range in.NetworkInterfaceIds {
 		if !eniIDRe.MatchString(id) {
 			return nil, ec2Err("InvalidNetworkInterfaceId.Malformed", "Invalid id: %q (expecting \"eni-...\")", id)

@@ -33,6 +33,7 @@ const (
 	StaleRead
 	// LostReply applies the call and then fails it with the 5xx-class code, as when the
 	// response is lost after AWS acted: the caller must not assume nothing happened.
+	// As with every error, the caller gets no output.
 	LostReply
 )
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
@@ -197,6 +199,39 @@ func TestLostReply(t *testing.T) {
 	wantCode(t, err, "InternalError")
 	if inst, _ := f.acct.Instance(i); inst.State != "shutting-down" {
 		t.Fatalf("lost reply: instance %s, want shutting-down", inst.State)
+	}
+}
+
+// A lost reply gives the caller no output, whether the operation has one
+// (TerminateInstances) or answers an empty one (CreateTags), as the SDK does on any
+// error; the call was applied all the same.
+func TestLostReplyHasNoOutput(t *testing.T) {
+	tests := []struct {
+		op   string
+		call func(f *fixture, id string) (any, error)
+		want func(Instance) bool
+	}{
+		{"TerminateInstances", func(f *fixture, id string) (any, error) {
+			return f.c.EC2.TerminateInstances(f.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+		}, func(i Instance) bool { return i.State == "shutting-down" }},
+		{"CreateTags", func(f *fixture, id string) (any, error) {
+			return f.c.EC2.CreateTags(f.ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []ec2types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+		}, func(i Instance) bool { return i.Tags["k"] == "v" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			f := newFixture(t)
+			id := f.launchRunning(t, "subnet-a")
+			f.acct.Inject(Fault{Service: "ec2", Operation: tt.op, Kind: LostReply, Times: 1})
+			out, err := tt.call(f, id)
+			wantCode(t, err, "InternalError")
+			if !reflect.ValueOf(out).IsNil() {
+				t.Errorf("output %+v with the error, want none", out)
+			}
+			if i, _ := f.acct.Instance(id); !tt.want(i) {
+				t.Errorf("instance %+v: the call was not applied", i)
+			}
+		})
 	}
 }
 

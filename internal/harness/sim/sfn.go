@@ -105,48 +105,18 @@ func (e *execution) info() Execution {
 }
 
 // sfnClient implements awsapi.SFNAPI for one caller.
-type sfnClient struct {
-	a      *Account
-	caller string
-}
+type sfnClient struct{ client }
 
 func (c *sfnClient) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
-	if in == nil {
-		in = &sfn.StartExecutionInput{}
-	}
-	var out *sfn.StartExecutionOutput
-	err := c.a.do(ctx, c.caller, "states", "StartExecution", true, func(*world) error {
-		var err error
-		out, err = c.a.startExecution(c.caller, in)
-		return err
-	})
-	return out, err
+	return write(ctx, c.client, "StartExecution", in, c.startExecution)
 }
 
 func (c *sfnClient) ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, _ ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
-	if in == nil {
-		in = &sfn.ListExecutionsInput{}
-	}
-	var out *sfn.ListExecutionsOutput
-	err := c.a.do(ctx, c.caller, "states", "ListExecutions", false, func(w *world) error {
-		var err error
-		out, err = c.a.listExecutions(w, in)
-		return err
-	})
-	return out, err
+	return read(ctx, c.client, "ListExecutions", in, c.a.listExecutions)
 }
 
 func (c *sfnClient) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
-	if in == nil {
-		in = &sfn.DescribeExecutionInput{}
-	}
-	var out *sfn.DescribeExecutionOutput
-	err := c.a.do(ctx, c.caller, "states", "DescribeExecution", false, func(w *world) error {
-		var err error
-		out, err = c.a.describeExecution(w, in)
-		return err
-	})
-	return out, err
+	return read(ctx, c.client, "DescribeExecution", in, c.a.describeExecution)
 }
 
 var execNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
@@ -168,7 +138,8 @@ func (a *Account) stateMachine(arn string) (string, error) {
 // JSON of at most 256 KiB (InvalidExecutionInput; missing means "{}"). A name already
 // used on the state machine returns the existing execution when it is RUNNING with the
 // same input (AWS's idempotency), and ExecutionAlreadyExists otherwise.
-func (a *Account) startExecution(caller string, in *sfn.StartExecutionInput) (*sfn.StartExecutionOutput, error) {
+func (c *sfnClient) startExecution(in *sfn.StartExecutionInput) (*sfn.StartExecutionOutput, error) {
+	a, caller := c.a, c.caller
 	smARN := aws.ToString(in.StateMachineArn)
 	smName, err := a.stateMachine(smARN)
 	if err != nil {

@@ -43,10 +43,7 @@ func (a *Account) Messages() []Message {
 }
 
 // snsClient implements awsapi.SNSAPI for one caller.
-type snsClient struct {
-	a      *Account
-	caller string
-}
+type snsClient struct{ client }
 
 func snsErr(code, format string, args ...any) error {
 	return awserr.New(code, fmt.Sprintf(format, args...), smithy.FaultClient)
@@ -57,38 +54,34 @@ func snsErr(code, format string, args ...any) error {
 // required (InvalidParameter) and at most 256 KiB; a Subject, when given, is 1-100
 // characters of printable ASCII without line breaks (InvalidParameter).
 func (c *snsClient) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
-	if in == nil {
-		in = &sns.PublishInput{}
+	return write(ctx, c.client, "Publish", in, c.publish)
+}
+
+func (c *snsClient) publish(in *sns.PublishInput) (*sns.PublishOutput, error) {
+	a := c.a
+	arn := aws.ToString(in.TopicArn)
+	if arn == "" {
+		return nil, snsErr("InvalidParameter", "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter")
 	}
-	var out *sns.PublishOutput
-	err := c.a.do(ctx, c.caller, "sns", "Publish", true, func(*world) error {
-		a := c.a
-		arn := aws.ToString(in.TopicArn)
-		if arn == "" {
-			return snsErr("InvalidParameter", "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter")
+	if _, ok := a.topics[arn]; !ok {
+		return nil, snsErr(awserr.CodeNotFound, "Topic does not exist")
+	}
+	msg := aws.ToString(in.Message)
+	if msg == "" {
+		return nil, snsErr("InvalidParameter", "Invalid parameter: Message Reason: cannot be empty")
+	}
+	if len(msg) > 256*1024 {
+		return nil, snsErr("InvalidParameter", "Invalid parameter: Message too long")
+	}
+	subj := aws.ToString(in.Subject)
+	if in.Subject != nil {
+		if subj == "" || utf8.RuneCountInString(subj) > 100 || strings.ContainsAny(subj, "\r\n") || !isPrintableASCII(subj) {
+			return nil, snsErr("InvalidParameter", "Invalid parameter: Subject")
 		}
-		if _, ok := a.topics[arn]; !ok {
-			return snsErr(awserr.CodeNotFound, "Topic does not exist")
-		}
-		msg := aws.ToString(in.Message)
-		if msg == "" {
-			return snsErr("InvalidParameter", "Invalid parameter: Message Reason: cannot be empty")
-		}
-		if len(msg) > 256*1024 {
-			return snsErr("InvalidParameter", "Invalid parameter: Message too long")
-		}
-		subj := aws.ToString(in.Subject)
-		if in.Subject != nil {
-			if subj == "" || utf8.RuneCountInString(subj) > 100 || strings.ContainsAny(subj, "\r\n") || !isPrintableASCII(subj) {
-				return snsErr("InvalidParameter", "Invalid parameter: Subject")
-			}
-		}
-		id := a.ids.uuid()
-		a.messages = append(a.messages, Message{ID: id, TopicARN: arn, Subject: subj, Message: msg, At: a.clk.Now(), Caller: c.caller})
-		out = &sns.PublishOutput{MessageId: aws.String(id)}
-		return nil
-	})
-	return out, err
+	}
+	id := a.ids.uuid()
+	a.messages = append(a.messages, Message{ID: id, TopicARN: arn, Subject: subj, Message: msg, At: a.clk.Now(), Caller: c.caller})
+	return &sns.PublishOutput{MessageId: aws.String(id)}, nil
 }
 
 func isPrintableASCII(s string) bool {
