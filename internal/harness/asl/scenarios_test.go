@@ -98,7 +98,7 @@ func scenarios() []scenario {
 		s.Notify = &events.NotifyResult{Outcome: events.OutcomeFailed}
 	})
 	transient := fail(&failover.TransientError{Err: errTest("throttled")})
-	permanent := fail(&failover.PermanentError{Err: errTest("access denied")})
+	permanent := fail(&failover.PermanentError{Err: errTest("access denied for <nil> & \"quoted\"")}) // characters JSON encoders may escape
 	crash := fail(&Error{Name: "Lambda.ServiceException", Cause: "the function crashed"})
 	timeout := fail(&Error{Name: ErrTimeout, Cause: "Task timed out"})
 
