@@ -103,7 +103,9 @@ async function main() {
     }
   }
   await collecting;
-  process.stdout.write(JSON.stringify(result) + '\n');
+  // Exit once the result is out: a Task abandoned by a timeout may still have its
+  // request to the Go server open, which would keep Node alive for minutes.
+  process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));
 }
 
 main().catch((err) => {

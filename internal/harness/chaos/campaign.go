@@ -15,6 +15,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/failover"
+	"github.com/prestoha/coordinator-ha/internal/harness/asl"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
@@ -239,7 +240,7 @@ func Run(seed uint64, opts Options) RunResult {
 	if err != nil {
 		return fatal("rendering the state machine", err)
 	}
-	machine, err := parseASL(def)
+	machine, err := asl.Parse(def)
 	if err != nil {
 		return fatal("state machine", err)
 	}
@@ -297,7 +298,7 @@ func Run(seed uint64, opts Options) RunResult {
 		fn := resource[state]
 		h, g := handlers[fn], gates[fn]
 		if h == nil {
-			return in, &stepError{Name: "States.TaskFailed", Cause: "no handler for resource " + fn}
+			return in, &asl.Error{Name: "States.TaskFailed", Cause: "no handler for resource " + fn}
 		}
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -308,7 +309,7 @@ func Run(seed uint64, opts Options) RunResult {
 			logger.Info("chaos: step will crash", "state", state, "afterCalls", c.after, "as", c.name)
 			out, err := h(cctx, in)
 			if g.crashed {
-				return in, &stepError{Name: c.name, Cause: fmt.Sprintf("%s crashed after %d AWS calls", state, c.after)}
+				return in, &asl.Error{Name: c.name, Cause: fmt.Sprintf("%s crashed after %d AWS calls", state, c.after)}
 			}
 			return out, err
 		}
@@ -654,10 +655,10 @@ func Run(seed uint64, opts Options) RunResult {
 type execRecord struct {
 	exec   sim.Execution
 	input  *events.FailoverState
-	result execResult
+	result asl.Result
 }
 
-func (w *world) runExecution(ctx context.Context, m *aslMachine, e sim.Execution, task taskFunc) execRecord {
+func (w *world) runExecution(ctx context.Context, m *asl.Machine, e sim.Execution, task asl.TaskFunc) execRecord {
 	rec := execRecord{exec: e}
 	in, err := events.DecodeFailoverState([]byte(e.Input))
 	if err != nil {
@@ -667,7 +668,7 @@ func (w *world) runExecution(ctx context.Context, m *aslMachine, e sim.Execution
 	}
 	rec.input = in
 	w.run.log.Info("chaos: execution", "name", e.Name, "verdict", in.Verdict, "failed", in.FailedInstanceID)
-	rec.result = runASL(ctx, m, w.clk, w.rng, *in, task, w.observe)
+	rec.result = asl.Run(ctx, m, *in, asl.Env{Clock: w.clk, Jitter: w.rng.Float64, Task: task, Observe: w.observe})
 	out, _ := json.Marshal(rec.result.Doc)
 	if err := w.acct.FinishExecution(e.ARN, rec.result.Status, string(out)); err != nil {
 		w.run.violate("execution-end", "finishing %s: %v", e.Name, err)

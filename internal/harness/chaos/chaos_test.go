@@ -3,9 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
-	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -13,10 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
-	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
 // shortRuns is the campaign size in `make test`; CHAOS_RUNS overrides it.
@@ -55,121 +51,6 @@ func TestRunIsReproducible(t *testing.T) {
 		if string(a) != string(b) {
 			t.Errorf("seed %d differs between two runs:\n%s\n%s", tc.seed, a, b)
 		}
-	}
-}
-
-// TestInterpreterFollowsTheDefinition checks the ASL interpreter against the real
-// definition's state graph: every state is reachable from StartAt, every Next, Default,
-// Choice and Catch target exists, and scripted step outcomes take the paths the
-// definition documents.
-func TestInterpreterFollowsTheDefinition(t *testing.T) {
-	def, err := statemachine.Render(map[string]string{statemachine.TerminateFunctionArn: "terminate",
-		statemachine.AttachENIFunctionArn: "attacheni", statemachine.LaunchStandbyFunctionArn: "launchstandby", statemachine.NotifyFunctionArn: "notify"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := parseASL(def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	var walk func(string)
-	walk = func(n string) {
-		if seen[n] {
-			return
-		}
-		s, ok := m.States[n]
-		if !ok {
-			t.Fatalf("transition to unknown state %q", n)
-		}
-		seen[n] = true
-		for _, nx := range []string{s.Next, s.Default} {
-			if nx != "" {
-				walk(nx)
-			}
-		}
-		for _, c := range s.Choices {
-			walk(c.Next)
-		}
-		for _, c := range s.Catch {
-			walk(c.Next)
-		}
-	}
-	walk(m.StartAt)
-	for n := range m.States {
-		if !seen[n] {
-			t.Errorf("state %s is unreachable", n)
-		}
-	}
-
-	base := events.FailoverState{Cluster: "c", ENIID: "eni-0123456789abcdef0", FailedInstanceID: "i-0123456789abcdef0",
-		Verdict: events.VerdictFailed, DetectedAt: t0}
-	type script map[string][]func(events.FailoverState) (events.FailoverState, error)
-	ok := func(f func(*events.FailoverState)) func(events.FailoverState) (events.FailoverState, error) {
-		return func(s events.FailoverState) (events.FailoverState, error) {
-			f(&s)
-			s.AddEvent("x", "y", t0, "")
-			return s, nil
-		}
-	}
-	fail := func(name string) func(events.FailoverState) (events.FailoverState, error) {
-		return func(s events.FailoverState) (events.FailoverState, error) {
-			return s, &stepError{Name: name, Cause: "scripted"}
-		}
-	}
-	fenced := ok(func(s *events.FailoverState) { s.Terminate = &events.TerminateResult{Outcome: events.TerminateFenced} })
-	attached := ok(func(s *events.FailoverState) {
-		s.Attach = &events.AttachResult{Outcome: events.AttachAttached, Attempts: 1, MaxAttempts: 3}
-	})
-	noStandby := func(n int) func(events.FailoverState) (events.FailoverState, error) {
-		return ok(func(s *events.FailoverState) {
-			s.Attach = &events.AttachResult{Outcome: events.AttachNoStandby, Attempts: n, MaxAttempts: 2}
-		})
-	}
-	plain := ok(func(*events.FailoverState) {})
-	tests := []struct {
-		name   string
-		steps  script
-		status string
-		path   []string
-	}{
-		{"happy path", script{"Terminate": {fenced}, "AttachENI": {attached}, "LaunchStandby": {plain}, "Notify": {plain}}, "SUCCEEDED",
-			[]string{"Terminate", "FenceOutcome", "AttachENI", "AttachOutcome", "LaunchStandby", "Notify", statemachine.StateDone}},
-		{"superseded", script{"Terminate": {ok(func(s *events.FailoverState) {
-			s.Terminate = &events.TerminateResult{Outcome: events.TerminateSuperseded}
-		})}, "Notify": {plain}}, "SUCCEEDED", []string{"Terminate", "FenceOutcome", "Notify", statemachine.StateDone}},
-		{"transient error retried", script{"Terminate": {fail("TransientError"), fenced}, "AttachENI": {attached}, "LaunchStandby": {plain}, "Notify": {plain}}, "SUCCEEDED",
-			[]string{"Terminate", "Terminate", "FenceOutcome", "AttachENI", "AttachOutcome", "LaunchStandby", "Notify", statemachine.StateDone}},
-		{"permanent error caught", script{"Terminate": {fail("PermanentError")}, "NotifyFailure": {plain}}, "FAILED",
-			[]string{"Terminate", "NotifyFailure", statemachine.StateFailed}},
-		{"slow path then exhausted", script{"Terminate": {fenced}, "AttachENI": {noStandby(1), noStandby(2)}, "LaunchStandbyForAttach": {plain}, "NotifyFailure": {plain}}, "FAILED",
-			[]string{"Terminate", "FenceOutcome", "AttachENI", "AttachOutcome", "LaunchStandbyForAttach", "WaitForStandby", "AttachENI", "AttachOutcome", "NotifyFailure", statemachine.StateFailed}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			calls := map[string]int{}
-			task := func(_ context.Context, state string, in events.FailoverState) (events.FailoverState, error) {
-				fs := tc.steps[state]
-				if len(fs) == 0 {
-					t.Fatalf("unscripted state %s", state)
-				}
-				i := min(calls[state], len(fs)-1)
-				calls[state]++
-				return fs[i](in)
-			}
-			clk := clock.NewVirtual(t0)
-			r := runASL(context.Background(), m, clk, rand.New(rand.NewPCG(1, 2)), base, task, func() {})
-			var path []string
-			for _, v := range r.Visits {
-				path = append(path, v.State)
-			}
-			if r.Status != tc.status || !slices.Equal(path, tc.path) {
-				t.Fatalf("status %s path %v (%s %s); want %s %v", r.Status, path, r.Error, r.Cause, tc.status, tc.path)
-			}
-			if tc.status == "FAILED" && tc.name == "permanent error caught" && (r.Doc.Error == nil || r.Doc.Error.Error != "PermanentError") {
-				t.Fatalf("Catch did not store the error at $.error: %+v", r.Doc.Error)
-			}
-		})
 	}
 }
 

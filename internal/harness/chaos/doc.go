@@ -6,7 +6,7 @@
 // standbys, a witness report of the active, buffered while CloudWatch is unreachable),
 // runs the health check's Evaluate every check interval, and runs every execution it
 // starts through the real state machine definition (internal/statemachine), interpreted
-// for the subset of the States Language it uses (asl.go), with the real step handlers.
+// by internal/harness/asl on the campaign clock, with the real step handlers.
 // A step's waits let the rest of the world go on (agents report, the health check
 // evaluates, faults fire), so a failover meets the faults as it would in an account.
 // Executions run one at a time, in start order.

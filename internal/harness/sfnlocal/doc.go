@@ -12,11 +12,13 @@
 // Error named after the errorType, so Retry and Catch match it exactly as they match a
 // Lambda function error in AWS, and the Cause is AWS's {"errorMessage","errorType"}.
 // Options shorten Wait states and retry pauses (aws-local-stepfunctions's
-// waitTimeOverrides and retryIntervalOverrides). The Result has the status, the output
+// waitTimeOverrides and retryIntervalOverrides), and LiftTimeouts raises the Task and
+// execution timeouts, which aws-local-stepfunctions applies in wall time, out of reach
+// of a slow machine. The Result has the status, the output
 // and the history (state entered/exited/failed/retried/caught with timestamps and
 // each state's output).
 //
 // Not modelled (aws-local-stepfunctions's limits): the Lambda service itself (throttling
 // of Invoke, payload limits), Task states nested in Map or Parallel (only top-level
-// Tasks are routed to Go), and Task TimeoutSeconds is applied in wall time.
+// Tasks are routed to Go), and Task TimeoutSeconds is applied in wall time (LiftTimeouts takes it out of play).
 package sfnlocal

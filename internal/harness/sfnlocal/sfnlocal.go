@@ -64,8 +64,37 @@ type Options struct {
 	// RetryOverrides replaces the pause before a retry, by state name; "*" applies to
 	// every state with a Retry.
 	RetryOverrides map[string]time.Duration
+	// LiftTimeouts raises every Task's and the execution's TimeoutSeconds to a week
+	// (LiftedTimeoutSeconds) before the run. aws-local-stepfunctions applies them in wall
+	// time, so on a loaded machine a slow reply could become States.Timeout; a test
+	// whose verdict must not depend on the machine's speed lifts them, and plays a
+	// timeout as a handler error named States.Timeout instead.
+	LiftTimeouts bool
 	// Stderr receives the Node script's standard error (nil discards it).
 	Stderr io.Writer
+}
+
+// LiftedTimeoutSeconds is the TimeoutSeconds LiftTimeouts sets: a week, well within
+// the 2^31-1 ms that Node's setTimeout accepts.
+const LiftedTimeoutSeconds = 7 * 24 * 3600
+
+// liftTimeouts returns def with every top-level Task's and the machine's TimeoutSeconds
+// set to LiftedTimeoutSeconds (TimeoutSecondsPath is dropped).
+func liftTimeouts(def string) (string, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(def), &m); err != nil {
+		return "", fmt.Errorf("sfnlocal: lifting timeouts: %w", err)
+	}
+	m["TimeoutSeconds"] = LiftedTimeoutSeconds
+	states, _ := m["States"].(map[string]any)
+	for _, v := range states {
+		if st, ok := v.(map[string]any); ok && st["Type"] == "Task" {
+			delete(st, "TimeoutSecondsPath")
+			st["TimeoutSeconds"] = LiftedTimeoutSeconds
+		}
+	}
+	out, err := json.Marshal(m)
+	return string(out), err
 }
 
 // Shortened returns Options that make every Wait and every retry pause take d.
@@ -188,6 +217,13 @@ func Run(ctx context.Context, def string, input []byte, handlers map[string]Hand
 	}
 	if !json.Valid(input) {
 		return Result{}, errors.New("sfnlocal: input is not JSON")
+	}
+	if opts.LiftTimeouts {
+		d, err := liftTimeouts(def)
+		if err != nil {
+			return Result{}, err
+		}
+		def = d
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -166,3 +166,42 @@ func TestRunRejectsBadInput(t *testing.T) {
 		t.Error("invalid ASL accepted")
 	}
 }
+
+// TestLiftTimeouts: a Task slower than its TimeoutSeconds times out as written, and
+// does not with LiftTimeouts.
+func TestLiftTimeouts(t *testing.T) {
+	requireTools(t)
+	def := `{"StartAt":"Slow","TimeoutSeconds":60,"States":{
+	  "Slow":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:slow","TimeoutSeconds":1,"End":true}}}`
+	release := make(chan struct{})
+	h := map[string]Handler{"Slow": func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		<-release // the test decides when the Task answers, not a timer
+		return in, nil
+	}}
+	t.Run("as written", func(t *testing.T) {
+		res, err := Run(context.Background(), def, []byte(`{}`), h, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != StatusFailed || res.Error != "States.Timeout" {
+			t.Errorf("status %s error %q, want FAILED States.Timeout", res.Status, res.Error)
+		}
+	})
+	release <- struct{}{} // the timed-out invocation's handler returns
+	t.Run("lifted", func(t *testing.T) {
+		go func() {
+			time.Sleep(1500 * time.Millisecond) // past the 1 s as written; the verdict needs no more than "later"
+			release <- struct{}{}
+		}()
+		res, err := Run(context.Background(), def, []byte(`{"x":1}`), h, Options{LiftTimeouts: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != StatusSucceeded {
+			t.Errorf("status %s error %q, want SUCCEEDED", res.Status, res.Error)
+		}
+	})
+	if d, err := liftTimeouts(def); err != nil || !strings.Contains(d, `"TimeoutSeconds":604800`) || strings.Contains(d, `"TimeoutSeconds":1,`) {
+		t.Errorf("liftTimeouts: %v %s", err, d)
+	}
+}
