@@ -201,20 +201,21 @@ func (a *Agent) round(ctx context.Context) {
 		return // no instance id yet: nothing can be attributed
 	}
 	var (
-		wg                sync.WaitGroup
 		self, wit         probe.Result
 		selfAt, witnessAt time.Time
 	)
+	probes := []func(){func() {
+		self = a.self.Probe(ctx)
+		selfAt = a.clock.Now()
+	}}
 	witness := !role.HoldsENI
 	if witness {
-		wg.Go(func() {
+		probes = append(probes, func() {
 			wit = a.witness.Probe(ctx)
 			witnessAt = a.clock.Now()
 		})
 	}
-	self = a.self.Probe(ctx)
-	selfAt = a.clock.Now()
-	wg.Wait()
+	clock.Parallel(a.clock, probes...) // the witness probe beside the self probe
 	if ctx.Err() != nil {
 		return // shutting down: a probe cut short says nothing about the coordinator
 	}

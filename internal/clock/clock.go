@@ -192,3 +192,25 @@ func (k chanKick) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// Parallel runs fs at once, the first on the calling goroutine and the others on
+// goroutines of c (Go), and returns when all have returned. The caller waits on c (a
+// Kick per goroutine), so a Sim sees the wait and lets the others take their turns.
+func Parallel(c Clock, fs ...func()) {
+	if len(fs) == 0 {
+		return
+	}
+	kicks := make([]Kick, 0, len(fs)-1)
+	for _, f := range fs[1:] {
+		k := NewKick(c)
+		kicks = append(kicks, k)
+		Go(c, func() {
+			defer k.Send()
+			f()
+		})
+	}
+	fs[0]()
+	for _, k := range kicks {
+		_ = k.Wait(context.Background())
+	}
+}

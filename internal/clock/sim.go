@@ -31,6 +31,12 @@ type Sim struct {
 	queue   waitQueue // sleepers, timers and goroutines waiting to start, by (at, seq)
 	parked  map[*waiter]bool
 	seq     uint64
+
+	// pacing (SetPace): simulated time runs at most pace times faster than the wall clock
+	pace        float64
+	pacedSim    time.Time // simulated time when pacing started
+	pacedWall   time.Time
+	pacingSleep func(time.Duration)
 }
 
 // NewSim returns a Sim clock set to start, with no participants.
@@ -49,6 +55,30 @@ type waiter struct {
 	fire  func()
 	woken bool
 	index int // in the queue; -1 when not queued
+}
+
+// SetPace makes simulated time run at most factor times faster than the wall clock
+// from now on, for people watching a simulation (the demo); 0 turns pacing off. Pacing
+// only delays the wall time at which simulated time advances: what happens at each
+// simulated instant, and so every outcome, stays the same. A slow machine makes a paced
+// simulation slower than factor, never different.
+func (s *Sim) SetPace(factor float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pace, s.pacedSim, s.pacedWall = factor, s.now, time.Now()
+	if s.pacingSleep == nil {
+		s.pacingSleep = time.Sleep
+	}
+}
+
+// paceWait is how long the wall clock must still run before simulated time may reach
+// at. Callers hold the lock.
+func (s *Sim) paceWait(at time.Time) time.Duration {
+	if s.pace <= 0 || !at.After(s.now) {
+		return 0
+	}
+	due := s.pacedWall.Add(time.Duration(float64(at.Sub(s.pacedSim)) / s.pace))
+	return time.Until(due)
 }
 
 // Now returns the simulated time.
@@ -173,6 +203,14 @@ func (s *Sim) schedule() {
 		}
 		if len(s.queue) == 0 {
 			return
+		}
+		if d := s.paceWait(s.queue[0].at); d > 0 {
+			// Wait on the wall clock without the lock, a little at a time, then look again:
+			// an outside cancellation may have woken someone meanwhile.
+			s.mu.Unlock()
+			s.pacingSleep(min(d, 20*time.Millisecond))
+			s.mu.Lock()
+			continue
 		}
 		w := heap.Pop(&s.queue).(*waiter)
 		if w.at.After(s.now) {

@@ -218,3 +218,47 @@ func TestHelpersOnOtherClocks(t *testing.T) {
 	Go(Real{}, func() { close(done) })
 	<-done
 }
+
+func TestSimParallelWaitsOnTheClock(t *testing.T) {
+	s := NewSim(t0)
+	var a, b time.Duration
+	run(s, func(*journal) {
+		Parallel(s,
+			func() { _ = s.Sleep(context.Background(), time.Second); a = s.Now().Sub(t0) },
+			func() { _ = s.Sleep(context.Background(), 3*time.Second); b = s.Now().Sub(t0) })
+		if end := s.Now().Sub(t0); end != 3*time.Second {
+			t.Errorf("Parallel returned at %s, want 3s (the longer branch)", end)
+		}
+	})
+	if a != time.Second || b != 3*time.Second {
+		t.Fatalf("branches ended at %s and %s, want 1s and 3s", a, b)
+	}
+}
+
+func TestSimPaceDelaysOnlyTheWallClock(t *testing.T) {
+	sim := func(pace float64) ([]string, time.Duration) {
+		s := NewSim(t0)
+		s.SetPace(pace)
+		start := time.Now()
+		got := run(s,
+			func(j *journal) {
+				for i := range 3 {
+					j.add(s, "a %d", i)
+					_ = s.Sleep(context.Background(), time.Second)
+				}
+			},
+			func(j *journal) {
+				_ = s.Sleep(context.Background(), 1500*time.Millisecond)
+				j.add(s, "b")
+			})
+		return got, time.Since(start)
+	}
+	fast, _ := sim(0)
+	paced, wall := sim(20) // 3 s of simulated time at 20x: at least 150 ms of wall time
+	if !slices.Equal(fast, paced) {
+		t.Fatalf("pacing changed the simulation:\n%q\n%q", fast, paced)
+	}
+	if wall < 140*time.Millisecond {
+		t.Fatalf("3 s of simulated time at 20x took %s of wall time, want at least 150 ms", wall)
+	}
+}
