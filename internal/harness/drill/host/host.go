@@ -1,7 +1,9 @@
 // Package host simulates the Presto/Trino side of a coordinator host for the local drill:
-// a real HTTP server on 127.0.0.1 that answers GET /v1/info the way Trino does, and that
-// the drill can make misbehave the way real coordinators do (process exit, long hang,
-// short pause, slow answers).
+// an HTTP handler that answers GET /v1/info the way Trino does, and that the drill can
+// make misbehave the way real coordinators do (process exit, long hang, short pause,
+// slow answers). Start serves it on 127.0.0.1 (the demo); New keeps it off the network
+// for the drill's in-process network (the deterministic drill), where Refused tells the
+// network that the process is gone and hangs are waited out on the server's clock.
 package host
 
 import (
@@ -49,7 +51,8 @@ type NodeVersion struct {
 type Server struct {
 	opts    Options
 	clk     clock.Clock
-	ln      net.Listener
+	mux     *http.ServeMux
+	ln      net.Listener // nil: not on the network (New)
 	srv     *http.Server
 	addr    string
 	started time.Time
@@ -59,12 +62,12 @@ type Server struct {
 	hangUntil time.Time // drill time; zero: not hanging
 	hangAll   bool      // hang until Resume
 	delay     time.Duration
-	resume    chan struct{} // closed when a hang ends early (Resume, Exit, Close)
 	served    int
 }
 
-// Start listens on an ephemeral port of 127.0.0.1 and serves /v1/info.
-func Start(opts Options) (*Server, error) {
+// New returns a server that is not on the network: its ServeHTTP answers requests that
+// the caller hands it (the drill's in-process network), on the caller's goroutine.
+func New(opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -74,19 +77,31 @@ func Start(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "476"
 	}
+	s := &Server{opts: opts, clk: opts.Clock, started: opts.Clock.Now(), mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/info", s.info)
+	return s
+}
+
+// Start listens on an ephemeral port of 127.0.0.1 and serves /v1/info.
+func Start(opts Options) (*Server, error) {
+	s := New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listening for coordinator %s: %w", opts.NodeID, err)
 	}
-	s := &Server{opts: opts, clk: opts.Clock, ln: ln, addr: ln.Addr().String(), started: opts.Clock.Now(), resume: make(chan struct{})}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/info", s.info)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.ln, s.addr = ln, ln.Addr().String()
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
 
-// Addr is host:port of the server.
+// ServeHTTP answers one request as the process would (see New).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Refused reports whether a new connection would be refused: the process has exited.
+func (s *Server) Refused() bool { return s.Exited() }
+
+// Addr is host:port of the server ("" when it is not on the network).
 func (s *Server) Addr() string { return s.addr }
 
 // URL is the base URL (http://127.0.0.1:port).
@@ -113,8 +128,10 @@ func (s *Server) Exit() {
 	s.exited = true
 	s.endHangLocked()
 	s.mu.Unlock()
-	_ = s.ln.Close() // Serve may not have registered the listener yet
-	_ = s.srv.Close()
+	if s.ln != nil {
+		_ = s.ln.Close() // Serve may not have registered the listener yet
+		_ = s.srv.Close()
+	}
 }
 
 // Close is Exit; it makes Server an io.Closer-like resource for cleanup.
@@ -154,8 +171,6 @@ func (s *Server) Resume() {
 func (s *Server) endHangLocked() {
 	s.hangAll = false
 	s.hangUntil = time.Time{}
-	close(s.resume)
-	s.resume = make(chan struct{})
 }
 
 // Slow delays every answer by d of drill time (0 turns it off).
@@ -176,8 +191,14 @@ func (s *Server) hangingLocked(now time.Time) bool {
 	return s.hangAll || (!s.hangUntil.IsZero() && now.Before(s.hangUntil))
 }
 
+// hangPoll is how often, in the server's time, a hanging request looks again whether
+// the hang has ended (by its time, Resume or Exit).
+const hangPoll = 100 * time.Millisecond
+
 // wait blocks while the server hangs; it returns false when the request should be
-// dropped (client gone or process exited).
+// dropped (client gone or process exited). It waits on the server's clock, so that on a
+// simulated clock the hang lasts simulated time, and the request's own (simulated)
+// deadline cuts it.
 func (s *Server) wait(ctx context.Context) bool {
 	for {
 		s.mu.Lock()
@@ -185,20 +206,18 @@ func (s *Server) wait(ctx context.Context) bool {
 			s.mu.Unlock()
 			return false
 		}
-		hanging := s.hangingLocked(s.clk.Now())
-		resume := s.resume
+		now := s.clk.Now()
+		hanging := s.hangingLocked(now)
+		step := hangPoll
+		if !s.hangAll && s.hangUntil.Sub(now) < step {
+			step = s.hangUntil.Sub(now)
+		}
 		s.mu.Unlock()
 		if !hanging {
 			return true
 		}
-		t := time.NewTimer(5 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if s.clk.Sleep(ctx, step) != nil {
 			return false
-		case <-resume:
-			t.Stop()
-		case <-t.C:
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -68,6 +70,7 @@ func TestFaults(t *testing.T) {
 	}{
 		{"healthy", func(*Server, *clock.Virtual) {}, true, false},
 		{"exit refuses connections", func(s *Server, _ *clock.Virtual) { s.Exit() }, false, true},
+		// (a hang is waited out on the server's clock: these two run on the wall clock)
 		{"hang times out", func(s *Server, _ *clock.Virtual) { s.Hang(time.Minute) }, false, false},
 		{"hang forever times out", func(s *Server, _ *clock.Virtual) { s.Hang(0) }, false, false},
 		{"hang over answers", func(s *Server, clk *clock.Virtual) { s.Hang(time.Minute); clk.Advance(61 * time.Second) }, true, false},
@@ -76,7 +79,11 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: clk})
+			var c clock.Clock = clk
+			if strings.HasPrefix(tt.name, "hang") && !tt.wantOK {
+				c = clock.Real{}
+			}
+			s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: c})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,5 +168,50 @@ func TestAnswerPassesTheProbe(t *testing.T) {
 	clk.Advance(2 * time.Minute)
 	if r := p.Probe(context.Background()); r.Status != signal.Healthy {
 		t.Fatalf("ready host probed %v (%s), want healthy", r.Status, r.Reason)
+	}
+}
+
+// TestHangInSimulatedTime: off the network, on a simulated clock, a hang lasts exactly
+// its simulated time and the request's simulated deadline cuts it, however slow the
+// machine.
+func TestHangInSimulatedTime(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		hang     time.Duration // 0: forever
+		timeout  time.Duration
+		answered bool
+		at       time.Duration
+	}{
+		{"hang longer than the timeout", time.Minute, 2 * time.Second, false, 2 * time.Second},
+		{"hang forever", 0, 2 * time.Second, false, 2 * time.Second},
+		{"hang shorter than the timeout", 10 * time.Second, 20 * time.Second, true, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim := clock.NewSim(t0)
+			s := New(Options{NodeID: "i-0123456789abcdef0", Clock: sim})
+			var answered bool
+			var at time.Duration
+			done := make(chan struct{})
+			sim.Go(func() {
+				defer close(done)
+				s.Hang(tt.hang)
+				ctx, cancel := clock.WithTimeout(context.Background(), sim, tt.timeout)
+				defer cancel()
+				req := httptest.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:8080/v1/info", nil)
+				rec := httptest.NewRecorder()
+				func() {
+					defer func() { _ = recover() }() // a dropped request panics with http.ErrAbortHandler
+					s.ServeHTTP(rec, req)
+					answered = rec.Code == http.StatusOK
+				}()
+				at = sim.Now().Sub(t0)
+			})
+			<-done
+			if answered != tt.answered || at != tt.at {
+				t.Fatalf("answered %v at %s; want %v at %s", answered, at, tt.answered, tt.at)
+			}
+		})
 	}
 }

@@ -101,12 +101,14 @@ type Sample struct {
 	Err     string    `json:"err,omitempty"`
 }
 
-// Watcher calls GET <coordinator URL>/v1/info every Interval of wall time.
+// Watcher is a client that calls GET <coordinator URL>/v1/info every Interval.
+// Interval and Timeout are on Clock (a timeout through clock.WithTimeout).
 type Watcher struct {
 	URL      string
 	Clock    clock.Clock
-	Interval time.Duration // wall time between calls; default 150 ms
-	Timeout  time.Duration // wall timeout of one call; default 1 s
+	Client   *http.Client  // nil: a new connection for every call, no keep-alive
+	Interval time.Duration // between calls; default 1 s
+	Timeout  time.Duration // of one call; default 2 s
 
 	mu      sync.Mutex
 	samples []Sample
@@ -115,17 +117,19 @@ type Watcher struct {
 // Run calls until ctx ends.
 func (w *Watcher) Run(ctx context.Context) {
 	if w.Interval <= 0 {
-		w.Interval = 150 * time.Millisecond
+		w.Interval = time.Second
 	}
 	if w.Timeout <= 0 {
-		w.Timeout = time.Second
+		w.Timeout = 2 * time.Second
 	}
 	if w.Clock == nil {
 		w.Clock = clock.Real{}
 	}
-	c := &http.Client{Timeout: w.Timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	t := time.NewTicker(w.Interval)
-	defer t.Stop()
+	c := w.Client
+	if c == nil {
+		c = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	}
+	next := w.Clock.Now()
 	for {
 		s := w.call(ctx, c)
 		if ctx.Err() != nil {
@@ -134,15 +138,19 @@ func (w *Watcher) Run(ctx context.Context) {
 		w.mu.Lock()
 		w.samples = append(w.samples, s)
 		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
+		next = next.Add(w.Interval)
+		if now := w.Clock.Now(); next.Before(now) {
+			next = now // a slow call: no burst of calls to catch up
+		}
+		if w.Clock.Sleep(ctx, next.Sub(w.Clock.Now())) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
 
 func (w *Watcher) call(ctx context.Context, c *http.Client) Sample {
+	ctx, cancel := clock.WithTimeout(ctx, w.Clock, w.Timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.URL+"/v1/info", nil)
 	if err != nil {
 		return Sample{At: w.Clock.Now(), Err: err.Error()}
