@@ -30,8 +30,10 @@ func main() {
 	cmd := os.Args[1]
 	fs := flag.NewFlagSet("drill "+cmd, flag.ExitOnError)
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios (default: all for demo, the failover ones for bench); one of: "+strings.Join(drill.ScenarioNames(), ", "))
-	speed := fs.Float64("speed", 0, fmt.Sprintf("time compression: drill seconds per wall second (default %d for demo, %d for bench)", drill.DefaultDemoSpeed, drill.DefaultBenchSpeed))
-	production := fs.Bool("production", false, "run at real time (speed 1) with production timings")
+	speed := fs.Float64("speed", 0, fmt.Sprintf("demo: time compression, drill seconds per wall second (default %d)", drill.DefaultDemoSpeed))
+	production := fs.Bool("production", false, "demo: run at real time (speed 1) with production timings")
+	loopback := fs.Bool("loopback", false, "demo: run on the compressed wall clock with loopback HTTP servers and aws-local-stepfunctions instead of paced simulated time (timings are then this machine's)")
+	fast := fs.Bool("fast", false, "demo: simulated time as fast as this machine allows (no pacing)")
 	out := fs.String("out", "", "output directory (default out/demo or out/bench)")
 	runs := fs.Int("runs", 20, "bench: runs of each failover scenario")
 	parallel := fs.Int("parallel", 0, "scenarios run at the same time (default 1 for demo, 2 for bench)")
@@ -50,9 +52,9 @@ func main() {
 	var err error
 	switch cmd {
 	case "demo":
-		err = drill.Demo(ctx, drill.DemoOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out, Parallel: *parallel, Progress: os.Stdout})
+		err = drill.Demo(ctx, drill.DemoOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out, Parallel: *parallel, Loopback: *loopback, Unpaced: *fast, Progress: os.Stdout})
 	case "bench":
-		err = drill.Bench(ctx, drill.BenchOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out,
+		err = drill.Bench(ctx, drill.BenchOptions{Scenarios: names, Out: *out,
 			Runs: *runs, Parallel: *parallel, AgentSeconds: *agentSeconds, ColdStartRuns: *coldRuns, Progress: os.Stdout})
 	}
 	if err != nil {

@@ -77,6 +77,16 @@ func (c *drillClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// minWallTimeout is the shortest wall-clock timeout the compressed drill gives a call:
+// a scaled-down 2 s probe timeout must stay above scheduling noise.
+const minWallTimeout = 100 * time.Millisecond
+
+// WithTimeout is a timeout of d of drill time, enforced on the wall clock (d scaled
+// down, at least minWallTimeout); clock.WithTimeout chooses it.
+func (c *drillClock) WithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, max(c.Wall(d), minWallTimeout))
+}
+
 // Wall converts a drill duration into wall time.
 func (c *drillClock) Wall(d time.Duration) time.Duration { return time.Duration(float64(d) / c.Factor) }
 

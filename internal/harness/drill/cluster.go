@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -13,18 +14,11 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/prestoha/coordinator-ha/internal/agent"
+	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/vip"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
-)
-
-// minWallTimeout is the shortest wall-clock HTTP timeout the drill uses.
-const minWallTimeout = 100 * time.Millisecond
-
-const (
-	subnetID = "subnet-0d1e2a3b4c5d6e7f8"
-	subnetAZ = "us-east-1a"
 )
 
 // clusterSpec is what differs between scenarios.
@@ -35,7 +29,32 @@ type clusterSpec struct {
 	Seed        int64
 	Settings    Settings
 	VerboseLogs bool
+	// Simulated runs the cluster on a clock.Sim with the in-process network and the Go
+	// States Language interpreter: deterministic, whatever the machine's load. Otherwise
+	// it runs on the compressed wall clock with loopback HTTP and aws-local-stepfunctions
+	// (the demo people watch).
+	Simulated bool
 }
+
+// simStart is when a simulated drill's clock starts.
+var simStart = time.Date(2026, 1, 5, 3, 0, 0, 0, time.UTC)
+
+// drillTime is the drill's clock: compressed wall time (drillClock) or simulated time
+// (simTime).
+type drillTime interface {
+	clock.Clock
+	// Pause stops drill time until resume is called (the demo's Node.js start-ups).
+	Pause() (resume func())
+	// PausedWall is the wall time drill time stood still.
+	PausedWall() time.Duration
+}
+
+// simTime is a clock.Sim as drill time: nothing to pause, since nothing outside the
+// simulation takes simulated time.
+type simTime struct{ *clock.Sim }
+
+func (simTime) Pause() func()             { return func() {} }
+func (simTime) PausedWall() time.Duration { return 0 }
 
 // attachObs is one observed change of the ENI's attachment.
 type attachObs struct {
@@ -47,7 +66,7 @@ type attachObs struct {
 // Cluster is one simulated coordinator cluster with its control plane.
 type Cluster struct {
 	spec  clusterSpec
-	Clock *drillClock
+	Clock drillTime
 	Acct  *sim.Account
 	ENIID string
 	ENIIP string
@@ -55,7 +74,7 @@ type Cluster struct {
 	Topic string
 	SMARN string
 
-	Proxy   *vip.Proxy
+	Proxy   *vip.Proxy // the coordinator IP on loopback (nil when Simulated)
 	Watcher *vip.Watcher
 
 	AgentCW *CWCounter // every agent's CloudWatch calls
@@ -91,9 +110,10 @@ type invocation struct {
 	Err        error
 }
 
-func newCluster(parent context.Context, spec clusterSpec) (*Cluster, error) {
+// newCluster builds the cluster in a new simulated account; start starts its
+// background work. With spec.Simulated, call both from a participant of c.Clock.
+func newCluster(parent context.Context, spec clusterSpec, clk drillTime) (*Cluster, error) {
 	st := spec.Settings
-	clk := newDrillClock(time.Now().UTC().Truncate(time.Second), st.Speed)
 	t := sim.DefaultTimings()
 	t.PendingToRunning = st.PendingToRun
 	t.MetricIngestionDelay = st.IngestionMin
@@ -101,49 +121,49 @@ func newCluster(parent context.Context, spec clusterSpec) (*Cluster, error) {
 	ctx, cancel := context.WithCancel(parent)
 	c := &Cluster{spec: spec, Clock: clk, Acct: acct, ASG: spec.Name + "-coordinators", hosts: map[string]*Host{},
 		rng: rand.New(rand.NewPCG(uint64(spec.Seed), 7)), ctx: ctx, cancel: cancel, started: clk.Now()}
-	if err := acct.AddSubnet(subnetID, subnetAZ, "10.0.1.0/24"); err != nil {
-		cancel()
-		return nil, err
-	}
-	eni, err := acct.CreateNetworkInterface(subnetID, "", "Presto coordinator "+spec.Name, map[string]string{config.TagCluster: spec.Name})
+	c.AgentCW = NewCWCounter(acct.Clients(sim.AgentCaller).CloudWatch)
+	acct.OnInstanceStateChange(c.onStateChange) // before the group launches anything
+	// The pool as the stack creates it: the ENI unattached (the health check's first
+	// execution attaches it), every member tagged standby.
+	pool, err := sim.NewPool(acct, sim.PoolSpec{
+		Cluster: spec.Name, Coordinators: spec.HACount, ASGName: c.ASG,
+		ENIDescription: "Presto coordinator " + spec.Name,
+		ASGTags:        map[string]string{config.TagRole: config.RoleStandby},
+		StateMachine:   spec.Name + "-failover", Topic: spec.Name + "-failover",
+	})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	c.ENIID = eni
-	e, _ := acct.ENI(eni)
-	c.ENIIP = e.PrivateIP
-	c.Topic = acct.CreateTopic(spec.Name + "-failover")
-	c.SMARN = acct.CreateStateMachine(spec.Name + "-failover")
-
-	c.Proxy, err = vip.Listen(c.resolve)
-	if err != nil {
-		cancel()
-		return nil, err
+	c.ENIID, c.ENIIP, c.Topic, c.SMARN = pool.ENIID, pool.ENIIP, pool.TopicARN, pool.StateMachineARN
+	if !spec.Simulated {
+		if c.Proxy, err = vip.Listen(c.resolve); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
-	c.AgentCW = NewCWCounter(acct.Clients("agent").CloudWatch)
-	acct.OnInstanceStateChange(c.onStateChange)
-
-	if err := acct.CreateAutoScalingGroup(sim.ASGSpec{
-		Name: c.ASG, SubnetID: subnetID, Min: 0, Max: spec.HACount + 1, Desired: spec.HACount,
-		Tags:                  map[string]string{config.TagCluster: spec.Name, config.TagRole: config.RoleStandby},
-		NewInstancesProtected: false,
-	}); err != nil {
-		c.Close()
-		return nil, err
+	// The client calls the coordinator IP every second of drill time, with the probe's
+	// timeout.
+	c.Watcher = &vip.Watcher{Clock: clk, Interval: time.Second, Timeout: st.ProbeTimeout}
+	if spec.Simulated {
+		c.Watcher.URL, c.Watcher.Client = "http://"+net.JoinHostPort(c.ENIIP, coordinatorPort), hostNet{c: c}.client()
+	} else {
+		c.Watcher.URL = c.Proxy.URL()
 	}
-	// The client calls every 100 ms of wall time, more often at high speeds so that it
-	// still resolves about a second of drill time; its timeout is the probe timeout.
-	interval := min(100*time.Millisecond, max(20*time.Millisecond, clk.Wall(time.Second)))
-	c.Watcher = &vip.Watcher{URL: c.Proxy.URL(), Clock: clk, Interval: interval, Timeout: max(clk.Wall(st.ProbeTimeout), minWallTimeout)}
-	c.goRun(c.tickLoop)
-	c.goRun(c.Watcher.Run)
 	return c, nil
 }
 
+// start starts the background work: the account's clock ticks and the invariant
+// sampler, and the client.
+func (c *Cluster) start() {
+	c.goRun(c.tickLoop)
+	c.goRun(c.Watcher.Run)
+}
+
+// goRun runs f on a goroutine of the cluster's clock until the cluster closes.
 func (c *Cluster) goRun(f func(context.Context)) {
 	c.wg.Add(1)
-	go func() { defer c.wg.Done(); f(c.ctx) }()
+	clock.Go(c.Clock, func() { defer c.wg.Done(); f(c.ctx) })
 }
 
 // Close stops everything the cluster started.
@@ -158,23 +178,34 @@ func (c *Cluster) Close() {
 	for _, h := range hosts {
 		h.PowerOff()
 	}
-	_ = c.Proxy.Close()
+	if c.Proxy != nil {
+		_ = c.Proxy.Close()
+	}
 	c.wg.Wait()
 }
 
-// resolve is the coordinator IP: the host whose instance has the ENI attached.
-func (c *Cluster) resolve(context.Context) (string, string, bool) {
+// holderHost is the coordinator IP: the host whose instance has the ENI attached.
+func (c *Cluster) holderHost() (*Host, string, bool) {
 	e, ok := c.Acct.ENI(c.ENIID)
 	if !ok || e.Attachment == nil || e.Attachment.Status != "attached" {
-		return "", "", false
+		return nil, "", false
 	}
 	c.mu.Lock()
 	h := c.hosts[e.Attachment.InstanceID]
 	c.mu.Unlock()
 	if h == nil {
+		return nil, "", false
+	}
+	return h, h.ID, true
+}
+
+// resolve is the loopback proxy's view of the coordinator IP (the demo).
+func (c *Cluster) resolve(context.Context) (string, string, bool) {
+	h, id, ok := c.holderHost()
+	if !ok {
 		return "", "", false
 	}
-	return h.Server.URL(), h.ID, true
+	return h.Server.URL(), id, true
 }
 
 // Holder returns the instance the ENI is attached to ("" when none) and the status.
@@ -225,37 +256,46 @@ func (c *Cluster) onStateChange(ch sim.InstanceStateChange) {
 	}
 }
 
+// boot starts an instance's coordinator process and agent.
 func (c *Cluster) boot(id string) error {
 	st := c.spec.Settings
-	srv, err := host.Start(host.Options{NodeID: id, Environment: c.spec.Name, Clock: c.Clock, Startup: st.Startup})
-	if err != nil {
-		return err
+	opts := host.Options{NodeID: id, Environment: c.spec.Name, Clock: c.Clock, Startup: st.Startup}
+	var srv *host.Server
+	var client *http.Client
+	probeURL := "http://127.0.0.1:" + coordinatorPort + "/v1/info"
+	if c.spec.Simulated {
+		srv = host.New(opts)
+		client = hostNet{c: c, self: srv}.client()
+	} else {
+		var err error
+		if srv, err = host.Start(opts); err != nil {
+			return err
+		}
+		probeURL = srv.URL() + "/v1/info"
+		client = witnessClient(c.ENIIP, c.Proxy.URL()[len("http://"):])
 	}
-	u, _ := url.Parse(srv.URL())
+	// Timeouts are in drill time: the clock enforces them (clock.WithTimeout).
 	cfg := agent.Config{
-		Cluster:  c.spec.Name,
-		ENIID:    c.ENIID,
-		ENIIP:    c.ENIIP,
-		ProbeURL: srv.URL() + "/v1/info",
-		// The probe timeout is enforced on the wall clock by net/http: scale it, but keep
-		// it above scheduling noise on a busy machine.
-		ProbeTimeout:    max(c.Clock.Wall(st.ProbeTimeout), minWallTimeout),
+		Cluster:         c.spec.Name,
+		ENIID:           c.ENIID,
+		ENIIP:           c.ENIIP,
+		ProbeURL:        probeURL,
+		ProbeTimeout:    st.ProbeTimeout,
 		ProbeInterval:   st.ProbeInterval,
 		PublishInterval: st.PublishInterval,
 		RoleInterval:    st.RoleInterval,
-		ShutdownTimeout: c.Clock.Wall(agent.DefaultShutdownTimeout),
+		ShutdownTimeout: agent.DefaultShutdownTimeout,
 		MaxBuffered:     agent.DefaultMaxBuffered,
 		Publish:         agent.PublishCloudWatch,
 		LogLevel:        "info",
 	}
-	_ = u
 	cw := &gatedCW{CloudWatchAPI: c.AgentCW}
 	log := c.logger()
 	a, err := agent.New(cfg, agent.Deps{
 		CloudWatch: cw,
 		Clock:      c.Clock,
 		Role:       &simRole{acct: c.Acct, eniID: c.ENIID, id: id},
-		HTTPClient: witnessClient(c.ENIIP, c.Proxy.URL()[len("http://"):]),
+		HTTPClient: client,
 		Logger:     log,
 	})
 	if err != nil {
@@ -268,10 +308,10 @@ func (c *Cluster) boot(id string) error {
 	c.hosts[id] = h
 	c.order = append(c.order, id)
 	c.mu.Unlock()
-	go func() {
+	clock.Go(c.Clock, func() {
 		defer close(h.done)
 		_ = a.Run(actx)
-	}()
+	})
 	return nil
 }
 
@@ -298,19 +338,16 @@ func (c *Cluster) AttachInitial(ctx context.Context) (string, error) {
 	}
 }
 
+// sampleEvery is how often, in drill time, the drill applies the account's due
+// transitions and samples the invariants.
+const sampleEvery = 100 * time.Millisecond
+
 // tickLoop drives the simulation (state transitions and their hooks), samples the
 // invariants and varies the CloudWatch ingestion delay.
 func (c *Cluster) tickLoop(ctx context.Context) {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
 	st := c.spec.Settings
 	nextJitter := time.Time{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	for c.Clock.Sleep(ctx, sampleEvery) == nil {
 		c.Acct.Tick()
 		now := c.Clock.Now()
 		if !now.Before(nextJitter) && st.IngestionMax > st.IngestionMin {

@@ -4,30 +4,36 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/failover"
+	"github.com/prestoha/coordinator-ha/internal/harness/asl"
 	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
-// execRun is one failover execution played by sfnlocal.
+// execRun is one failover execution: played by the Go States Language interpreter on
+// simulated time, or by aws-local-stepfunctions in the demo.
 type execRun struct {
-	Exec      sim.Execution
-	Input     events.FailoverState
-	Result    sfnlocal.Result
-	Output    *events.FailoverState
-	Status    string
-	Err       error
-	StartedAt time.Time // drill time
-	EndedAt   time.Time
-	done      chan struct{}
-	resume    func()        // ends the start-up pause
-	firstStep time.Time     // drill time of the first step
-	startWall time.Duration // wall time from StartExecution to the first step
-	wall0     time.Time
+	Exec        sim.Execution
+	Input       events.FailoverState
+	Output      *events.FailoverState
+	Status      string
+	Err         error
+	ErrName     string // the execution's error and cause when it did not succeed
+	Cause       string
+	Transitions int       // states entered
+	StartedAt   time.Time // drill time
+	EndedAt     time.Time
+	done        chan struct{}
+	resume      func()        // ends the start-up pause
+	firstStep   time.Time     // drill time of the first step
+	startWall   time.Duration // wall time from StartExecution to the first step
+	wall0       time.Time
 }
 
 // lambdaARN is the fake ARN of a step Lambda in the rendered definition.
@@ -44,25 +50,17 @@ func (c *Cluster) definition() (string, error) {
 	return statemachine.Render(values)
 }
 
+// stepHandler is one step Lambda's handler.
+type stepHandler func(ctx context.Context, st events.FailoverState) (events.FailoverState, error)
+
 // stepHandlers builds the real step handlers, one failover.Steps per step Lambda so
-// each records its calls under its own caller name, keyed by the rendered Lambda ARN.
-// Each invocation gets a deadline like the Lambda's timeout: the steps map
-// time.Until(deadline) onto their clock, so the wall deadline is the Lambda timeout in
-// drill time.
-func (c *Cluster) stepHandlers(run *execRun) (map[string]sfnlocal.Handler, error) {
-	type stepDef struct {
-		placeholder, caller string
-		pick                func(*failover.Steps) failover.Handler
-	}
-	defs := []stepDef{
-		{statemachine.TerminateFunctionArn, "terminate", func(s *failover.Steps) failover.Handler { return s.Terminate }},
-		{statemachine.AttachENIFunctionArn, "attacheni", func(s *failover.Steps) failover.Handler { return s.AttachENI }},
-		{statemachine.LaunchStandbyFunctionArn, "launchstandby", func(s *failover.Steps) failover.Handler { return s.LaunchStandby }},
-		{statemachine.NotifyFunctionArn, "notify", func(s *failover.Steps) failover.Handler { return s.Notify }},
-	}
-	out := map[string]sfnlocal.Handler{}
-	for _, d := range defs {
-		cl := c.Acct.Clients(d.caller)
+// each records its calls under its own caller name, keyed by the Task state names
+// that invoke it (statemachine.Tasks). Each invocation gets a deadline like the
+// Lambda's timeout in drill time (see lambdaContext).
+func (c *Cluster) stepHandlers(run *execRun) (map[string]stepHandler, error) {
+	out := map[string]stepHandler{}
+	for _, task := range statemachine.Tasks {
+		cl := c.Acct.Clients(task.Lambda)
 		steps, err := failover.New(failover.Config{
 			Cluster:           c.spec.Name,
 			ENIID:             c.ENIID,
@@ -74,9 +72,9 @@ func (c *Cluster) stepHandlers(run *execRun) (map[string]sfnlocal.Handler, error
 		if err != nil {
 			return nil, err
 		}
-		h := d.pick(steps)
-		timeout := time.Duration(statemachine.LambdaTimeoutSeconds[d.placeholder]) * time.Second
-		out[c.lambdaARN(d.placeholder)] = sfnlocal.TypedHandler(func(ctx context.Context, st events.FailoverState) (events.FailoverState, error) {
+		h := steps.Handlers()[task.Step]
+		timeout := time.Duration(task.TimeoutSeconds) * time.Second
+		handler := func(ctx context.Context, st events.FailoverState) (events.FailoverState, error) {
 			c.mu.Lock()
 			if run.firstStep.IsZero() {
 				run.startWall = time.Since(run.wall0)
@@ -84,16 +82,30 @@ func (c *Cluster) stepHandlers(run *execRun) (map[string]sfnlocal.Handler, error
 				run.firstStep = c.Clock.Now()
 			}
 			c.mu.Unlock()
-			ctx, cancel := context.WithTimeout(ctx, timeout)
+			ctx, cancel := c.lambdaContext(ctx, timeout)
 			defer cancel()
 			return h(ctx, st)
-		})
+		}
+		for _, state := range task.States {
+			out[state] = handler
+		}
 	}
 	return out, nil
 }
 
+// lambdaContext is the context of one Lambda invocation with the function's timeout in
+// drill time: simulated on a clock.Sim. On the compressed wall clock the deadline is
+// the timeout on the wall clock, which the handlers map one to one onto drill time
+// (clock.Deadline): generous on the wall, exact in what the handler plans by.
+func (c *Cluster) lambdaContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if c.spec.Simulated {
+		return clock.WithTimeout(ctx, c.Clock, timeout)
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
 // onStartExecution is the simulated Step Functions starting an execution: the drill
-// runs it with sfnlocal and finishes it in the account with the real outcome.
+// runs it and finishes it in the account with the real outcome.
 func (c *Cluster) onStartExecution(e sim.Execution) {
 	run := &execRun{Exec: e, StartedAt: c.Clock.Now(), done: make(chan struct{}), wall0: time.Now()}
 	// Drill time stands still until the local interpreter runs the first step (see drillClock).
@@ -105,58 +117,102 @@ func (c *Cluster) onStartExecution(e sim.Execution) {
 	c.execs = append(c.execs, run)
 	c.mu.Unlock()
 	c.progress("  %s  execution %s started: %s of %s", c.stamp(), e.Name, run.Input.Verdict, run.Input.FailedInstanceID)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.goRun(func(context.Context) {
 		defer close(run.done)
 		c.play(run)
-	}()
+	})
 }
 
+// play runs one execution to its end and records the outcome in the account.
 func (c *Cluster) play(run *execRun) {
 	defer run.resume()
-	finish := func(status, output string) {
-		run.Status = status
-		run.EndedAt = c.Clock.Now()
-		if err := c.Acct.FinishExecution(run.Exec.ARN, status, output); err != nil && c.ctx.Err() == nil {
-			c.violate("finishing execution %s: %v", run.Exec.Name, err)
-		}
-	}
-	if run.Err != nil {
-		finish(sfnlocal.StatusFailed, "")
-		return
-	}
-	def, err := c.definition()
+	status, out, err := sfnlocal.StatusFailed, []byte(nil), run.Err
 	if err == nil {
-		var handlers map[string]sfnlocal.Handler
-		handlers, err = c.stepHandlers(run)
-		if err == nil {
-			// Wait states and retry pauses are drill time: shorten them by the speed.
-			opts := sfnlocal.Options{
-				WaitOverrides:  c.waitOverrides(def),
-				RetryOverrides: map[string]time.Duration{"*": c.Clock.Wall(2 * time.Second)},
-			}
-			run.Result, err = sfnlocal.Run(c.ctx, def, []byte(run.Exec.Input), handlers, opts)
-		}
+		status, out, err = c.interpret(run)
 	}
 	if err != nil {
 		run.Err = err
-		finish(sfnlocal.StatusFailed, "")
 		if c.ctx.Err() == nil {
 			c.violate("execution %s could not run: %v", run.Exec.Name, err)
 		}
-		return
-	}
-	out := run.Result.Output
-	if run.Result.Status != sfnlocal.StatusSucceeded {
-		out = run.Result.LastOutput()
 	}
 	var st events.FailoverState
-	if json.Unmarshal(out, &st) == nil {
+	if len(out) > 0 && json.Unmarshal(out, &st) == nil {
 		run.Output = &st
 	}
-	finish(run.Result.Status, string(out))
-	c.progress("  %s  execution %s ended: %s", c.stamp(), run.Exec.Name, run.Result.Status)
+	run.Status = status
+	run.EndedAt = c.Clock.Now()
+	if err := c.Acct.FinishExecution(run.Exec.ARN, status, string(out)); err != nil && c.ctx.Err() == nil {
+		c.violate("finishing execution %s: %v", run.Exec.Name, err)
+	}
+	c.progress("  %s  execution %s ended: %s", c.stamp(), run.Exec.Name, status)
+}
+
+// interpret runs the definition on the execution's input with the real step handlers
+// and returns the status and the output (the last document when it did not succeed).
+func (c *Cluster) interpret(run *execRun) (string, []byte, error) {
+	def, err := c.definition()
+	if err != nil {
+		return sfnlocal.StatusFailed, nil, err
+	}
+	handlers, err := c.stepHandlers(run)
+	if err != nil {
+		return sfnlocal.StatusFailed, nil, err
+	}
+	if c.spec.Simulated {
+		return c.interpretGo(run, def, handlers)
+	}
+	return c.interpretNode(run, def, handlers)
+}
+
+// interpretGo runs the execution with the Go interpreter (internal/harness/asl) on the
+// simulated clock: Wait states and retry pauses take simulated time.
+func (c *Cluster) interpretGo(run *execRun, def string, handlers map[string]stepHandler) (string, []byte, error) {
+	m, err := asl.Parse(def)
+	if err != nil {
+		return sfnlocal.StatusFailed, nil, err
+	}
+	rng := rand.New(rand.NewPCG(uint64(c.spec.Seed), uint64(len(c.Executions()))))
+	res := asl.Run(c.ctx, m, run.Input, asl.Env{
+		Clock:  c.Clock,
+		Jitter: rng.Float64,
+		Task: func(ctx context.Context, state string, doc events.FailoverState) (events.FailoverState, error) {
+			h, ok := handlers[state]
+			if !ok {
+				return doc, fmt.Errorf("no handler for Task state %s", state)
+			}
+			return h(ctx, doc)
+		},
+	})
+	run.Transitions = len(res.Path())
+	run.ErrName, run.Cause = res.Error, res.Cause
+	out, err := json.Marshal(res.Doc)
+	return res.Status, out, err
+}
+
+// interpretNode runs the execution with aws-local-stepfunctions (the demo), its Wait
+// states and retry pauses shortened by the drill's speed.
+func (c *Cluster) interpretNode(run *execRun, def string, handlers map[string]stepHandler) (string, []byte, error) {
+	dc := c.Clock.(*drillClock)
+	byARN := map[string]sfnlocal.Handler{}
+	for _, task := range statemachine.Tasks {
+		byARN[c.lambdaARN(task.Placeholder)] = sfnlocal.TypedHandler(handlers[task.States[0]])
+	}
+	opts := sfnlocal.Options{
+		WaitOverrides:  waitOverrides(def, dc),
+		RetryOverrides: map[string]time.Duration{"*": dc.Wall(2 * time.Second)},
+	}
+	res, err := sfnlocal.Run(c.ctx, def, []byte(run.Exec.Input), byARN, opts)
+	if err != nil {
+		return sfnlocal.StatusFailed, nil, err
+	}
+	run.Transitions = res.Count("StateEntered", "")
+	run.ErrName, run.Cause = res.Error, res.Cause
+	out := res.Output
+	if res.Status != sfnlocal.StatusSucceeded {
+		out = res.LastOutput()
+	}
+	return res.Status, out, nil
 }
 
 // Executions returns the executions started so far.
@@ -167,7 +223,7 @@ func (c *Cluster) Executions() []*execRun {
 }
 
 // waitOverrides scales every Wait state's Seconds by the drill's speed.
-func (c *Cluster) waitOverrides(def string) map[string]time.Duration {
+func waitOverrides(def string, dc *drillClock) map[string]time.Duration {
 	var d struct {
 		States map[string]struct {
 			Type    string  `json:"Type"`
@@ -180,7 +236,7 @@ func (c *Cluster) waitOverrides(def string) map[string]time.Duration {
 	}
 	for name, s := range d.States {
 		if s.Type == "Wait" && s.Seconds > 0 {
-			out[name] = c.Clock.Wall(time.Duration(s.Seconds * float64(time.Second)))
+			out[name] = dc.Wall(time.Duration(s.Seconds * float64(time.Second)))
 		}
 	}
 	return out

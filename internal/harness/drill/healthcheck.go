@@ -46,9 +46,8 @@ func (c *Cluster) startControlPlane() error {
 const healthCheckTimeout = 70 * time.Second
 
 // schedule is EventBridge's "rate(1 minute)": one invocation of Handle per period, each
-// with a context deadline like the Lambda's. The handler maps time.Until(deadline)
-// onto its clock, so the wall deadline is the Lambda timeout in drill time. Invocations
-// run concurrently when one overruns, as Lambda would run them.
+// with a deadline like the Lambda's in drill time (lambdaContext). Invocations run
+// concurrently when one overruns, as Lambda would run them.
 func (c *Cluster) schedule(ctx context.Context, h *healthcheck.Handler) {
 	st := c.spec.Settings
 	next := c.Clock.Now()
@@ -57,17 +56,15 @@ func (c *Cluster) schedule(ctx context.Context, h *healthcheck.Handler) {
 		ev := events.ScheduleEvent{Version: "0", ID: fmt.Sprintf("drill-%s-%06d", c.spec.Name, n), DetailType: "Scheduled Event",
 			Source: "aws.events", Account: c.Acct.AccountID(), Time: at.UTC().Truncate(time.Second), Region: c.Acct.Region(),
 			Resources: []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s-healthcheck", c.Acct.Region(), c.Acct.AccountID(), c.spec.Name)}}
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			ictx, cancel := context.WithTimeout(ctx, healthCheckTimeout)
+		c.goRun(func(ctx context.Context) {
+			ictx, cancel := c.lambdaContext(ctx, healthCheckTimeout)
 			defer cancel()
 			start := c.Clock.Now()
 			err := c.invokeHealthCheck(ictx, h, ev)
 			c.mu.Lock()
 			c.invocations = append(c.invocations, invocation{Start: start, End: c.Clock.Now(), Err: err})
 			c.mu.Unlock()
-		}()
+		})
 		next = next.Add(st.Schedule)
 		if err := c.Clock.Sleep(ctx, next.Sub(c.Clock.Now())); err != nil {
 			return

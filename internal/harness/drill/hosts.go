@@ -15,6 +15,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/probe"
 )
 
 // errAgentDead is what a killed agent's CloudWatch calls get: a dead process sends nothing.
@@ -121,4 +122,13 @@ func witnessClient(eniIP, proxyAddr string) *http.Client {
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// probeHost asks a host's coordinator for /v1/info as its own agent would (loopback,
+// the probe timeout in drill time).
+func (c *Cluster) probeHost(h *Host) probe.Result {
+	if c.spec.Simulated {
+		return probe.New("http://127.0.0.1:"+coordinatorPort+"/v1/info", hostNet{c: c, self: h.Server}.client(), c.spec.Settings.ProbeTimeout, c.Clock).Probe(c.ctx)
+	}
+	return probe.New(h.Server.URL()+"/v1/info", &http.Client{}, c.spec.Settings.ProbeTimeout, c.Clock).Probe(context.Background())
 }

@@ -3,13 +3,12 @@ package drill
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
-	"github.com/prestoha/coordinator-ha/internal/probe"
+	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
@@ -93,32 +92,77 @@ func selectScenarios(st Settings, names []string, onlyFailover bool) ([]Scenario
 type runOptions struct {
 	Settings Settings
 	Seed     int64
-	Progress func(format string, a ...any) // nil: quiet
+	// Simulated runs on simulated time (clock.Sim), deterministic whatever the
+	// machine's load; otherwise on the compressed wall clock (Settings.Speed).
+	Simulated bool
+	// Pace shows simulated time at up to Pace times the wall clock (0: as fast as the
+	// machine allows).
+	Pace float64
+	// FaultDelay waits this long after the warm-up before the fault, so that runs meet
+	// the agents' and the health check's cycles at different phases.
+	FaultDelay time.Duration
+	Progress   func(format string, a ...any) // nil: quiet
+}
+
+// clock returns a new drill clock for one run.
+func (o runOptions) clock() drillTime {
+	if o.Simulated {
+		s := clock.NewSim(simStart)
+		if o.Pace > 0 {
+			s.SetPace(o.Pace)
+		}
+		return simTime{s}
+	}
+	return newDrillClock(time.Now().UTC().Truncate(time.Second), o.Settings.Speed)
+}
+
+// onClock runs f on clk: on simulated time as the one participant that starts all the
+// others, waiting until it returns; directly on the compressed wall clock.
+func onClock(clk drillTime, f func()) {
+	if s, ok := clk.(simTime); ok {
+		done := make(chan struct{})
+		s.Go(func() { defer close(done); f() })
+		<-done
+		return
+	}
+	f()
 }
 
 // runScenario builds a fresh cluster, injects the fault and returns what happened.
 func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Scenario, stats runStats) {
 	wallStart := time.Now()
+	clk := o.clock()
+	var c *Cluster
+	onClock(clk, func() { c, res, stats = playScenario(ctx, sc, o, clk) })
+	if c != nil {
+		c.Close()
+	}
+	res.WallSeconds = time.Since(wallStart).Seconds()
+	return res, stats
+}
+
+// playScenario is one scenario on clk: the cluster (returned for the caller to close),
+// the warm-up, the fault and the outcome.
+func playScenario(ctx context.Context, sc Scenario, o runOptions, clk drillTime) (c *Cluster, res report.Scenario, stats runStats) {
 	st := o.Settings
 	ha := sc.HACount
 	if ha == 0 {
 		ha = st.Coordinators
 	}
-	res = report.Scenario{Name: sc.Name, Description: sc.Description, ExpectFailover: sc.ExpectFailover}
-	fail := func(format string, a ...any) report.Scenario {
+	res = report.Scenario{Name: sc.Name, Description: sc.Description, ExpectFailover: sc.ExpectFailover, Seed: o.Seed, Simulated: o.Simulated}
+	fail := func(format string, a ...any) (*Cluster, report.Scenario, runStats) {
 		res.Violations = append(res.Violations, fmt.Sprintf(format, a...))
 		res.OK = false
-		res.WallSeconds = time.Since(wallStart).Seconds()
-		return res
+		return c, res, stats
 	}
-	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st})
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated}, clk)
 	if err != nil {
-		return fail("building the cluster: %v", err), stats
+		return fail("building the cluster: %v", err)
 	}
 	c.report = o.Progress
-	defer c.Close()
+	c.start()
 	if err := c.startControlPlane(); err != nil {
-		return fail("starting the control plane: %v", err), stats
+		return fail("starting the control plane: %v", err)
 	}
 	drillStart := c.Clock.Now()
 
@@ -131,13 +175,18 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 		// ENI at first start: the operator attaches it.
 		c.progress("  %s  launching %d coordinators; KeepCoordinatorNode=yes, so the operator attaches ENI %s (%s)", c.stamp(), ha, c.ENIID, c.ENIIP)
 		if _, err := c.AttachInitial(ctx); err != nil {
-			return fail("attaching the ENI at start-up: %v", err), stats
+			return fail("attaching the ENI at start-up: %v", err)
 		}
 	} else {
 		c.progress("  %s  launching %d coordinators; the health check will attach ENI %s (%s)", c.stamp(), ha, c.ENIID, c.ENIIP)
 	}
 	if err := c.waitWarm(ctx, ha); err != nil {
-		return fail("warming up: %v", err), stats
+		return fail("warming up: %v", err)
+	}
+	if o.FaultDelay > 0 {
+		if err := c.Clock.Sleep(ctx, o.FaultDelay); err != nil {
+			return fail("interrupted: %v", err)
+		}
 	}
 	active, _ := c.Holder()
 	stats.warmEnd = c.Clock.Now()
@@ -154,7 +203,7 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 	res.FaultAt = c.Clock.Now()
 	c.setFault(res.FaultAt)
 	if err := sc.Fault(c, h); err != nil {
-		return fail("injecting the fault: %v", err), stats
+		return fail("injecting the fault: %v", err)
 	}
 	c.progress("  %s  FAULT %s on %s: %s", c.stamp(), sc.Name, active, sc.Description)
 	stats.costAtFault = c.costSnapshot()
@@ -180,7 +229,7 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 			break
 		}
 		if err := c.Clock.Sleep(ctx, time.Second); err != nil {
-			return fail("interrupted: %v", err), stats
+			return fail("interrupted: %v", err)
 		}
 	}
 	// Let a second trigger for the same failure show itself, if there is one: one more
@@ -193,10 +242,9 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 	stats.costEnd = c.costSnapshot()
 	stats.startGaps = c.startGaps()
 	for _, e := range c.executionsSince(res.FaultAt) {
-		stats.transitions += e.Result.Count("StateEntered", "")
+		stats.transitions += e.Transitions
 	}
-	res.WallSeconds = time.Since(wallStart).Seconds()
-	return res, stats
+	return c, res, stats
 }
 
 // runStats are what the bench needs beyond the report.
@@ -387,7 +435,7 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 			res.Timeline = e.Input.Timeline
 		}
 		if e.Status != "SUCCEEDED" {
-			res.Violations = append(res.Violations, fmt.Sprintf("execution %s ended %s: %v %s %s", e.Exec.Name, e.Status, e.Err, e.Result.Error, e.Result.Cause))
+			res.Violations = append(res.Violations, fmt.Sprintf("execution %s ended %s: %v %s %s", e.Exec.Name, e.Status, e.Err, e.ErrName, e.Cause))
 		}
 		if expect && e.Input.FailedInstanceID != "" && e.Input.FailedInstanceID != failed {
 			res.Violations = append(res.Violations, fmt.Sprintf("the execution failed over %s, the fault was on %s", e.Input.FailedInstanceID, failed))
@@ -405,9 +453,7 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 		if hst == nil {
 			res.Violations = append(res.Violations, "at the end the ENI is on "+holder+", which runs no coordinator")
 		} else {
-			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			r := probe.New(hst.Server.URL()+"/v1/info", &http.Client{}, 2*time.Second, nil).Probe(pctx)
-			cancel()
+			r := c.probeHost(hst)
 			healthy := r.Status == signal.Healthy
 			// after a short pause the old holder must be healthy again; after a failover the new one
 			switch {

@@ -8,15 +8,35 @@ import (
 	"time"
 )
 
-// measureSteady runs a healthy cluster at default settings for window of drill time
-// after warm-up and counts what the control plane calls: the input of the cost model.
-func measureSteady(ctx context.Context, st Settings, window time.Duration, progress func(string, ...any)) (CostInput, error) {
-	c, err := newCluster(ctx, clusterSpec{Name: "drill-steady", HACount: st.Coordinators, Seed: 99, Settings: st})
+// measureSteady runs a healthy cluster at default settings for window of simulated
+// time after warm-up and counts what the control plane calls: the input of the cost
+// model.
+func measureSteady(ctx context.Context, st Settings, window time.Duration, progress func(string, ...any)) (in CostInput, err error) {
+	o := runOptions{Settings: st, Seed: 99, Simulated: true}
+	clk := o.clock()
+	var c *Cluster
+	onClock(clk, func() { c, in, err = playSteady(ctx, o, clk, window, progress) })
+	if c != nil {
+		c.Close()
+	}
+	return in, err
+}
+
+func playSteady(ctx context.Context, o runOptions, clk drillTime, window time.Duration, progress func(string, ...any)) (*Cluster, CostInput, error) {
+	st := o.Settings
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-steady", HACount: st.Coordinators, Seed: o.Seed, Settings: st, Simulated: o.Simulated}, clk)
 	if err != nil {
-		return CostInput{}, err
+		return nil, CostInput{}, err
 	}
 	c.report = progress
-	defer c.Close()
+	c.start()
+	in, err := c.steady(ctx, window)
+	return c, in, err
+}
+
+// steady warms the cluster up and counts its calls over window.
+func (c *Cluster) steady(ctx context.Context, window time.Duration) (CostInput, error) {
+	st := c.spec.Settings
 	if err := c.startControlPlane(); err != nil {
 		return CostInput{}, err
 	}

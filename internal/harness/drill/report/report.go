@@ -35,6 +35,10 @@ type Scenario struct {
 	ExpectFailover bool   `json:"expect_failover"`
 	FailedOver     bool   `json:"failed_over"`
 	OK             bool   `json:"ok"`
+	// Seed of the run, and whether it ran on simulated time (then the same seed replays
+	// it exactly).
+	Seed      int64 `json:"seed"`
+	Simulated bool  `json:"simulated"`
 
 	// Seconds after the fault (drill time), set when the moment happened.
 	DetectS          *float64 `json:"detect_s,omitempty"`
