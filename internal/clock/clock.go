@@ -124,7 +124,9 @@ func WithTimeout(ctx context.Context, c Clock, d time.Duration) (context.Context
 		WithTimeout(context.Context, time.Duration) (context.Context, context.CancelFunc)
 	}:
 		return t.WithTimeout(ctx, d)
-	case interface{ Wall(time.Duration) time.Duration }:
+	case interface {
+		Wall(time.Duration) time.Duration
+	}:
 		return context.WithTimeout(ctx, t.Wall(d))
 	}
 	return context.WithTimeout(ctx, d)

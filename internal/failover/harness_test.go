@@ -20,6 +20,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/signal"
+	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
 const (
@@ -147,8 +148,13 @@ func (w *world) stepsWith(d Deps) *Steps {
 
 // run runs one step by its name with the caller of the same name.
 func (w *world) run(step string, st events.FailoverState) (events.FailoverState, error) {
-	caller := map[string]string{events.StepTerminate: "terminate", events.StepAttachENI: "attacheni", events.StepLaunch: "launchstandby", events.StepNotify: "notify"}[step]
-	return w.steps(caller).Handlers()[step](context.Background(), st)
+	return w.steps(lambdaOf(step)).Handlers()[step](context.Background(), st)
+}
+
+// lambdaOf is the Lambda (and caller name) of a step.
+func lambdaOf(step string) string {
+	t, _ := statemachine.TaskForStep(step)
+	return t.Lambda
 }
 
 // calls counts recorded calls of caller and operation; ok selects successful ones only.

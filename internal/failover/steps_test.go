@@ -133,8 +133,7 @@ func TestCrashAndRerun(t *testing.T) {
 					}
 				}
 				ctx, cancel := context.WithCancel(context.Background())
-				cc := &crashClients{after: after, cancel: cancel, inner: w.acct.Clients(map[string]string{
-					events.StepTerminate: "terminate", events.StepAttachENI: "attacheni", events.StepLaunch: "launchstandby", events.StepNotify: "notify"}[crashStep])}
+				cc := &crashClients{after: after, cancel: cancel, inner: w.acct.Clients(lambdaOf(crashStep))}
 				_, err := w.stepsWith(cc.deps()).Handlers()[crashStep](ctx, st)
 				// The crash loses the step's output whatever it returned; a best-effort
 				// last call (tagging) may let it return nil, anything else is a

@@ -87,15 +87,14 @@ func (e *e2e) handlers() map[string]sfnlocal.Handler {
 		check(e.t, err)
 		return s
 	}
-	term, att, launch, notify := steps("terminate"), steps("attacheni"), steps("launchstandby"), steps("notify")
-	return map[string]sfnlocal.Handler{
-		StateTerminate:     sfnlocal.TypedHandler(term.Terminate),
-		StateAttachENI:     sfnlocal.TypedHandler(att.AttachENI),
-		StateLaunchStandby: sfnlocal.TypedHandler(launch.LaunchStandby),
-		StateLaunchForWait: sfnlocal.TypedHandler(launch.LaunchStandby),
-		StateNotify:        sfnlocal.TypedHandler(notify.Notify),
-		StateNotifyFailure: sfnlocal.TypedHandler(notify.Notify),
+	out := map[string]sfnlocal.Handler{}
+	for _, task := range Tasks {
+		h := sfnlocal.TypedHandler(steps(task.Lambda).Handlers()[task.Step])
+		for _, state := range task.States {
+			out[state] = h
+		}
 	}
+	return out
 }
 
 func (e *e2e) run(h map[string]sfnlocal.Handler) (sfnlocal.Result, events.FailoverState) {

@@ -87,6 +87,16 @@ var Lambdas = func() []string {
 	return out
 }()
 
+// TaskForStep returns the Task of a step (events.Step*).
+func TaskForStep(step string) (Task, bool) {
+	for _, t := range Tasks {
+		if t.Step == step {
+			return t, true
+		}
+	}
+	return Task{}, false
+}
+
 // TaskForState returns the Task a Task state invokes.
 func TaskForState(state string) (Task, bool) {
 	for _, t := range Tasks {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
 	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 

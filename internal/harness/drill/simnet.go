@@ -68,4 +68,3 @@ type simAddr string
 
 func (a simAddr) Network() string { return "tcp" }
 func (a simAddr) String() string  { return string(a) }
-
