@@ -15,7 +15,7 @@ LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---- tools: each target installs what it needs -------------------------------------------
 .PHONY: tools venv deps
@@ -55,7 +55,7 @@ agent: ## Build the host agent (linux/arm64 and linux/amd64, stripped) into bin/
 FORCE:
 
 # ---- checks -------------------------------------------------------------------------------
-.PHONY: lint test unit
+.PHONY: lint test unit test-under-load
 lint: ## gofmt, go vet and the pinned staticcheck.
 	@out=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -65,10 +65,30 @@ test: deps tools venv lint contract scan ## Run every test (unit, simulated acco
 	$(GO) test -count=1 ./...
 
 # The slow suites `make unit` leaves to `make test`: the CDK stack (infra/..., jsii), the
-# drill, the chaos campaign, the contract checks (build tag, moto) and the scans.
-UNIT_SKIP := infra(/.*)?|internal/harness/(drill|chaos|contract|secretscan)
-unit: ## The fast tests, for the inner loop: every package but the CDK stack, drill, chaos, contracts and scans (UNIT_FLAGS=-count=1 reruns cached ones).
+# chaos campaign, the contract checks (build tag, moto) and the scans. The drill runs on
+# simulated time in well under a second, so it stays in.
+UNIT_SKIP := infra(/.*)?|internal/harness/(chaos|contract|secretscan)
+unit: ## The fast tests, for the inner loop: every package but the CDK stack, chaos, contracts and scans (UNIT_FLAGS=-count=1 reruns cached ones).
 	$(GO) test $(UNIT_FLAGS) $$($(GO) list ./... | grep -vE "^$$($(GO) list -m)/($(UNIT_SKIP))\$$")
+
+# make test three times in a row while LOAD_PROCS CPU-bound processes (twice the cores by
+# default) run beside it: fails if any run fails. Run it before submitting a change that
+# touches timing; pass or fail must not depend on the machine's speed.
+LOAD_PROCS ?= $(shell echo $$(( 2 * $$(nproc) )))
+UNDER_LOAD_RUNS ?= 3
+test-under-load: ## Run make test 3 times in a row beside 2x-cores CPU-bound processes; fails if any run fails.
+	@mkdir -p out/under-load; pids=""; \
+	for i in $$(seq $(LOAD_PROCS)); do ( while :; do :; done ) & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT; \
+	echo "test-under-load: $(LOAD_PROCS) busy loops beside $(UNDER_LOAD_RUNS) runs of make test (logs in out/under-load/)"; \
+	failed=0; \
+	for r in $$(seq $(UNDER_LOAD_RUNS)); do \
+	  start=$$(date +%s); \
+	  if $(MAKE) test > out/under-load/run-$$r.log 2>&1; then rc=ok; else rc=FAILED; failed=$$((failed + 1)); fi; \
+	  echo "run $$r: $$rc in $$(( $$(date +%s) - start )) s, load $$(cut -d' ' -f1-3 /proc/loadavg), $$(grep -cE '^ok ' out/under-load/run-$$r.log) packages ok, $$(grep -cE '^(FAIL|--- FAIL)' out/under-load/run-$$r.log) FAIL lines"; \
+	done; \
+	if [ $$failed -gt 0 ]; then echo "test-under-load: $$failed of $(UNDER_LOAD_RUNS) runs FAILED"; exit 1; fi; \
+	echo "test-under-load: all $(UNDER_LOAD_RUNS) runs passed"
 
 .PHONY: contract
 contract: venv ## AWS contract checks: every call the code makes, against moto_server (real SDK clients).
@@ -107,10 +127,10 @@ synth: build tools ## Synthesize the CloudFormation template offline into cdk.ou
 	  --no-version-reporting --no-notices --no-lookups --quiet --output cdk.out $(if $(CLUSTER),-c cluster=$(CLUSTER))
 	@ls -l cdk.out/*.template.json
 
-demo: deps tools ## Run the local failover drill against the simulated AWS account; writes out/demo/.
+demo: deps tools ## Run the local failover drill on paced simulated time (DEMO_FLAGS=-loopback: the compressed wall clock over loopback HTTP); writes out/demo/.
 	$(GO) run ./drill demo $(DEMO_FLAGS)
 
-bench: deps tools build ## Measure failover timings, binary sizes, cold starts and cost; writes out/bench/.
+bench: deps tools build ## Failover timings on simulated time (deterministic), cold starts, agent footprint, binary sizes and cost; writes out/bench/.
 	$(GO) run ./drill bench $(BENCH_FLAGS)
 
 CHAOS_RUNS ?= 2000

@@ -40,8 +40,8 @@ func TestProxyFollowsTheHolder(t *testing.T) {
 	defer p.Close()
 	set := func(h *host.Server) { mu.Lock(); holder = h; mu.Unlock() }
 
-	w := &Watcher{URL: p.URL(), Clock: clk, Timeout: 500 * time.Millisecond}
-	c := &http.Client{Timeout: time.Second}
+	w := &Watcher{URL: p.URL(), Clock: clk, Timeout: 10 * time.Second} // long: a busy machine must not fail the answering cases
+	c := &http.Client{Timeout: 10 * time.Second}
 	cases := []struct {
 		name   string
 		setup  func()
