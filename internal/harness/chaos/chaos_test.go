@@ -93,3 +93,32 @@ func TestFenceCheckFires(t *testing.T) {
 		t.Fatalf("moving the ENI off a running instance was not caught: %+v", rs.violations)
 	}
 }
+
+// TestFaultTable: every kind has one entry that can inject it, a primary kind is a real
+// failure, a host fault ends (early or at the heal), and the fault mixes name known kinds.
+func TestFaultTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range faultTable {
+		if seen[k.name] {
+			t.Errorf("fault kind %s has two entries", k.name)
+		}
+		seen[k.name] = true
+		if k.inject == nil {
+			t.Errorf("fault kind %s cannot be injected", k.name)
+		}
+		if k.primary && (!k.real || k.target != activeHost) {
+			t.Errorf("primary fault kind %s must be a real failure of the active coordinator", k.name)
+		}
+		if k.target == noHost && k.healHost != nil {
+			t.Errorf("fault kind %s hits no host but heals hosts", k.name)
+		}
+	}
+	for _, k := range CrashFocus {
+		if !seen[k] {
+			t.Errorf("CrashFocus names unknown kind %s", k)
+		}
+	}
+	if len(FaultKinds) != len(faultTable) {
+		t.Errorf("FaultKinds has %d kinds, the table %d", len(FaultKinds), len(faultTable))
+	}
+}

@@ -1,6 +1,6 @@
 // Package chaos is the randomized fault campaign (`make chaos`; a short campaign runs in
 // `make test`). Each run is seeded and reproducible (`go run ./drill chaos -seed N` replays one
-// with a verbose log): on the simulated account (internal/sim) and a simulated clock it
+// with a verbose log): on the simulated account (internal/harness/sim) and a simulated clock it
 // builds a coordinator pool (3 coordinators, sometimes 1 to 5) in an Auto Scaling group,
 // simulates each host's Presto and agent in-process (a self-report every 5 s and, on
 // standbys, a witness report of the active, buffered while CloudWatch is unreachable),
@@ -10,6 +10,13 @@
 // A step's waits let the rest of the world go on (agents report, the health check
 // evaluates, faults fire), so a failover meets the faults as it would in an account.
 // Executions run one at a time, in start order.
+//
+// The campaign is a type (campaign.go: setup, the world's schedule, the main loop; the
+// invariants in invariants.go), and its fault kinds are one table (faults.go,
+// faultTable): each entry says whom the kind hits, whether it is a real failure (a
+// failover of that coordinator is justified) and a primary one (runs centre on it), how
+// much it blinds the witnesses, how it is injected and how the heal ends it. Adding a
+// kind is adding an entry. The step Lambdas come from statemachine.Tasks.
 //
 // Faults (FaultKinds): Presto exit (sometimes restarted), hang, slow answers; agent
 // death; host silence; instance terminated from outside; agent path to CloudWatch cut;

@@ -1,0 +1,228 @@
+package chaos
+
+import (
+	"sort"
+	"time"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/statemachine"
+)
+
+// observe samples the account after every background event and every step: at most one
+// attachment of the ENI, and who holds it.
+func (w *world) observe() {
+	e, ok := w.acct.ENI(w.eni)
+	if !ok {
+		w.run.violate("eni", "the coordinator ENI disappeared")
+		return
+	}
+	n := 0
+	for _, inst := range w.acct.Instances() {
+		for _, a := range inst.Attachments {
+			if a.ENIID == w.eni {
+				n++
+			}
+		}
+	}
+	if n > 1 {
+		w.run.violate("single-attachment", "the ENI shows %d attachments at %s", n, w.clk.Now().Format(time.TimeOnly))
+	}
+	if e.Attachment != nil {
+		w.run.lastHolder = e.Attachment.InstanceID
+	}
+}
+
+// recoveryWatch follows, every 5 s from the bootstrap on, when the ENI holder becomes
+// healthy for good, and whether after the last fault there was a healthy coordinator to
+// move the ENI to for long enough (2 min) before the bound. Without one, recovery is not
+// expected of the product (it does not replace a standby whose Presto is down, only
+// missing instances).
+type recoveryWatch struct {
+	lastFault     time.Time
+	healthySince  *time.Time
+	candidateRun  int // consecutive samples with a healthy candidate
+	candidateSeen bool
+}
+
+func (c *campaign) watchRecovery() {
+	r := &c.recovery
+	if now := c.clk.Now(); !now.Before(r.lastFault) && now.Before(r.lastFault.Add(c.o.RecoveryBound-time.Minute)) {
+		found := false
+		for _, inst := range c.acct.Instances() {
+			if h := c.w.hosts[inst.ID]; h != nil && inst.State == "running" && h.proc == prestoUp && !h.silent && !h.agentDead && !h.cwCut {
+				found = true
+				break
+			}
+		}
+		if found {
+			r.candidateRun++
+		} else {
+			r.candidateRun = 0
+		}
+		if r.candidateRun >= 24 {
+			r.candidateSeen = true
+		}
+	}
+	hd := c.w.holder()
+	ok := false
+	if hd != "" {
+		if inst, found := c.acct.Instance(hd); found && inst.State == "running" {
+			e, _ := c.acct.ENI(c.w.eni)
+			ok = e.Attachment != nil && e.Attachment.Status == "attached" && c.w.hostOf(hd).proc == prestoUp
+		}
+	}
+	switch {
+	case ok && r.healthySince == nil:
+		t := c.clk.Now()
+		r.healthySince = &t
+	case !ok:
+		r.healthySince = nil
+	}
+}
+
+// checkEnd checks the invariants at the end of the run.
+func (c *campaign) checkEnd() {
+	for _, e := range c.acct.Executions() {
+		if e.Status == "RUNNING" {
+			c.rs.violate("no-running-execution", "execution %s is still RUNNING at the end", e.Name)
+		}
+	}
+	c.checkBreaker()
+	fencedBy := map[string]string{} // failed instance -> the execution that fenced it
+	witnessImpaired := c.witnessesImpaired()
+	for _, r := range c.execs {
+		if r.input == nil {
+			continue
+		}
+		c.summarize(r)
+		c.checkHistory(r)
+		c.checkFailover(r, fencedBy, witnessImpaired)
+	}
+	c.checkRecovery()
+}
+
+// checkBreaker: never more than BreakerMax starts within one window.
+func (c *campaign) checkBreaker() {
+	all := c.acct.Executions()
+	for i, e := range all {
+		n := 0
+		for _, f := range all[:i+1] {
+			if e.StartDate.Sub(f.StartDate) < c.hcCfg.BreakerWindow {
+				n++
+			}
+		}
+		if n > c.hcCfg.BreakerMax {
+			c.rs.violate("circuit-breaker", "%d failovers started within %s up to %s (max %d)", n, c.hcCfg.BreakerWindow, e.Name, c.hcCfg.BreakerMax)
+			return
+		}
+	}
+}
+
+// witnessesImpaired: the run's faults blinded the witnesses (their witnessCost adds up
+// to 2 or more) or there were none (a pool of one), which excuses a false failover.
+func (c *campaign) witnessesImpaired() bool {
+	cost := 0
+	for _, k := range faultTable {
+		cost += k.witnessCost * c.res.FaultCounts[k.name]
+	}
+	return cost >= 2 || c.res.HACount == 1
+}
+
+func (c *campaign) summarize(r execRecord) {
+	in, rr := r.input, r.result
+	var states []string
+	for _, v := range rr.Visits {
+		states = append(states, v.State)
+	}
+	sum := ExecSummary{Name: r.exec.Name, Verdict: string(in.Verdict), Failed: in.FailedInstanceID, Status: rr.Status,
+		Error: rr.Error, States: states, Retries: rr.Retried, Timeline: len(rr.Doc.Timeline)}
+	if rr.Doc.Notify != nil {
+		sum.Outcome = rr.Doc.Notify.Outcome
+	}
+	c.res.Executions = append(c.res.Executions, sum)
+}
+
+// checkHistory: a readable history, a timeline with an entry from every step that
+// completed.
+func (c *campaign) checkHistory(r execRecord) {
+	rr := r.result
+	if len(rr.Doc.Timeline) == 0 {
+		c.rs.violate("history", "execution %s has an empty timeline", r.exec.Name)
+	}
+	for _, st := range rr.Completed {
+		task, _ := statemachine.TaskForState(st)
+		found := false
+		for _, e := range rr.Doc.Timeline {
+			if e.Step == task.Step {
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.rs.violate("history", "execution %s: state %s completed but the timeline has no %s entry", r.exec.Name, st, task.Step)
+		}
+	}
+}
+
+// checkFailover: no second failover for the same failure once one has fenced it (a new
+// attempt after one that ended without fencing is the health check's retry, and must not
+// be held back: the cluster would stay without a coordinator), and no failover of a
+// sound coordinator.
+func (c *campaign) checkFailover(r execRecord, fencedBy map[string]string, witnessImpaired bool) {
+	in, rr := r.input, r.result
+	f := in.FailedInstanceID
+	if f == "" {
+		return
+	}
+	// A later attempt that finds the ENI moved (SUPERSEDED: possible when the health
+	// check read a stale listing or a stale holder) acts on nothing; one that fences or
+	// attaches again is a second failover.
+	again := rr.Doc.Attach != nil || (rr.Doc.Terminate != nil && rr.Doc.Terminate.Outcome == events.TerminateFenced)
+	if prev, ok := fencedBy[f]; ok && again {
+		c.rs.violate("single-failover", "a second failover for %s (%s) after %s had fenced it", f, r.exec.Name, prev)
+	}
+	if t := rr.Doc.Terminate; t != nil && t.Outcome == events.TerminateFenced {
+		fencedBy[f] = r.exec.Name
+	}
+	h := c.w.hostOf(f)
+	for name := range h.faults {
+		if k, ok := kindOf(name); ok && k.real {
+			return
+		}
+	}
+	if witnessImpaired {
+		return
+	}
+	kinds := make([]string, 0, len(h.faults))
+	for k := range h.faults {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	c.rs.violate("false-failover", "%s failed over %s (verdict %s: %s) although its coordinator never failed (its faults: %v) and a witness could vouch for it",
+		r.exec.Name, f, in.Verdict, in.Reason, kinds)
+}
+
+// checkRecovery: exactly one attachment once settled, on a healthy coordinator, within
+// the bound; not when the breaker held a failover back (that is its job; the breaker
+// invariant covers the run) or no healthy candidate was there to move the ENI to.
+func (c *campaign) checkRecovery() {
+	if c.res.BreakerOpen || c.res.RecoveryExempt != "" {
+		return
+	}
+	e, _ := c.acct.ENI(c.w.eni)
+	if e.Attachment == nil || e.Attachment.Status != "attached" {
+		c.rs.violate("settled-attachment", "at the end (%s after the heal) the ENI is not attached (%+v)", c.o.Settle, e.Attachment)
+		return
+	}
+	hs := c.recovery.healthySince
+	if hs == nil {
+		c.rs.violate("recovery", "at the end the ENI holder %s is not a healthy running coordinator", e.Attachment.InstanceID)
+		return
+	}
+	d := max(hs.Sub(c.recovery.lastFault), 0)
+	c.res.RecoveredIn = &d
+	if d > c.o.RecoveryBound {
+		c.rs.violate("recovery", "the ENI holder %s became healthy for good only %s after the last fault (bound %s; the heal at the bound restarted what was down)",
+			e.Attachment.InstanceID, d.Round(time.Second), c.o.RecoveryBound)
+	}
+}
