@@ -171,3 +171,57 @@ func TestScheduleAndTopic(t *testing.T) {
 		tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
 	})
 }
+
+// TestAlarmsCanPublish: the topic policy (which replaces SNS's default policy) keeps the
+// TLS-only Deny and allows this account's CloudWatch alarms to publish; without the
+// Allow no alarm notification is ever delivered.
+func TestAlarmsCanPublish(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	pols := cdktest.OfType(raw, "AWS::SNS::TopicPolicy")
+	if len(pols) != 1 {
+		t.Fatalf("%d topic policies, want 1", len(pols))
+	}
+	var allow, deny map[string]any
+	for _, p := range pols {
+		if topics := cdktest.Flatten(cdktest.Props(p)["Topics"]); !strings.Contains(topics, "NotificationsTopic") {
+			t.Errorf("topic policy on %s, want the notification topic", topics)
+		}
+		for _, s := range cdktest.Props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := s.(map[string]any)
+			switch st["Effect"] {
+			case "Allow":
+				if allow != nil {
+					t.Errorf("more than one Allow: %v", st)
+				}
+				allow = st
+			case "Deny":
+				deny = st
+			}
+		}
+	}
+	if deny == nil || cdktest.Flatten(deny["Condition"]) != `{"Bool":{"aws:SecureTransport":"false"}}` {
+		t.Errorf("TLS-only Deny missing or changed: %v", deny)
+	}
+	if allow == nil {
+		t.Fatal("no Allow statement: CloudWatch alarms cannot publish to the topic")
+	}
+	if allow["Sid"] != AlarmPublishSid || cdktest.Flatten(allow["Principal"]) != `{"Service":"cloudwatch.amazonaws.com"}` ||
+		allow["Action"] != "sns:Publish" || !strings.Contains(cdktest.Flatten(allow["Resource"]), `"Ref":"NotificationsTopic`) {
+		t.Errorf("alarm Allow is %s, want cloudwatch.amazonaws.com publishing to the topic", cdktest.Flatten(allow))
+	}
+	cond := cdktest.Flatten(allow["Condition"])
+	for _, want := range []string{
+		`"ArnLike":{"aws:SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:*"]]}}`,
+		`"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}`,
+	} {
+		if !strings.Contains(cond, want) {
+			t.Errorf("alarm Allow condition %s lacks %s", cond, want)
+		}
+	}
+	// The key lets CloudWatch use it for the encrypted topic (same account only).
+	cdktest.Check(t, "key policy: CloudWatch may use the topic key", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{"Sid": "CloudWatchAlarmsPublish", "Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"}}),
+		})}})
+	})
+}
