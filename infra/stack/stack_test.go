@@ -288,7 +288,9 @@ func TestCheckov(t *testing.T) {
 }
 
 // TestCfnLint runs the pinned cfn-lint (make venv) on the synthesized template: no
-// errors and no warnings.
+// errors, no warnings and no informational findings (--include-checks I), but I1022
+// ("prefer Fn::Sub over Fn::Join"): CDK writes every string with a token in it as an
+// Fn::Join, so the rule would flag CDK's output, not a choice of this stack.
 func TestCfnLint(t *testing.T) {
 	lint, err := filepath.Abs("../../.venv/bin/cfn-lint")
 	if err != nil {
@@ -308,7 +310,7 @@ func TestCfnLint(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(lint, "--format", "parseable", path).CombinedOutput()
+	out, err := exec.Command(lint, "--include-checks", "I", "--ignore-checks", "I1022", "--format", "parseable", path).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("cfn-lint: %v\n%s", err, out)
 	}
