@@ -76,6 +76,11 @@ type Props struct {
 	Placeholders []string
 
 	LogRetention awslogs.RetentionDays // default one month
+
+	// ReserveConcurrency, when not nil, is the condition under which the Lambdas get
+	// their reserved concurrency (the stack's LambdaConcurrency=reserved); nil reserves
+	// always. See function() for why reservations are optional.
+	ReserveConcurrency awscdk.CfnCondition
 }
 
 // ControlPlane is the constructed control plane.
@@ -200,6 +205,9 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 		Description: jsii.String("Coordinator HA " + name + " Lambda of " + p.Cluster),
 	})
 	logs.GrantWrite(role)
+	cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
+		Reason:    "Added by CDK for active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.",
+		AppliesTo: []string{"Resource::*"}})
 	acts := permissions.Actions[name]
 	for _, st := range policy.Statements(acts, res) {
 		role.AddToPolicy(st)
@@ -247,6 +255,14 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	// room for a manual execution beside an automatic one and caps what a runaway
 	// caller could start. A throttled step is retried by the state machine
 	// (Lambda.TooManyRequestsException is in every Retry).
+	//
+	// Reservations are optional (LambdaConcurrency): Lambda keeps 10 executions of the
+	// account unreserved, so any reservation needs an account limit above 10, and new
+	// accounts often have exactly 10. Without them safety still holds: a second health
+	// check that overlaps the first starts the same deterministically named execution
+	// (<cluster>-<failed instance id>), which collapses into the first, and no check
+	// starts one while an execution runs; a throttled step is retried by the state
+	// machine.
 	reserved := jsii.Number(StepReservedConcurrency)
 	// Asynchronous invocations (only the schedule's): no retry, and an event older than
 	// a minute is dropped. Without this Lambda itself would retry a failed tick twice and
@@ -256,6 +272,9 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	if name == permissions.Healthcheck {
 		reserved = jsii.Number(1)
 		retries, maxAge = jsii.Number(0), awscdk.Duration_Seconds(jsii.Number(60))
+	}
+	if p.ReserveConcurrency != nil {
+		reserved = awscdk.Token_AsNumber(awscdk.Fn_ConditionIf(p.ReserveConcurrency.LogicalId(), reserved, awscdk.Aws_NO_VALUE()))
 	}
 	fn := awslambda.NewFunction(c.Construct, jsii.String(id), &awslambda.FunctionProps{
 		Description:   jsii.String("Coordinator HA " + name + " of " + p.Cluster),
@@ -269,6 +288,9 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
 		Environment:   &environment,
+		// Traced like the state machine, so one failover is one X-Ray trace across
+		// the execution and its step invocations.
+		Tracing: awslambda.Tracing_ACTIVE,
 
 		ReservedConcurrentExecutions: reserved,
 		RetryAttempts:                retries,

@@ -129,7 +129,7 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 			})
 			p.ClientCIDR.Guard(in)
 			cfn.Suppress(in, cfn.Suppression{ID: "CdkNagValidationFailure", AppliesTo: []string{"AwsSolutions-EC23"},
-				Reason: "The client CIDR is a stack parameter, which EC23 cannot evaluate at synth time; the parameter's AllowedPattern refuses prefixes shorter than /8, so 0.0.0.0/0 cannot be given."})
+				Reason: "The client CIDR is a stack parameter, which EC23 cannot evaluate at synth time; the parameter's AllowedPattern accepts only private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, with valid octets), so 0.0.0.0/0 or any public range cannot be given."})
 		}
 		if p.ClientSecurityGroup.Set() {
 			in := awsec2.NewCfnSecurityGroupIngress(c.Construct, jsii.String("ClientGroup"+r.id), &awsec2.CfnSecurityGroupIngressProps{
