@@ -14,6 +14,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/permissions"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
+	"github.com/prestoha/coordinator-ha/internal/teardown"
 )
 
 // One bare stack with the topic and the control plane, synthesized once, with the real
@@ -41,7 +42,9 @@ func TestMain(m *testing.M) {
 }
 
 func TestLambdas(t *testing.T) {
-	cdktest.Check(t, "five functions", func() { tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(5)) })
+	cdktest.Check(t, "six functions", func() {
+		tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(statemachine.Lambdas)))
+	})
 	cdktest.Check(t, "no other function (no CDK helper Lambdas)", func() {
 		tpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
@@ -73,7 +76,7 @@ func TestLambdas(t *testing.T) {
 		})
 	}
 	cdktest.Check(t, "log groups with retention", func() {
-		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(6))
+		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(7))
 		tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	})
 	// Checkov skips (make scan): on every function and log group, each with its reason.
@@ -83,8 +86,12 @@ func TestLambdas(t *testing.T) {
 		"AWS::Logs::LogGroup":   {"CKV_AWS_158"},
 	} {
 		for id, r := range cdktest.OfType(raw, typ) {
-			if got := strings.Join(cdktest.CheckovSkips(t, id, r), " "); got != strings.Join(want, " ") {
-				t.Errorf("%s: checkov skips %q, want %q", id, got, strings.Join(want, " "))
+			w := want
+			if strings.HasPrefix(id, "ControlPlaneTeardown") && typ == "AWS::Lambda::Function" {
+				w = []string{"CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_116", "CKV_AWS_115"} // the delete-time step
+			}
+			if got := strings.Join(cdktest.CheckovSkips(t, id, r), " "); got != strings.Join(w, " ") {
+				t.Errorf("%s: checkov skips %q, want %q", id, got, strings.Join(w, " "))
 			}
 		}
 	}
@@ -223,5 +230,59 @@ func TestAlarmsCanPublish(t *testing.T) {
 		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 			assertions.Match_ObjectLike(&map[string]any{"Sid": "CloudWatchAlarmsPublish", "Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"}}),
 		})}})
+	})
+}
+
+// TestTeardownOrder: the delete-time step is a custom resource on the group, served by
+// the teardown Lambda, and every other control-plane role, the state machine's and the
+// schedule depend on it, so CloudFormation deletes the control plane before it runs.
+func TestTeardownOrder(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	crs := cdktest.OfType(raw, teardown.ResourceType)
+	if len(crs) != 1 {
+		t.Fatalf("%d %s resources, want 1", len(crs), teardown.ResourceType)
+	}
+	var crID string
+	for id, cr := range crs {
+		crID = id
+		props := cdktest.Props(cr)
+		if props[teardown.PropGroupName] != "unit-asg" || !strings.Contains(cdktest.Flatten(props["ServiceToken"]), "ControlPlaneTeardown") {
+			t.Errorf("custom resource properties %s", cdktest.Flatten(props))
+		}
+	}
+	dependsOnCR := func(r map[string]any) bool {
+		d, _ := r["DependsOn"].([]any)
+		for _, x := range d {
+			if x == crID {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for id, r := range cdktest.OfType(raw, "AWS::IAM::Role") {
+		if strings.HasPrefix(id, "ControlPlaneTeardown") {
+			if dependsOnCR(r) {
+				t.Errorf("%s: the teardown's own role depends on the custom resource (a cycle)", id)
+			}
+			continue
+		}
+		n++
+		if !dependsOnCR(r) {
+			t.Errorf("role %s does not depend on the teardown custom resource: it could outlive it at a delete", id)
+		}
+	}
+	if n != len(statemachine.Lambdas) { // the other Lambdas' roles and the state machine's
+		t.Errorf("%d roles checked, want %d", n, len(statemachine.Lambdas))
+	}
+	for id, r := range cdktest.OfType(raw, "AWS::Events::Rule") {
+		if !dependsOnCR(r) {
+			t.Errorf("schedule %s does not depend on the teardown custom resource", id)
+		}
+	}
+	cdktest.Check(t, "teardown: 600 s, no reservation, tracing", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Description": "Coordinator HA teardown of unit", "Timeout": TeardownTimeoutSeconds,
+			"ReservedConcurrentExecutions": assertions.Match_Absent(), "TracingConfig": map[string]any{"Mode": "Active"}})
 	})
 }

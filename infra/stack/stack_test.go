@@ -228,20 +228,22 @@ func TestOutputs(t *testing.T) {
 
 func TestResourceCounts(t *testing.T) {
 	for typ, n := range map[string]float64{
-		"AWS::Lambda::Function":              5,
-		"AWS::StepFunctions::StateMachine":   1,
-		"AWS::Events::Rule":                  1,
-		"AWS::SNS::Topic":                    1,
-		"AWS::KMS::Key":                      1,
-		"AWS::EC2::NetworkInterface":         1,
-		"AWS::EC2::LaunchTemplate":           1,
-		"AWS::AutoScaling::AutoScalingGroup": 1,
-		"AWS::SecretsManager::Secret":        1,
-		"AWS::CloudWatch::Dashboard":         1,
-		"AWS::CloudWatch::Alarm":             4,
-		"AWS::EC2::SecurityGroup":            2,
-		"AWS::Logs::LogGroup":                6,
-		"AWS::IAM::Role":                     7,
+		"AWS::Lambda::Function":               6,
+		"AWS::CloudFormation::CustomResource": 0, // typed Custom::CoordinatorTeardown, counted below
+		"Custom::CoordinatorTeardown":         1,
+		"AWS::StepFunctions::StateMachine":    1,
+		"AWS::Events::Rule":                   1,
+		"AWS::SNS::Topic":                     1,
+		"AWS::KMS::Key":                       1,
+		"AWS::EC2::NetworkInterface":          1,
+		"AWS::EC2::LaunchTemplate":            1,
+		"AWS::AutoScaling::AutoScalingGroup":  1,
+		"AWS::SecretsManager::Secret":         1,
+		"AWS::CloudWatch::Dashboard":          1,
+		"AWS::CloudWatch::Alarm":              4,
+		"AWS::EC2::SecurityGroup":             2,
+		"AWS::Logs::LogGroup":                 7,
+		"AWS::IAM::Role":                      8,
 	} {
 		cdktest.Check(t, typ, func() { tpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 	}
@@ -312,21 +314,29 @@ func TestCheckov(t *testing.T) {
 	for id, r := range raw["Resources"].(map[string]any) {
 		res := r.(map[string]any)
 		got := strings.Join(cdktest.CheckovSkips(t, id, res), " ")
-		if got != want[res["Type"].(string)] {
-			t.Errorf("%s (%s): checkov skips %q, want %q", id, res["Type"], got, want[res["Type"].(string)])
+		w := want[res["Type"].(string)]
+		if strings.HasPrefix(id, "ControlPlaneTeardown") && res["Type"] == "AWS::Lambda::Function" {
+			w = "CKV_AWS_117 CKV_AWS_173 CKV_AWS_116 CKV_AWS_115" // the delete-time step
+		}
+		if got != w {
+			t.Errorf("%s (%s): checkov skips %q, want %q", id, res["Type"], got, w)
 		}
 		if got != "" {
 			skipped++
 		}
 	}
-	if skipped != 5+6 {
-		t.Errorf("%d resources with checkov skips, want 11 (5 Lambdas, 6 log groups)", skipped)
+	if skipped != 6+7 {
+		t.Errorf("%d resources with checkov skips, want 13 (6 Lambdas, 7 log groups)", skipped)
 	}
 	// Reserved concurrency only with LambdaConcurrency=reserved (a new account's limit
 	// of 10 allows no reservation at all).
 	for id, fn := range cdktest.OfType(raw, "AWS::Lambda::Function") {
 		rc := cdktest.Flatten(cdktest.Props(fn)["ReservedConcurrentExecutions"])
-		if !regexp.MustCompile(`^\{"Fn::If":\["ReserveLambdaConcurrency",[12],\{"Ref":"AWS::NoValue"\}\]\}$`).MatchString(rc) {
+		if strings.HasPrefix(id, "ControlPlaneTeardown") { // runs once, at deletion: never reserved
+			if _, ok := cdktest.Props(fn)["ReservedConcurrentExecutions"]; ok {
+				t.Errorf("%s: reserved concurrency %s, want none", id, rc)
+			}
+		} else if !regexp.MustCompile(`^\{"Fn::If":\["ReserveLambdaConcurrency",[12],\{"Ref":"AWS::NoValue"\}\]\}$`).MatchString(rc) {
 			t.Errorf("%s: reserved concurrency %s, want Fn::If(ReserveLambdaConcurrency, 1 or 2, NoValue)", id, rc)
 		}
 		if tr := cdktest.Flatten(cdktest.Props(fn)["TracingConfig"]); tr != `{"Mode":"Active"}` {

@@ -13,11 +13,12 @@ const (
 	AttachENI     = "attacheni"
 	LaunchStandby = "launchstandby"
 	Notify        = "notify"
+	Teardown      = "teardown"
 	Agent         = "agent"
 )
 
 // Callers lists every key of Actions in a fixed order.
-var Callers = []string{Healthcheck, Terminate, AttachENI, LaunchStandby, Notify, Agent}
+var Callers = []string{Healthcheck, Terminate, AttachENI, LaunchStandby, Notify, Teardown, Agent}
 
 // Actions is what each caller may call: exactly the AWS API calls its Go code makes
 // through internal/awsapi.
@@ -57,6 +58,12 @@ var Actions = map[string][]string{
 	},
 	Notify: {
 		"sns:Publish",
+	},
+	// The delete-time step (internal/teardown): releases the group at stack deletion.
+	Teardown: {
+		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:SetInstanceProtection",
+		"autoscaling:UpdateAutoScalingGroup",
 	},
 	Agent: {
 		"cloudwatch:PutMetricData",
@@ -169,6 +176,7 @@ var Scopes = map[string]Scope{
 	"autoscaling:SetDesiredCapacity":                  ClusterGroup,
 	"autoscaling:SetInstanceProtection":               ClusterGroup,
 	"autoscaling:TerminateInstanceInAutoScalingGroup": ClusterGroup,
+	"autoscaling:UpdateAutoScalingGroup":              ClusterGroup,
 	"cloudwatch:PutMetricData":                        MetricNamespace,
 	"states:StartExecution":                           StateMachine,
 	"states:ListExecutions":                           StateMachine,
