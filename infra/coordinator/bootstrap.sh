@@ -297,7 +297,7 @@ install_shared_key || say "host key: keeping this host's own key"
 
 # 5. Detached: wait until the coordinator answers, then signal CloudFormation. Detached so
 # that a Presto/Trino unit ordered after cloud-final.service can start at all.
-systemd-run --no-block --unit=coordinator-ha-ready --description='Coordinator HA: signal readiness to CloudFormation' \
+systemd-run --no-block --collect --unit=coordinator-ha-ready --description='Coordinator HA: signal readiness to CloudFormation' \
   /bin/bash "$0" ready || say "could not start the ready signal; CloudFormation will time out"
 say "boot done"
 exit 0
