@@ -5,7 +5,7 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 GO      ?= go
-LAMBDAS := healthcheck terminate attacheni launchstandby notify
+LAMBDAS := healthcheck teardown terminate attacheni launchstandby notify
 NODE_BIN := _tools/node_modules/.bin
 VENV     := .venv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20

@@ -20,6 +20,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/permissions"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
+	"github.com/prestoha/coordinator-ha/internal/teardown"
 )
 
 // HealthCheckTimeoutSeconds is the health check's Lambda timeout: one invocation per
@@ -41,6 +42,11 @@ var (
 		false: {noVPC, {ID: "CKV_AWS_116", Comment: "Invoked synchronously (request-response) by the failover state machine only, whose Retry, Catch and Notify step handle failures; a dead-letter queue receives only failed asynchronous invocations, so it would never receive anything."}, noEnvKey},
 		// The health check.
 		true: {noVPC, {ID: "CKV_AWS_116", Comment: "Invoked asynchronously by the one-minute schedule with no retry and a 60 s maximum event age (rule target and function alike): a failed or late tick is dropped on purpose, the next tick re-evaluates, and a failing or silent health check raises the HealthCheckErrors alarm. A dead-letter queue would hold only stale ticks."}, noEnvKey},
+	}
+	// The delete-time step (teardown).
+	teardownSkips = []cfn.Skip{noVPC, noEnvKey,
+		{ID: "CKV_AWS_116", Comment: "Invoked by CloudFormation as the custom resource's handler: CloudFormation waits for the answer at the response URL and shows a failure or a timeout in the stack events; a dead-letter queue would hold an event nobody can answer CloudFormation with any more."},
+		{ID: "CKV_AWS_115", Comment: "Runs once, when the stack (or its group) is deleted: a reservation would take concurrency from the account for the life of the stack to guard one invocation, and a new account's limit of 10 allows none."},
 	}
 	logGroupSkip = cfn.Skip{ID: "CKV_AWS_158", Comment: "The logs hold instance ids, verdicts and step results, no secrets; CloudWatch Logs encrypts every log group at rest. A customer managed key would need a key policy for the logs service and adds nothing here."}
 )
@@ -76,6 +82,11 @@ type Props struct {
 	Placeholders []string
 
 	LogRetention awslogs.RetentionDays // default one month
+
+	// ReserveConcurrency, when not nil, is the condition under which the Lambdas get
+	// their reserved concurrency (the stack's LambdaConcurrency=reserved); nil reserves
+	// always. See function() for why reservations are optional.
+	ReserveConcurrency awscdk.CfnCondition
 }
 
 // ControlPlane is the constructed control plane.
@@ -85,7 +96,15 @@ type ControlPlane struct {
 	LogGroups    map[string]awslogs.LogGroup
 	StateMachine awsstepfunctions.StateMachine
 	Schedule     awsevents.Rule
+	// Teardown is the delete-time step (internal/teardown): a custom resource on the
+	// group that every other control-plane resource depends on, so that on a stack
+	// delete the control plane goes first, then Teardown releases the group.
+	Teardown awscdk.CustomResource
 }
+
+// TeardownTimeoutSeconds is the delete-time step's Lambda timeout: long enough for the
+// coordinators to terminate (a minute or two), well under CloudFormation's one-hour wait.
+const TeardownTimeoutSeconds = 600
 
 // New builds the control plane.
 func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
@@ -115,6 +134,14 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 		config.EnvHACount:  p.HACount,
 	}
 	res := policy.Resources{Cluster: p.Cluster, ASGName: p.ASGName, TopicARN: p.Topic.TopicArn()}
+
+	// The delete-time step first: everything below depends on it (see function).
+	td := c.function(p, permissions.Teardown, TeardownTimeoutSeconds, env, nil, res) // the common env: the group comes with each request
+	c.Teardown = awscdk.NewCustomResource(c.Construct, jsii.String("ReleaseGroupOnDelete"), &awscdk.CustomResourceProps{
+		ServiceToken: td.FunctionArn(),
+		ResourceType: jsii.String(teardown.ResourceType),
+		Properties:   &map[string]any{teardown.PropGroupName: p.ASGName},
+	})
 
 	steps := []string{permissions.Terminate, permissions.AttachENI, permissions.LaunchStandby, permissions.Notify}
 	timeouts := map[string]int{}
@@ -154,6 +181,7 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 		Sid: jsii.String("InvokeStepFunctions"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &arns,
 	}))
 	cfn.DependOnPolicyOnly(c.StateMachine, c.StateMachine.Role())
+	c.StateMachine.Role().Node().AddDependency(c.Teardown)
 	cfn.Suppress(c.StateMachine, cfn.Suppression{ID: "AwsSolutions-IAM5",
 		Reason:    "Added by CDK for logging and tracing: the CloudWatch Logs delivery actions (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.",
 		AppliesTo: []string{"Resource::*"}})
@@ -180,6 +208,7 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 			MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(60)),
 		})},
 	})
+	c.Schedule.Node().AddDependency(c.Teardown)
 	return c
 }
 
@@ -190,7 +219,7 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	}
 	id := map[string]string{
 		permissions.Healthcheck: "HealthCheck", permissions.Terminate: "Terminate", permissions.AttachENI: "AttachENI",
-		permissions.LaunchStandby: "LaunchStandby", permissions.Notify: "Notify",
+		permissions.LaunchStandby: "LaunchStandby", permissions.Notify: "Notify", permissions.Teardown: "Teardown",
 	}[name]
 	logs := awslogs.NewLogGroup(c.Construct, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention: p.LogRetention, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -200,6 +229,15 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 		Description: jsii.String("Coordinator HA " + name + " Lambda of " + p.Cluster),
 	})
 	logs.GrantWrite(role)
+	if c.Teardown != nil {
+		// Deleted before the delete-time step runs (the function depends on its role's
+		// policy, which depends on the role): no failover step can act once it releases
+		// the group.
+		role.Node().AddDependency(c.Teardown)
+	}
+	cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
+		Reason:    "Added by CDK for active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.",
+		AppliesTo: []string{"Resource::*"}})
 	acts := permissions.Actions[name]
 	for _, st := range policy.Statements(acts, res) {
 		role.AddToPolicy(st)
@@ -247,6 +285,14 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	// room for a manual execution beside an automatic one and caps what a runaway
 	// caller could start. A throttled step is retried by the state machine
 	// (Lambda.TooManyRequestsException is in every Retry).
+	//
+	// Reservations are optional (LambdaConcurrency): Lambda keeps 10 executions of the
+	// account unreserved, so any reservation needs an account limit above 10, and new
+	// accounts often have exactly 10. Without them safety still holds: a second health
+	// check that overlaps the first starts the same deterministically named execution
+	// (<cluster>-<failed instance id>), which collapses into the first, and no check
+	// starts one while an execution runs; a throttled step is retried by the state
+	// machine.
 	reserved := jsii.Number(StepReservedConcurrency)
 	// Asynchronous invocations (only the schedule's): no retry, and an event older than
 	// a minute is dropped. Without this Lambda itself would retry a failed tick twice and
@@ -256,6 +302,12 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	if name == permissions.Healthcheck {
 		reserved = jsii.Number(1)
 		retries, maxAge = jsii.Number(0), awscdk.Duration_Seconds(jsii.Number(60))
+	}
+	if name == permissions.Teardown {
+		reserved = nil // one invocation in the life of the stack
+	}
+	if p.ReserveConcurrency != nil && reserved != nil {
+		reserved = awscdk.Token_AsNumber(awscdk.Fn_ConditionIf(p.ReserveConcurrency.LogicalId(), reserved, awscdk.Aws_NO_VALUE()))
 	}
 	fn := awslambda.NewFunction(c.Construct, jsii.String(id), &awslambda.FunctionProps{
 		Description:   jsii.String("Coordinator HA " + name + " of " + p.Cluster),
@@ -269,13 +321,20 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
 		Environment:   &environment,
+		// Traced like the state machine, so one failover is one X-Ray trace across
+		// the execution and its step invocations.
+		Tracing: awslambda.Tracing_ACTIVE,
 
 		ReservedConcurrentExecutions: reserved,
 		RetryAttempts:                retries,
 		MaxEventAge:                  maxAge,
 	})
 	cfn.DependOnPolicyOnly(fn, role)
-	cfn.CheckovSkip(fn, lambdaSkips[name == permissions.Healthcheck]...)
+	if name == permissions.Teardown {
+		cfn.CheckovSkip(fn, teardownSkips...)
+	} else {
+		cfn.CheckovSkip(fn, lambdaSkips[name == permissions.Healthcheck]...)
+	}
 	cfn.CheckovSkip(logs, logGroupSkip)
 	c.Functions[name] = fn
 	c.LogGroups[name] = logs

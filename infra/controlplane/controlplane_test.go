@@ -14,6 +14,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/permissions"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
+	"github.com/prestoha/coordinator-ha/internal/teardown"
 )
 
 // One bare stack with the topic and the control plane, synthesized once, with the real
@@ -41,7 +42,9 @@ func TestMain(m *testing.M) {
 }
 
 func TestLambdas(t *testing.T) {
-	cdktest.Check(t, "five functions", func() { tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(5)) })
+	cdktest.Check(t, "six functions", func() {
+		tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(statemachine.Lambdas)))
+	})
 	cdktest.Check(t, "no other function (no CDK helper Lambdas)", func() {
 		tpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
@@ -73,7 +76,7 @@ func TestLambdas(t *testing.T) {
 		})
 	}
 	cdktest.Check(t, "log groups with retention", func() {
-		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(6))
+		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(7))
 		tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	})
 	// Checkov skips (make scan): on every function and log group, each with its reason.
@@ -83,8 +86,12 @@ func TestLambdas(t *testing.T) {
 		"AWS::Logs::LogGroup":   {"CKV_AWS_158"},
 	} {
 		for id, r := range cdktest.OfType(raw, typ) {
-			if got := strings.Join(cdktest.CheckovSkips(t, id, r), " "); got != strings.Join(want, " ") {
-				t.Errorf("%s: checkov skips %q, want %q", id, got, strings.Join(want, " "))
+			w := want
+			if strings.HasPrefix(id, "ControlPlaneTeardown") && typ == "AWS::Lambda::Function" {
+				w = []string{"CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_116", "CKV_AWS_115"} // the delete-time step
+			}
+			if got := strings.Join(cdktest.CheckovSkips(t, id, r), " "); got != strings.Join(w, " ") {
+				t.Errorf("%s: checkov skips %q, want %q", id, got, strings.Join(w, " "))
 			}
 		}
 	}
@@ -103,7 +110,7 @@ func TestRolesFromTheTable(t *testing.T) {
 		var got []string
 		for _, st := range cdktest.Statements(raw, roleID) {
 			for _, a := range cdktest.Actions(st) {
-				if !strings.HasPrefix(a, "logs:") && !strings.HasPrefix(a, "kms:") {
+				if !strings.HasPrefix(a, "logs:") && !strings.HasPrefix(a, "kms:") && !strings.HasPrefix(a, "xray:") {
 					got = append(got, a)
 				}
 			}
@@ -169,5 +176,113 @@ func TestScheduleAndTopic(t *testing.T) {
 	})
 	cdktest.Check(t, "e-mail subscription", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
+	})
+}
+
+// TestAlarmsCanPublish: the topic policy (which replaces SNS's default policy) keeps the
+// TLS-only Deny and allows this account's CloudWatch alarms to publish; without the
+// Allow no alarm notification is ever delivered.
+func TestAlarmsCanPublish(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	pols := cdktest.OfType(raw, "AWS::SNS::TopicPolicy")
+	if len(pols) != 1 {
+		t.Fatalf("%d topic policies, want 1", len(pols))
+	}
+	var allow, deny map[string]any
+	for _, p := range pols {
+		if topics := cdktest.Flatten(cdktest.Props(p)["Topics"]); !strings.Contains(topics, "NotificationsTopic") {
+			t.Errorf("topic policy on %s, want the notification topic", topics)
+		}
+		for _, s := range cdktest.Props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := s.(map[string]any)
+			switch st["Effect"] {
+			case "Allow":
+				if allow != nil {
+					t.Errorf("more than one Allow: %v", st)
+				}
+				allow = st
+			case "Deny":
+				deny = st
+			}
+		}
+	}
+	if deny == nil || cdktest.Flatten(deny["Condition"]) != `{"Bool":{"aws:SecureTransport":"false"}}` {
+		t.Errorf("TLS-only Deny missing or changed: %v", deny)
+	}
+	if allow == nil {
+		t.Fatal("no Allow statement: CloudWatch alarms cannot publish to the topic")
+	}
+	if allow["Sid"] != AlarmPublishSid || cdktest.Flatten(allow["Principal"]) != `{"Service":"cloudwatch.amazonaws.com"}` ||
+		allow["Action"] != "sns:Publish" || !strings.Contains(cdktest.Flatten(allow["Resource"]), `"Ref":"NotificationsTopic`) {
+		t.Errorf("alarm Allow is %s, want cloudwatch.amazonaws.com publishing to the topic", cdktest.Flatten(allow))
+	}
+	cond := cdktest.Flatten(allow["Condition"])
+	for _, want := range []string{
+		`"ArnLike":{"aws:SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:*"]]}}`,
+		`"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}`,
+	} {
+		if !strings.Contains(cond, want) {
+			t.Errorf("alarm Allow condition %s lacks %s", cond, want)
+		}
+	}
+	// The key lets CloudWatch use it for the encrypted topic (same account only).
+	cdktest.Check(t, "key policy: CloudWatch may use the topic key", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{"Sid": "CloudWatchAlarmsPublish", "Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"}}),
+		})}})
+	})
+}
+
+// TestTeardownOrder: the delete-time step is a custom resource on the group, served by
+// the teardown Lambda, and every other control-plane role, the state machine's and the
+// schedule depend on it, so CloudFormation deletes the control plane before it runs.
+func TestTeardownOrder(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	crs := cdktest.OfType(raw, teardown.ResourceType)
+	if len(crs) != 1 {
+		t.Fatalf("%d %s resources, want 1", len(crs), teardown.ResourceType)
+	}
+	var crID string
+	for id, cr := range crs {
+		crID = id
+		props := cdktest.Props(cr)
+		if props[teardown.PropGroupName] != "unit-asg" || !strings.Contains(cdktest.Flatten(props["ServiceToken"]), "ControlPlaneTeardown") {
+			t.Errorf("custom resource properties %s", cdktest.Flatten(props))
+		}
+	}
+	dependsOnCR := func(r map[string]any) bool {
+		d, _ := r["DependsOn"].([]any)
+		for _, x := range d {
+			if x == crID {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for id, r := range cdktest.OfType(raw, "AWS::IAM::Role") {
+		if strings.HasPrefix(id, "ControlPlaneTeardown") {
+			if dependsOnCR(r) {
+				t.Errorf("%s: the teardown's own role depends on the custom resource (a cycle)", id)
+			}
+			continue
+		}
+		n++
+		if !dependsOnCR(r) {
+			t.Errorf("role %s does not depend on the teardown custom resource: it could outlive it at a delete", id)
+		}
+	}
+	if n != len(statemachine.Lambdas) { // the other Lambdas' roles and the state machine's
+		t.Errorf("%d roles checked, want %d", n, len(statemachine.Lambdas))
+	}
+	for id, r := range cdktest.OfType(raw, "AWS::Events::Rule") {
+		if !dependsOnCR(r) {
+			t.Errorf("schedule %s does not depend on the teardown custom resource", id)
+		}
+	}
+	cdktest.Check(t, "teardown: 600 s, no reservation, tracing", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Description": "Coordinator HA teardown of unit", "Timeout": TeardownTimeoutSeconds,
+			"ReservedConcurrentExecutions": assertions.Match_Absent(), "TracingConfig": map[string]any{"Mode": "Active"}})
 	})
 }

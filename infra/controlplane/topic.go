@@ -11,6 +11,10 @@ import (
 	"github.com/prestoha/coordinator-ha/infra/cfn"
 )
 
+// AlarmPublishSid is the topic policy statement that lets this account's CloudWatch
+// alarms publish to the topic.
+const AlarmPublishSid = "CloudWatchAlarmsPublish"
+
 // TopicProps configures the notification topic.
 type TopicProps struct {
 	Cluster string
@@ -47,6 +51,23 @@ func NewTopic(scope constructs.Construct, id string, p *TopicProps) *Notificatio
 		MasterKey:   n.Key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// EnforceSSL writes an AWS::SNS::TopicPolicy, and a topic policy replaces SNS's
+	// default policy (which let the account's own principals publish). Without an Allow
+	// for CloudWatch next to the TLS-only Deny no alarm could ever publish: CloudWatch
+	// alarm actions publish as the service principal, not as an IAM principal of the
+	// account. The conditions keep it to this account's alarms (confused deputy: another
+	// account's alarm cannot use this topic).
+	n.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(AlarmPublishSid),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{n.Topic.TopicArn()},
+		Conditions: &map[string]any{
+			"ArnLike": map[string]any{"aws:SourceArn": "arn:" + *awscdk.Aws_PARTITION() + ":cloudwatch:" + *awscdk.Aws_REGION() + ":" +
+				*awscdk.Aws_ACCOUNT_ID() + ":alarm:*"},
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		},
+	}))
 	if p.Email.Set() {
 		sub := awssns.NewCfnSubscription(n.Construct, jsii.String("Email"), &awssns.CfnSubscriptionProps{
 			TopicArn: n.Topic.TopicArn(), Protocol: jsii.String("email"), Endpoint: p.Email.Value,

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
@@ -17,8 +18,18 @@ import (
 	"github.com/prestoha/coordinator-ha/infra/cfn"
 	"github.com/prestoha/coordinator-ha/infra/policy"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/permissions"
 )
+
+// StartupBudget is how long a new coordinator may take to answer /v1/info before its
+// ready signal reports FAILURE: the health check's own startup budget.
+var StartupBudget = healthcheck.DefaultStartupBudget
+
+// BootAllowance is the time the boot script may take before it starts waiting for the
+// coordinator: IMDS, the agent download with its retries (up to about 7 minutes while S3
+// fails), the host key.
+const BootAllowance = 10 * time.Minute
 
 // Props configures the coordinator hosts. String fields may be CDK tokens (parameter
 // references); Cluster must be a literal, since it goes into IAM conditions and tags.
@@ -118,7 +129,7 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 			})
 			p.ClientCIDR.Guard(in)
 			cfn.Suppress(in, cfn.Suppression{ID: "CdkNagValidationFailure", AppliesTo: []string{"AwsSolutions-EC23"},
-				Reason: "The client CIDR is a stack parameter, which EC23 cannot evaluate at synth time; the parameter's AllowedPattern refuses prefixes shorter than /8, so 0.0.0.0/0 cannot be given."})
+				Reason: "The client CIDR is a stack parameter, which EC23 cannot evaluate at synth time; the parameter's AllowedPattern accepts only private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, with valid octets), so 0.0.0.0/0 or any public range cannot be given."})
 		}
 		if p.ClientSecurityGroup.Set() {
 			in := awsec2.NewCfnSecurityGroupIngress(c.Construct, jsii.String("ClientGroup"+r.id), &awsec2.CfnSecurityGroupIngressProps{
@@ -140,6 +151,15 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 		Tags: &[]*awscdk.CfnTag{clusterTag,
 			{Key: jsii.String(config.TagName), Value: jsii.String(p.Cluster + "-coordinator")}},
 	})
+	// Explicit policies (cfn-lint I3011). Delete: a deleted stack leaves no ENI behind
+	// (it is detached by then: the group goes first, since its user data names the ENI).
+	// Retain on replacement: a changed SubnetId or CoordinatorPrivateIp would make a new
+	// ENI with a new IP, and CloudFormation could not delete the old one anyway while
+	// the active holds it. Keeping it keeps the old address allocated for the clients
+	// until the operator moves them; the README lists these parameters as fixed after
+	// creation.
+	c.ENI.CfnOptions().SetDeletionPolicy(awscdk.CfnDeletionPolicy_DELETE)
+	c.ENI.CfnOptions().SetUpdateReplacePolicy(awscdk.CfnDeletionPolicy_RETAIN)
 	c.ENIID = c.ENI.Ref()
 	c.ENIIP = c.ENI.AttrPrimaryPrivateIpAddress()
 
@@ -151,6 +171,11 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 		KmsKeyId:     p.SecretKey.KeyArn(),
 		Tags:         &[]*awscdk.CfnTag{clusterTag},
 	})
+	// Deleted with the stack (Secrets Manager keeps it recoverable for its recovery
+	// window); a replacement starts from the placeholder and the next coordinator to boot
+	// writes a new key, which the rolling update then installs on every host.
+	c.HostKeySecret.CfnOptions().SetDeletionPolicy(awscdk.CfnDeletionPolicy_DELETE)
+	c.HostKeySecret.CfnOptions().SetUpdateReplacePolicy(awscdk.CfnDeletionPolicy_DELETE)
 	cfn.Suppress(c.HostKeySecret, cfn.Suppression{ID: "AwsSolutions-SMG4",
 		Reason: "An SSH host key is an identity, not a credential: rotating it would make every client see a changed host key, which is what the shared key exists to prevent."})
 
@@ -168,20 +193,12 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 	arm.GrantRead(c.Role)
 	amd.GrantRead(c.Role)
 	cfn.Suppress(c.Role, cfn.Suppression{ID: "AwsSolutions-IAM5",
-		Reason: "cloudwatch:PutMetricData has no resource-level permissions; it is limited by the cloudwatch:namespace condition to the product's namespace. The S3 wildcards are CDK's asset grant (s3:GetObject*, s3:GetBucket*, s3:List*) on the asset bucket and the agent objects only.",
+		Reason: "cloudwatch:PutMetricData has no resource-level permissions; it is limited by the cloudwatch:namespace condition to the product's namespace. The S3 wildcards are CDK's asset grant (s3:GetObject*, s3:GetBucket*, s3:List*) on the asset bucket and the agent objects only. autoscaling:SetInstanceHealth (a failed boot marks its own instance Unhealthy) is on groups carrying this cluster's tag: the hosts' policy cannot name the group, because the group waits for the hosts' ready signals (CreationPolicy) and so must be created after the policy.",
 		AppliesTo: []string{"Resource::*", "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*",
+			"Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*",
 			"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"}})
 	profile := awsiam.NewCfnInstanceProfile(c.Construct, jsii.String("InstanceProfile"), &awsiam.CfnInstanceProfileProps{
 		Roles: &[]*string{c.Role.RoleName()},
-	})
-
-	c.UserData = userData(userDataValues{
-		Region: *awscdk.Aws_REGION(), Cluster: p.Cluster, ENIID: *c.ENIID, ENIIP: *c.ENIIP, Port: *p.PrestoPort,
-		AgentArm64: *arm.S3ObjectUrl(), AgentAmd64: *amd.S3ObjectUrl(), Unit: unit,
-		SecretARN: *c.HostKeySecret.Ref(),
-		// The stack id ends in a UUID fixed for the life of the stack: the client
-		// request token of the one host-key write that can succeed.
-		HostKeyToken: *awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), jsii.Number(3))),
 	})
 
 	tagSpec := func(kind string) *awsec2.CfnLaunchTemplate_TagSpecificationProperty {
@@ -193,7 +210,13 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 			InstanceType:       p.InstanceType,
 			KeyName:            p.KeyName.OrNoValue(),
 			IamInstanceProfile: &awsec2.CfnLaunchTemplate_IamInstanceProfileProperty{Arn: profile.AttrArn()},
-			SecurityGroupIds:   groups,
+			// No public address, whatever the subnet's MapPublicIpOnLaunch says: the
+			// coordinators are reached at the ENI's private IP only. The security groups
+			// move into the primary interface's spec, where AWS requires them once
+			// NetworkInterfaces is given.
+			NetworkInterfaces: &[]*awsec2.CfnLaunchTemplate_NetworkInterfaceProperty{{
+				DeviceIndex: jsii.Number(0), AssociatePublicIpAddress: jsii.Bool(false), Groups: groups, DeleteOnTermination: jsii.Bool(true),
+			}},
 			// IMDSv2 only. Hop limit 2 so a Presto/Trino running in a container on the
 			// host can still use the instance role (e.g. for S3); the agent runs on the host.
 			MetadataOptions: &awsec2.CfnLaunchTemplate_MetadataOptionsProperty{
@@ -208,7 +231,6 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 				},
 			}},
 			Monitoring:        &awsec2.CfnLaunchTemplate_MonitoringProperty{Enabled: jsii.Bool(true)},
-			UserData:          awscdk.Fn_Base64(jsii.String(c.UserData)),
 			TagSpecifications: &[]*awsec2.CfnLaunchTemplate_TagSpecificationProperty{tagSpec("volume")},
 		},
 		TagSpecifications: &[]*awsec2.CfnLaunchTemplate_LaunchTemplateTagSpecificationProperty{{
@@ -235,6 +257,64 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 		},
 	})
 	c.GroupName = c.Group.Ref()
+	st := awscdk.Stack_Of(c.Construct)
+	// The instances need their role's policy from the first boot on (the agent download,
+	// the host key, the ready signal): without this the group may launch them before the
+	// policy is attached.
+	c.Group.AddDependency(c.Role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild().(awscdk.CfnResource))
+
+	// Creation: the stack completes only when every coordinator's boot script has seen
+	// the agent running and its coordinator answering /v1/info as a coordinator (healthy
+	// or starting), each signalling with its instance id. The timeout is the health
+	// check's startup budget (what the ready signal waits) plus BootAllowance for the
+	// boot itself (the agent download and its retries, the host key).
+	timeout := fmt.Sprintf("PT%dM", int((BootAllowance + StartupBudget).Minutes()))
+	haCount := awscdk.Token_AsNumber(p.HACount)
+	if !*awscdk.Token_IsUnresolved(p.HACount) {
+		n, err := strconv.Atoi(*p.HACount)
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("coordinator.New: HACount %q is not a count", *p.HACount))
+		}
+		haCount = jsii.Number(float64(n))
+	}
+	c.Group.CfnOptions().SetCreationPolicy(&awscdk.CfnCreationPolicy{
+		ResourceSignal: &awscdk.CfnResourceSignal{Count: haCount, Timeout: jsii.String(timeout)},
+	})
+	// Updates that change the launch template (AMI, instance type, user data: the Presto
+	// port, the agent) roll the pool one coordinator at a time, and never below
+	// HACoordinatorsCount in service: CloudFormation launches the replacement first (the
+	// group's max is one more than its size), waits for its ready signal, and only then
+	// terminates an old member. When that member is the active, the control plane sees it
+	// GONE and moves the ENI to a healthy standby at once, as in any failover (queries in
+	// flight are lost; see the README for the planned switchover that avoids surprises).
+	// Processes left running on purpose: Launch and Terminate (the failover steps use
+	// them), HealthCheck and ReplaceUnhealthy (a boot script that fails marks its
+	// instance Unhealthy and must be replaced). Suspended: the ones that could move or
+	// add instances behind the update's back.
+	c.Group.CfnOptions().SetUpdatePolicy(&awscdk.CfnUpdatePolicy{
+		AutoScalingRollingUpdate: &awscdk.CfnAutoScalingRollingUpdate{
+			MaxBatchSize:          jsii.Number(1),
+			MinInstancesInService: haCount,
+			PauseTime:             jsii.String(timeout),
+			WaitOnResourceSignals: jsii.Bool(true),
+			SuspendProcesses:      jsii.Strings("AZRebalance", "AlarmNotification", "ScheduledActions"),
+		},
+	})
+
+	// The boot script names the group (its logical id, for the ready signal), so it is
+	// written into the launch template once the group exists.
+	c.UserData = userData(userDataValues{
+		Region: *awscdk.Aws_REGION(), Cluster: p.Cluster, ENIID: *c.ENIID, ENIIP: *c.ENIIP, Port: *p.PrestoPort,
+		AgentArm64: *arm.S3ObjectUrl(), AgentAmd64: *amd.S3ObjectUrl(), Unit: unit,
+		SecretARN: *c.HostKeySecret.Ref(),
+		// The stack id ends in a UUID fixed for the life of the stack: the client
+		// request token of the one host-key write that can succeed.
+		HostKeyToken:         *awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), jsii.Number(3))),
+		StackName:            *awscdk.Aws_STACK_NAME(),
+		SignalID:             *st.GetLogicalId(c.Group),
+		StartupBudgetSeconds: int(StartupBudget.Seconds()),
+	})
+	c.LaunchTemplate.AddPropertyOverride(jsii.String("LaunchTemplateData.UserData"), awscdk.Fn_Base64(jsii.String(c.UserData)))
 	cfn.Suppress(c.Group, cfn.Suppression{ID: "AwsSolutions-AS3",
 		Reason: "Scaling events are reported by the control plane: every failover and replacement is announced by the Notify step on the stack's topic, and a launch that fails makes LaunchStandby fail, which notifies too. Group notifications to the KMS-encrypted topic would also need a key grant to the Auto Scaling service-linked role, which may not exist yet when the stack is created."})
 	return c

@@ -129,6 +129,22 @@ func TestRoleAndSecret(t *testing.T) {
 					!strings.Contains(cond, `"kms:EncryptionContext:SecretARN":{"Ref":"CoordinatorHostKey`) {
 					t.Errorf("key statement on %s with %s, want the stack key, through Secrets Manager, for the host key only", res, cond)
 				}
+			case "secretsmanager:PutSecretValue":
+				if cdktest.Flatten(st["Condition"]) != `{"Null":{"aws:ResourceTag/`+config.TagHostKeyLock+`":"true"}}` {
+					t.Errorf("PutSecretValue condition %v, want: only while the lock tag is absent", st["Condition"])
+				}
+			case "secretsmanager:TagResource":
+				if c := cdktest.Flatten(st["Condition"]); c != `{"ForAllValues:StringEquals":{"aws:TagKeys":["`+config.TagHostKeyLock+`"]},"StringEquals":{"aws:RequestTag/`+config.TagHostKeyLock+`":"set"}}` {
+					t.Errorf("TagResource condition %s, want the lock tag only, value set", c)
+				}
+			case "autoscaling:SetInstanceHealth":
+				if c := cdktest.Flatten(st["Condition"]); c != `{"StringEquals":{"aws:ResourceTag/`+config.TagCluster+`":"unit"}}` {
+					t.Errorf("SetInstanceHealth condition %s, want the cluster tag", c)
+				}
+			case "cloudformation:SignalResource":
+				if r := cdktest.Flatten(st["Resource"]); r != `{"Ref":"AWS::StackId"}` {
+					t.Errorf("SignalResource on %s, want this stack", r)
+				}
 			case "secretsmanager:GetSecretValue":
 				if ref, _ := st["Resource"].(map[string]any)["Ref"].(string); !strings.HasPrefix(ref, "CoordinatorHostKey") {
 					t.Errorf("secret statement on %v, want the host key only", st["Resource"])
@@ -136,7 +152,7 @@ func TestRoleAndSecret(t *testing.T) {
 			}
 		}
 	}
-	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue secretsmanager:PutSecretValue kms:Decrypt kms:GenerateDataKey s3:GetObject* s3:GetBucket* s3:List*"
+	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue kms:Decrypt kms:GenerateDataKey secretsmanager:PutSecretValue secretsmanager:TagResource autoscaling:SetInstanceHealth cloudformation:SignalResource s3:GetObject* s3:GetBucket* s3:List*"
 	if strings.Join(got, " ") != want {
 		t.Errorf("host role actions %v, want %s", got, want)
 	}
@@ -149,14 +165,14 @@ func TestUserData(t *testing.T) {
 		ud = cdktest.Flatten(cdktest.Props(lt)["LaunchTemplateData"].(map[string]any)["UserData"])
 	}
 	for _, want := range []string{
-		`case "$(uname -m)" in`, "aarch64) agent_url='{\"Fn::Sub\":\"s3://", "x86_64) agent_url='{\"Fn::Sub\":\"s3://",
-		"aws s3 cp", "AGENT_CLUSTER=unit\n", "AGENT_PROBE_URL=http://127.0.0.1:8443/v1/info",
-		"AGENT_ENI_IP=" + `{"Fn::GetAtt":["CoordinatorENI`,
+		`case "$(uname -m)" in`, "AGENT_URL_ARM64='{\"Fn::Sub\":\"s3://", "AGENT_URL_AMD64='{\"Fn::Sub\":\"s3://",
+		"aws s3 cp", "CLUSTER='unit'\n", "PORT='8443'\n", "PROBE_URL=\"http://127.0.0.1:${PORT}/v1/info\"",
+		"ENI_IP='" + `{"Fn::GetAtt":["CoordinatorENI`,
 		"[Service]", // the default unit, since none was given
-		"discovery.uri=http://", "/etc/trino/config.properties",
-		"--client-request-token \"$token\"", `"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]`,
-		"ssh-keygen -q -t ed25519", "HostKey /etc/ssh/ssh_host_ed25519_key", "systemctl restart sshd",
-		"systemctl enable --now coordinator-agent.service",
+		"DISCOVERY_LINE=\"discovery.uri=http://${ENI_IP}:${PORT}\"", "/etc/trino/config.properties",
+		"--client-request-token \"$HOSTKEY_TOKEN\"", `HOSTKEY_TOKEN='`, `"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]`,
+		`STACK_NAME='{"Ref":"AWS::StackName"}'`, "SIGNAL_RESOURCE='CoordinatorGroup", "STARTUP_BUDGET=600\n",
+		"ssh-keygen -q -t ed25519", "HostKey /etc/ssh/ssh_host_ed25519_key", "systemctl restart coordinator-agent.service",
 	} {
 		if !strings.Contains(ud, want) {
 			t.Errorf("user data lacks %q", want)
@@ -167,11 +183,12 @@ func TestUserData(t *testing.T) {
 // TestUserDataScript checks the script itself: bash accepts it, and the given unit is used.
 func TestUserDataScript(t *testing.T) {
 	s := userData(userDataValues{Region: "eu-west-1", Cluster: "c", ENIID: "eni-1", ENIIP: "10.0.0.5", Port: "8080",
-		AgentArm64: "s3://b/arm", AgentAmd64: "s3://b/amd", Unit: "[Unit]\nDescription=x", SecretARN: "arn:secret", HostKeyToken: "uuid"})
+		AgentArm64: "s3://b/arm", AgentAmd64: "s3://b/amd", Unit: "[Unit]\nDescription=x", SecretARN: "arn:secret", HostKeyToken: "uuid",
+		StackName: "s", SignalID: "G", StartupBudgetSeconds: 600})
 	if !strings.Contains(s, "[Unit]\nDescription=x\nCOORDINATOR_HA_UNIT\n") {
 		t.Error("unit without a final newline is not closed properly")
 	}
-	if strings.Count(s, "'"+HostKeyPlaceholder+"'") != 1 {
+	if strings.Count(s, "PLACEHOLDER='"+HostKeyPlaceholder+"'") != 1 {
 		t.Error("the placeholder comparison is missing")
 	}
 	f := filepath.Join(t.TempDir(), "ud.sh")
@@ -181,4 +198,50 @@ func TestUserDataScript(t *testing.T) {
 	if out, err := runBashSyntax(f); err != nil {
 		t.Fatalf("bash -n: %v\n%s", err, out)
 	}
+}
+
+// TestNoPublicIP: the primary interface never gets a public address, and carries both
+// security groups.
+func TestNoPublicIP(t *testing.T) {
+	cdktest.Check(t, "launch template network interface", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::LaunchTemplate"), map[string]any{
+			"LaunchTemplateData": assertions.Match_ObjectLike(&map[string]any{
+				"NetworkInterfaces": []any{map[string]any{"DeviceIndex": 0, "AssociatePublicIpAddress": false, "DeleteOnTermination": true,
+					"Groups": []any{assertions.Match_AnyValue(), assertions.Match_AnyValue()}}},
+				"SecurityGroupIds": assertions.Match_Absent(),
+			}),
+		})
+	})
+}
+
+// TestCreationAndUpdatePolicy: the stack completes only when every coordinator signals
+// (timeout: boot allowance + startup budget), and a launch template change rolls the
+// pool one at a time, never below HACoordinatorsCount in service, each replacement
+// signalling before an old member goes.
+func TestCreationAndUpdatePolicy(t *testing.T) {
+	timeout := "PT20M"
+	cdktest.Check(t, "group policies", func() {
+		tpl.HasResource(jsii.String("AWS::AutoScaling::AutoScalingGroup"), map[string]any{
+			"CreationPolicy": map[string]any{"ResourceSignal": map[string]any{"Count": 3, "Timeout": timeout}},
+			"UpdatePolicy": map[string]any{"AutoScalingRollingUpdate": map[string]any{
+				"MaxBatchSize": 1, "MinInstancesInService": 3, "PauseTime": timeout, "WaitOnResourceSignals": true,
+				"SuspendProcesses": []any{"AZRebalance", "AlarmNotification", "ScheduledActions"},
+			}},
+			"DependsOn": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("^CoordinatorRoleDefaultPolicy"))}),
+		})
+	})
+	if got := (BootAllowance + StartupBudget).Minutes(); got != 20 {
+		t.Errorf("timeout %v min, the assertion above expects 20", got)
+	}
+}
+
+// TestStatefulPolicies: the ENI (the coordinator's address) and the host-key secret have
+// explicit deletion and replacement policies.
+func TestStatefulPolicies(t *testing.T) {
+	cdktest.Check(t, "ENI: deleted with the stack, kept on replacement", func() {
+		tpl.HasResource(jsii.String("AWS::EC2::NetworkInterface"), map[string]any{"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Retain"})
+	})
+	cdktest.Check(t, "secret: deleted with the stack and on replacement", func() {
+		tpl.HasResource(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"})
+	})
 }

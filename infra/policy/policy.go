@@ -102,6 +102,19 @@ func Statements(actions []string, r Resources) []awsiam.PolicyStatement {
 				"kms:ViaService":                  "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com",
 				"kms:EncryptionContext:SecretARN": need(r.SecretARN, "SecretARN"),
 			}})
+		case permissions.HostKeySecretFirstWrite:
+			add("HostKeySecretFirstWriteOnly", acts, []*string{need(r.SecretARN, "SecretARN")}, map[string]any{
+				"Null": map[string]any{"aws:ResourceTag/" + config.TagHostKeyLock: "true"},
+			})
+		case permissions.HostKeySecretLock:
+			add("HostKeySecretLockTagOnly", acts, []*string{need(r.SecretARN, "SecretARN")}, map[string]any{
+				"StringEquals":              map[string]any{"aws:RequestTag/" + config.TagHostKeyLock: "set"},
+				"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{config.TagHostKeyLock}},
+			})
+		case permissions.ClusterGroupTagged:
+			add("ClusterTaggedAutoScalingGroup", acts, []*string{ARN("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*")}, tagged)
+		case permissions.Stack:
+			add("ThisStack", acts, []*string{awscdk.Aws_STACK_ID()}, nil)
 		default:
 			panic("policy: unhandled scope " + s.String())
 		}

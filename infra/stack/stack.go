@@ -84,6 +84,17 @@ func New(scope constructs.Construct, id string, p *Props) *Stack {
 	hasEmail := notEmpty("HasNotificationEmail", pr.Email)
 	hasCidr := notEmpty("HasClientCidr", pr.ClientCidr)
 	hasSG := notEmpty("HasClientSecurityGroup", pr.ClientSG)
+	hasPinnedImage := notEmpty("HasPinnedImageId", pr.PinnedImage)
+	reserve := awscdk.NewCfnCondition(st, jsii.String("ReserveLambdaConcurrency"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionEquals(pr.Concurrency.ValueAsString(), jsii.String("reserved")),
+	})
+	// The subnet must be in VpcId: checked before any resource is created, instead of
+	// failing at the ENI (the security groups live in VpcId, the ENI in the subnet).
+	awscdk.NewCfnRule(st, jsii.String("SubnetInVpc"), &awscdk.CfnRuleProps{Assertions: &[]*awscdk.CfnRuleAssertion{{
+		// Every AWS::EC2::Subnet::Id parameter (SubnetId is the only one) has VpcId's VPC.
+		Assert:            awscdk.Fn_ConditionEachMemberEquals(awscdk.Fn_ValueOfAll(jsii.String("AWS::EC2::Subnet::Id"), jsii.String("VpcId")), pr.Vpc.ValueAsString()),
+		AssertDescription: jsii.String(ParamSubnet + " must be a subnet of " + ParamVpc),
+	}}})
 	hasStandbys := awscdk.NewCfnCondition(st, jsii.String("HasStandbys"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(pr.HACount.ValueAsString(), jsii.String("1"))),
 	})
@@ -103,7 +114,7 @@ func New(scope constructs.Construct, id string, p *Props) *Stack {
 		VpcID:               pr.Vpc.ValueAsString(),
 		SubnetID:            pr.Subnet.ValueAsString(),
 		InstanceType:        pr.InstanceType.ValueAsString(),
-		ImageID:             pr.Image.ValueAsString(),
+		ImageID:             cfn.Optional{Value: pr.PinnedImage.ValueAsString(), If: hasPinnedImage}.OrElse(pr.Image.ValueAsString()),
 		KeyName:             cfn.Optional{Value: pr.KeyName.ValueAsString(), If: hasKey},
 		PrivateIP:           cfn.Optional{Value: pr.PrivateIP.ValueAsString(), If: hasIP},
 		PrestoPort:          pr.Port.ValueAsString(),
@@ -130,6 +141,7 @@ func New(scope constructs.Construct, id string, p *Props) *Stack {
 		PrestoPort:           pr.Port.ValueAsString(),
 		Definition:           p.Definition,
 		Placeholders:         p.Placeholders,
+		ReserveConcurrency:   reserve,
 	})
 	s.Observability = observability.New(st, "Observability", &observability.Props{
 		Cluster:      p.Cluster,

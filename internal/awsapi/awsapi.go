@@ -29,6 +29,14 @@ type AutoScalingAPI interface {
 	SetDesiredCapacity(ctx context.Context, params *autoscaling.SetDesiredCapacityInput, optFns ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error)
 }
 
+// AutoScalingTeardownAPI is the part of the EC2 Auto Scaling API the delete-time step
+// (internal/teardown) uses: it releases the group when the stack is deleted.
+type AutoScalingTeardownAPI interface {
+	DescribeAutoScalingGroups(ctx context.Context, params *autoscaling.DescribeAutoScalingGroupsInput, optFns ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
+	SetInstanceProtection(ctx context.Context, params *autoscaling.SetInstanceProtectionInput, optFns ...func(*autoscaling.Options)) (*autoscaling.SetInstanceProtectionOutput, error)
+	UpdateAutoScalingGroup(ctx context.Context, params *autoscaling.UpdateAutoScalingGroupInput, optFns ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error)
+}
+
 // CloudWatchAPI is the part of the CloudWatch API the agent and the health check use.
 type CloudWatchAPI interface {
 	PutMetricData(ctx context.Context, params *cloudwatch.PutMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
@@ -49,9 +57,10 @@ type SNSAPI interface {
 
 // Compile-time proof that the real clients fit the interfaces directly.
 var (
-	_ EC2API         = (*ec2.Client)(nil)
-	_ AutoScalingAPI = (*autoscaling.Client)(nil)
-	_ CloudWatchAPI  = (*cloudwatch.Client)(nil)
-	_ SFNAPI         = (*sfn.Client)(nil)
-	_ SNSAPI         = (*sns.Client)(nil)
+	_ EC2API                 = (*ec2.Client)(nil)
+	_ AutoScalingAPI         = (*autoscaling.Client)(nil)
+	_ AutoScalingTeardownAPI = (*autoscaling.Client)(nil)
+	_ CloudWatchAPI          = (*cloudwatch.Client)(nil)
+	_ SFNAPI                 = (*sfn.Client)(nil)
+	_ SNSAPI                 = (*sns.Client)(nil)
 )

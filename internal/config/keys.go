@@ -29,6 +29,10 @@ const (
 	TagCluster = "coordinator-ha:cluster"
 	TagRole    = "coordinator-ha:role"
 	TagName    = "Name"
+	// TagHostKeyLock is set (value "set") on the SSH host-key secret by the first
+	// coordinator that sees it hold a key; the hosts may write the secret only while the
+	// tag is absent, so only the first writer sets the key.
+	TagHostKeyLock = "coordinator-ha:host-key"
 )
 
 // Values of TagRole.

@@ -13,11 +13,12 @@ const (
 	AttachENI     = "attacheni"
 	LaunchStandby = "launchstandby"
 	Notify        = "notify"
+	Teardown      = "teardown"
 	Agent         = "agent"
 )
 
 // Callers lists every key of Actions in a fixed order.
-var Callers = []string{Healthcheck, Terminate, AttachENI, LaunchStandby, Notify, Agent}
+var Callers = []string{Healthcheck, Terminate, AttachENI, LaunchStandby, Notify, Teardown, Agent}
 
 // Actions is what each caller may call: exactly the AWS API calls its Go code makes
 // through internal/awsapi.
@@ -58,21 +59,34 @@ var Actions = map[string][]string{
 	Notify: {
 		"sns:Publish",
 	},
+	// The delete-time step (internal/teardown): releases the group at stack deletion.
+	Teardown: {
+		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:SetInstanceProtection",
+		"autoscaling:UpdateAutoScalingGroup",
+	},
 	Agent: {
 		"cloudwatch:PutMetricData",
 	},
 }
 
-// BootActions is what the coordinator hosts' user data calls at boot with the AWS CLI,
-// all on the stack's SSH host-key secret only: the Secrets Manager calls, and the KMS
-// calls Secrets Manager makes on the host's behalf with the key that encrypts the secret
-// (Decrypt to read it, GenerateDataKey to write it). The agent binaries' S3 download is
-// granted by the CDK asset itself (grantRead on the one object).
+// BootActions is what the coordinator hosts' boot script (infra/coordinator/bootstrap.sh)
+// calls with the AWS CLI: on the stack's SSH host-key secret, the Secrets Manager calls
+// (read; write only while unlocked; lock) and the KMS calls Secrets Manager makes on the
+// host's behalf with the key that encrypts the secret (Decrypt to read it,
+// GenerateDataKey to write it); on its own Auto Scaling group, SetInstanceHealth (a
+// fatal boot error marks the instance Unhealthy); on the stack, SignalResource (the
+// ready signal of the group's CreationPolicy and UpdatePolicy). The agent binaries' S3
+// download is granted by the CDK asset itself (grantRead on the one object).
+// bootstrap_test.go checks that the script calls exactly these.
 var BootActions = []string{
+	"autoscaling:SetInstanceHealth",
+	"cloudformation:SignalResource",
 	"kms:Decrypt",
 	"kms:GenerateDataKey",
 	"secretsmanager:GetSecretValue",
 	"secretsmanager:PutSecretValue",
+	"secretsmanager:TagResource",
 }
 
 // Scope says how the stack narrows an action's resources.
@@ -103,6 +117,18 @@ const (
 	// HostKeySecretKey: on the KMS key of the SSH host-key secret, only through Secrets
 	// Manager and only for that secret (kms:ViaService, kms:EncryptionContext:SecretARN).
 	HostKeySecretKey
+	// HostKeySecretFirstWrite: on the SSH host-key secret while it does not carry the
+	// lock tag (config.TagHostKeyLock): only the first writer sets the key.
+	HostKeySecretFirstWrite
+	// HostKeySecretLock: on the SSH host-key secret, adding only the lock tag, with the
+	// value "set" (there is no grant to remove it).
+	HostKeySecretLock
+	// ClusterGroupTagged: on any Auto Scaling group carrying the cluster tag. For the
+	// hosts, whose policy cannot name the group: the group waits for the hosts' signals
+	// (CreationPolicy), so their policy must exist before it.
+	ClusterGroupTagged
+	// Stack: on this CloudFormation stack.
+	Stack
 )
 
 func (s Scope) String() string {
@@ -125,6 +151,14 @@ func (s Scope) String() string {
 		return "host-key-secret"
 	case HostKeySecretKey:
 		return "host-key-secret-key"
+	case HostKeySecretFirstWrite:
+		return "host-key-secret-first-write"
+	case HostKeySecretLock:
+		return "host-key-secret-lock"
+	case ClusterGroupTagged:
+		return "cluster-group-tagged"
+	case Stack:
+		return "stack"
 	}
 	return fmt.Sprintf("scope(%d)", int(s))
 }
@@ -142,13 +176,17 @@ var Scopes = map[string]Scope{
 	"autoscaling:SetDesiredCapacity":                  ClusterGroup,
 	"autoscaling:SetInstanceProtection":               ClusterGroup,
 	"autoscaling:TerminateInstanceInAutoScalingGroup": ClusterGroup,
+	"autoscaling:UpdateAutoScalingGroup":              ClusterGroup,
 	"cloudwatch:PutMetricData":                        MetricNamespace,
 	"states:StartExecution":                           StateMachine,
 	"states:ListExecutions":                           StateMachine,
 	"states:DescribeExecution":                        Execution,
 	"sns:Publish":                                     Topic,
 	"secretsmanager:GetSecretValue":                   HostKeySecret,
-	"secretsmanager:PutSecretValue":                   HostKeySecret,
+	"secretsmanager:PutSecretValue":                   HostKeySecretFirstWrite,
+	"secretsmanager:TagResource":                      HostKeySecretLock,
+	"autoscaling:SetInstanceHealth":                   ClusterGroupTagged,
+	"cloudformation:SignalResource":                   Stack,
 	"kms:Decrypt":                                     HostKeySecretKey,
 	"kms:GenerateDataKey":                             HostKeySecretKey,
 }

@@ -10,16 +10,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/agent"
+	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/failover"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/signal"
+	"github.com/prestoha/coordinator-ha/internal/teardown"
 )
 
 // The permissions proof: the real health check, failover steps and agent publisher run
@@ -193,6 +196,21 @@ func TestPermissionsProof(t *testing.T) {
 			w.step(Terminate, events.StepTerminate, in)
 			return w
 		}},
+		{"stack delete: the delete-time step unprotects the active and empties the group", func(t *testing.T) *world {
+			w := newWorld(t, 2, 3, 2)
+			_, err := w.acct.Clients("setup").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+				AutoScalingGroupName: aws.String(asgName), InstanceIds: []string{w.active}, ProtectedFromScaleIn: aws.Bool(true)})
+			must(t, err)
+			asg, ok := w.acct.Clients(Teardown).AutoScaling.(awsapi.AutoScalingTeardownAPI)
+			if !ok {
+				t.Fatal("the simulated Auto Scaling client lacks UpdateAutoScalingGroup")
+			}
+			r := &teardown.Releaser{AutoScaling: asg, Clock: tickingClock{w}, Log: slog.New(slog.DiscardHandler), Budget: 10 * time.Minute}
+			if res := r.Release(context.Background(), asgName); !res.Gone || len(res.Unprotected) != 1 {
+				t.Fatalf("release: %+v", res)
+			}
+			return w
+		}},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) { worlds = append(worlds, sc.run(t)) })
@@ -221,6 +239,15 @@ func TestPermissionsProof(t *testing.T) {
 		}
 		t.Logf("%s: %v", caller, list)
 	}
+}
+
+// tickingClock advances the world's virtual clock and lets the account apply what is due.
+type tickingClock struct{ w *world }
+
+func (c tickingClock) Now() time.Time { return c.w.clk.Now() }
+func (c tickingClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.w.advance(d)
+	return ctx.Err()
 }
 
 func attachmentOf(t *testing.T, w *world) string {

@@ -73,14 +73,24 @@ var Tasks = []Task{
 	{Step: events.StepNotify, Lambda: "notify", Placeholder: NotifyFunctionArn, TimeoutSeconds: 30, States: []string{StateNotify, StateNotifyFailure}},
 }
 
-// HealthCheckLambda is the one Lambda outside the state machine: the scheduled health
-// check that starts its executions.
+// HealthCheckLambda is the scheduled health check that starts the state machine's
+// executions.
 const HealthCheckLambda = "healthcheck"
 
+// TeardownLambda is the stack's delete-time step, a CloudFormation custom resource that
+// releases the coordinator group when the stack is deleted (internal/teardown).
+const TeardownLambda = "teardown"
+
+// ServiceLambdas are the Lambdas outside the state machine: the health check, then the
+// delete-time step.
+var ServiceLambdas = []string{HealthCheckLambda, TeardownLambda}
+
 // Lambdas lists every function the stack deploys (lambdas/<name>, built by make build):
-// the health check, then the step Lambdas in the order of Tasks.
+// ServiceLambdas, then the step Lambdas in the order of Tasks. It is the one list: the
+// Makefile's LAMBDAS, the CDK tests' fake assets and the bench follow it
+// (TestLambdasMatchMakefile).
 var Lambdas = func() []string {
-	out := []string{HealthCheckLambda}
+	out := append([]string{}, ServiceLambdas...)
 	for _, t := range Tasks {
 		out = append(out, t.Lambda)
 	}

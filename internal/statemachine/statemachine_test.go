@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -208,5 +209,26 @@ func TestDefinitionShape(t *testing.T) {
 	}
 	if d.StartAt != events.StepTerminate || TaskStates[events.StepAttachENI] == "" || TaskStates[events.StepLaunch] == "" || TaskStates[events.StepNotify] == "" {
 		t.Error("step names and state names disagree")
+	}
+}
+
+// TestLambdasMatchMakefile: Lambdas is the one list of functions; the Makefile builds
+// exactly these, and each has its main under lambdas/.
+func TestLambdasMatchMakefile(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^LAMBDAS\s*:=\s*(.*)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("no LAMBDAS := line in the Makefile")
+	}
+	if got := strings.Fields(string(m[1])); strings.Join(got, " ") != strings.Join(Lambdas, " ") {
+		t.Errorf("Makefile LAMBDAS = %v, statemachine.Lambdas = %v", got, Lambdas)
+	}
+	for _, l := range Lambdas {
+		if _, err := os.Stat(filepath.Join("../../lambdas", l, "main.go")); err != nil {
+			t.Errorf("lambda %s: %v", l, err)
+		}
 	}
 }
