@@ -97,14 +97,58 @@ type BenchReport struct {
 // Bench runs the benchmark and writes out/bench/report.json and summary.md.
 func Bench(ctx context.Context, o BenchOptions) error {
 	start := time.Now()
-	st := DefaultSettings()
-	load0 := loadAverage()
-	runs, par := o.Runs, o.Parallel
-	if runs <= 0 {
-		runs = 20
+	b := newBench(o)
+	scs, err := selectScenarios(b.st, b.o.Scenarios, true)
+	if err != nil {
+		return err
 	}
-	if par <= 0 {
-		par = 2
+	tmp, err := os.MkdirTemp("", "drill-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	rep := b.newReport()
+
+	// 1. Failover timings, on simulated time: the same seeds give the same figures on
+	// any machine, busy or idle.
+	results, transitions, err := b.failovers(ctx, scs)
+	if err != nil {
+		return err
+	}
+	b.distributions(rep, scs, results)
+	// 2. The production model.
+	rep.Model = model(rep.AllFast, b.st)
+	// 3. What only this machine's wall clock can tell: cold starts, the agent's
+	// footprint, binary sizes.
+	b.measureMachine(ctx, rep, tmp)
+	// 4. The monthly cost from a steady-state run.
+	b.say("bench: steady-state AWS calls for the cost model (3 coordinators, 20 minutes of simulated time)")
+	if in, err := measureSteady(ctx, DefaultSettings(), 20*time.Minute, nil); err != nil {
+		rep.Errors = append(rep.Errors, "cost run: "+err.Error())
+	} else {
+		in.FailoverTransitions = transitions
+		c := MonthlyCost(in)
+		rep.Cost = &c
+	}
+	rep.WallSeconds = time.Since(start).Seconds()
+	rep.Load = newLoadNote(b.load0, loadAverage())
+	return b.write(rep)
+}
+
+// bench is one run of Bench.
+type bench struct {
+	o     BenchOptions
+	st    Settings
+	load0 float64
+	mu    sync.Mutex // serializes progress lines
+}
+
+func newBench(o BenchOptions) *bench {
+	if o.Runs <= 0 {
+		o.Runs = 20
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 2
 	}
 	if o.AgentSeconds <= 0 {
 		o.AgentSeconds = 40
@@ -118,33 +162,30 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	if o.ModuleDir == "" {
 		o.ModuleDir = "."
 	}
-	w := o.Progress
-	if w == nil {
-		w = io.Discard
+	if o.Progress == nil {
+		o.Progress = io.Discard
 	}
-	var pmu sync.Mutex
-	say := func(format string, a ...any) {
-		pmu.Lock()
-		defer pmu.Unlock()
-		fmt.Fprintf(w, format+"\n", a...)
-	}
-	scs, err := selectScenarios(st, o.Scenarios, true)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "drill-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+	return &bench{o: o, st: DefaultSettings(), load0: loadAverage()}
+}
 
-	rep := &BenchReport{GeneratedAt: time.Now().UTC(), Machine: machine(), Settings: reportSettings(st), FloorS: st.Floor().Seconds(),
+func (b *bench) say(format string, a ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fmt.Fprintf(b.o.Progress, format+"\n", a...)
+}
+
+func (b *bench) newReport() *BenchReport {
+	st := b.st
+	return &BenchReport{GeneratedAt: time.Now().UTC(), Machine: machine(), Settings: reportSettings(st), FloorS: st.Floor().Seconds(),
 		FloorNote:  fmt.Sprintf("grace %s + check interval %s + report (publish) interval %s + ingestion allowance %s: the configuration's detection budget; a coordinator that stops answering is detected within it, so the overhead (fault-to-serving minus this budget) is negative when the control plane beats its own budget", st.Grace, st.CheckInterval, st.PublishInterval, st.IngestionAllow),
 		ColdStarts: map[string]coldstart.Stats{}}
+}
 
-	// 1. Failover timings, on simulated time: the same seeds give the same figures on
-	// any machine, busy or idle.
-	say("bench: %d failover scenarios x %d runs on simulated time, %d at a time", len(scs), runs, par)
+// failovers runs every scenario o.Runs times, o.Parallel at a time, and returns the
+// results by scenario and the state transitions of one process-exit failover.
+func (b *bench) failovers(ctx context.Context, scs []Scenario) (map[string][]report.Scenario, int, error) {
+	runs := b.o.Runs
+	b.say("bench: %d failover scenarios x %d runs on simulated time, %d at a time", len(scs), runs, b.o.Parallel)
 	type job struct {
 		sc  Scenario
 		run int
@@ -154,13 +195,11 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	var rmu sync.Mutex
 	jobs := make(chan job)
 	var wg sync.WaitGroup
-	for i := 0; i < par; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range b.o.Parallel {
+		wg.Go(func() {
 			for j := range jobs {
 				seed := runSeed(j.sc.Name, j.run)
-				res, stats := runScenario(ctx, j.sc, runOptions{Settings: st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, st.Schedule)})
+				res, stats := runScenario(ctx, j.sc, runOptions{Settings: b.st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, b.st.Schedule)})
 				rmu.Lock()
 				results[j.sc.Name] = append(results[j.sc.Name], res)
 				if j.sc.Name == "process-exit" && stats.transitions > 0 {
@@ -174,9 +213,9 @@ func Bench(ctx context.Context, o BenchOptions) error {
 				} else {
 					line += "MISBEHAVED: " + strings.Join(res.Violations, "; ")
 				}
-				say("%s", line)
+				b.say("%s", line)
 			}
-		}()
+		})
 	}
 	for r := 0; r < runs && ctx.Err() == nil; r++ {
 		for _, sc := range scs {
@@ -188,9 +227,12 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	}
 	close(jobs)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	return results, transitions, ctx.Err()
+}
+
+// distributions fills the per-scenario and all-hot-standby distributions, and the runs
+// in seed order.
+func (b *bench) distributions(rep *BenchReport, scs []Scenario, results map[string][]report.Scenario) {
 	var fast []report.Scenario
 	for _, sc := range scs {
 		sort.SliceStable(results[sc.Name], func(i, j int) bool { return results[sc.Name][i].Seed < results[sc.Name][j].Seed })
@@ -198,78 +240,64 @@ func Bench(ctx context.Context, o BenchOptions) error {
 			r.Observed = nil
 			rep.Runs = append(rep.Runs, r)
 		}
-		bs := benchScenario(sc.Name, results[sc.Name], st)
-		rep.Scenarios = append(rep.Scenarios, bs)
+		rep.Scenarios = append(rep.Scenarios, benchScenario(sc.Name, results[sc.Name], b.st))
 		if sc.HACount == 0 {
 			fast = append(fast, results[sc.Name]...)
 		}
 	}
-	rep.AllFast = benchScenario("all hot-standby failovers", fast, st)
+	rep.AllFast = benchScenario("all hot-standby failovers", fast, b.st)
+}
 
-	// 2. Lambda cold starts (init time of the real bootstrap, built for this machine).
+// measureMachine measures on the wall clock: the Lambdas' cold-start init (the real
+// bootstrap, built for this machine), the agent's CPU and RSS, and the binaries' sizes.
+func (b *bench) measureMachine(ctx context.Context, rep *BenchReport, tmp string) {
 	for _, name := range Lambdas {
-		say("bench: cold starts of %s (%d runs)", name, o.ColdStartRuns)
-		bin, err := coldstart.BuildNative(ctx, o.ModuleDir, tmp, name)
+		b.say("bench: cold starts of %s (%d runs)", name, b.o.ColdStartRuns)
+		bin, err := coldstart.BuildNative(ctx, b.o.ModuleDir, tmp, name)
 		if err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 			continue
 		}
-		s, err := coldstart.Measure(ctx, bin, name, o.ColdStartRuns)
+		s, err := coldstart.Measure(ctx, bin, name, b.o.ColdStartRuns)
 		if err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("cold start of %s: %v", name, err))
 			continue
 		}
 		rep.ColdStarts[name] = s
 	}
-
-	// 3. The production model.
-	rep.Model = model(rep.AllFast, st)
-
-	// 4. The agent's footprint.
-	say("bench: agent CPU and RSS over %ds of wall time", o.AgentSeconds)
-	if fp, err := MeasureAgent(ctx, o.ModuleDir, tmp, time.Duration(o.AgentSeconds)*time.Second); err != nil {
+	b.say("bench: agent CPU and RSS over %ds of wall time", b.o.AgentSeconds)
+	if fp, err := MeasureAgent(ctx, b.o.ModuleDir, tmp, time.Duration(b.o.AgentSeconds)*time.Second); err != nil {
 		rep.Errors = append(rep.Errors, "agent footprint: "+err.Error())
 	} else {
 		rep.Agent = &fp
 	}
-
-	// 5. Binary sizes (make build; built here when bin/ is missing).
-	say("bench: binary sizes")
-	bins, err := binarySizes(ctx, o.ModuleDir, tmp)
+	b.say("bench: binary sizes")
+	bins, err := binarySizes(ctx, b.o.ModuleDir, tmp)
 	if err != nil {
 		rep.Errors = append(rep.Errors, "binary sizes: "+err.Error())
 	}
 	rep.Binaries = bins
+}
 
-	// 6. The monthly cost from a steady-state run.
-	say("bench: steady-state AWS calls for the cost model (3 coordinators, 20 minutes of simulated time)")
-	cst := DefaultSettings()
-	if in, err := measureSteady(ctx, cst, 20*time.Minute, nil); err != nil {
-		rep.Errors = append(rep.Errors, "cost run: "+err.Error())
-	} else {
-		in.FailoverTransitions = transitions
-		c := MonthlyCost(in)
-		rep.Cost = &c
-	}
-	rep.WallSeconds = time.Since(start).Seconds()
-	rep.Load = newLoadNote(load0, loadAverage())
-
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+// write writes report.json and summary.md, prints the summary, and fails when a run
+// misbehaved or a measurement failed.
+func (b *bench) write(rep *BenchReport) error {
+	if err := os.MkdirAll(b.o.Out, 0o755); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
+	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(o.Out, "report.json"), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.o.Out, "report.json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
 	var md strings.Builder
-	writeSummary(&md, rep, runs)
-	if err := os.WriteFile(filepath.Join(o.Out, "summary.md"), []byte(md.String()), 0o644); err != nil {
+	writeSummary(&md, rep, b.o.Runs)
+	if err := os.WriteFile(filepath.Join(b.o.Out, "summary.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%s\nwrote %s and %s\n", md.String(), filepath.Join(o.Out, "report.json"), filepath.Join(o.Out, "summary.md"))
+	fmt.Fprintf(b.o.Progress, "\n%s\nwrote %s and %s\n", md.String(), filepath.Join(b.o.Out, "report.json"), filepath.Join(b.o.Out, "summary.md"))
 	bad := 0
 	for _, s := range rep.Scenarios {
 		bad += s.Runs - s.OK

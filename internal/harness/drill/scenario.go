@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
 	"github.com/prestoha/coordinator-ha/internal/signal"
@@ -352,9 +351,7 @@ func (c *Cluster) replacedAt(initial map[string]bool) (time.Time, bool) {
 
 // collect fills the result and checks the invariants.
 func (c *Cluster) collect(res *report.Scenario, failed string, initial map[string]bool, sc Scenario) {
-	expect := sc.ExpectFailover
 	fault := res.FaultAt
-	since := func(t time.Time) *float64 { return report.Seconds(t.Sub(fault)) }
 	var execs []*execRun
 	for _, e := range c.Executions() {
 		if e.StartedAt.Before(fault) {
@@ -373,8 +370,23 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 	attachLog := append([]attachObs(nil), c.attachLog...)
 	c.mu.Unlock()
 
-	// Who holds the ENI now, and since when (observed, not reported by the steps).
-	holder, status := c.Holder()
+	attachingAt := c.collectMove(res, failed, initial, attachLog)
+	c.collectExecutions(res, execs, failed, attachingAt, sc.ExpectFailover)
+	res.Observed = append(res.Observed, c.observed()...)
+	res.StandbyNoise, res.Observed = c.standbyNoise(failed, initial, res.Observed)
+	c.collectEnd(res, sc)
+	res.OK = len(res.Violations) == 0
+	if res.Verdict == "" {
+		res.Verdict = c.verdictPath()
+	}
+}
+
+// collectMove finds when the ENI moved off the failed instance (observed, not reported
+// by the steps), checks the fence, and returns when the ENI started to move.
+func (c *Cluster) collectMove(res *report.Scenario, failed string, initial map[string]bool, attachLog []attachObs) time.Time {
+	fault := res.FaultAt
+	since := func(t time.Time) *float64 { return report.Seconds(t.Sub(fault)) }
+	holder, _ := c.Holder()
 	res.NewHolder = holder
 	var movedAt, attachingAt time.Time
 	for _, a := range attachLog {
@@ -390,21 +402,27 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 		}
 	}
 	res.FailedOver = !movedAt.IsZero()
-	if res.FailedOver {
-		res.ENIAttachedS = since(movedAt)
-		// the fence: the failed instance was down and off the ENI before the ENI moved
-		if s := c.stateAt(failed, attachingAt); s != "shutting-down" && s != "terminated" && s != "stopping" && s != "stopped" {
-			res.Violations = append(res.Violations, fmt.Sprintf("the ENI started moving to %s while %s was %q (not fenced)", holder, failed, s))
-		}
+	if !res.FailedOver {
+		return attachingAt
 	}
-	if s, ok := c.Watcher.FirstHealthy(fault, failed); ok && res.FailedOver {
+	res.ENIAttachedS = since(movedAt)
+	// the fence: the failed instance was down and off the ENI before the ENI moved
+	if s := c.stateAt(failed, attachingAt); s != "shutting-down" && s != "terminated" && s != "stopping" && s != "stopped" {
+		res.Violations = append(res.Violations, fmt.Sprintf("the ENI started moving to %s while %s was %q (not fenced)", holder, failed, s))
+	}
+	if s, ok := c.Watcher.FirstHealthy(fault, failed); ok {
 		res.ServingS = since(s.At)
 	}
-	if t, ok := c.replacedAt(initial); ok && res.FailedOver {
+	if t, ok := c.replacedAt(initial); ok {
 		res.StandbyReplacedS = since(t)
 	}
+	return attachingAt
+}
 
-	// The execution(s).
+// collectExecutions checks the executions started after the fault: one per failure,
+// succeeded, on the instance that failed, its fence before the move.
+func (c *Cluster) collectExecutions(res *report.Scenario, execs []*execRun, failed string, attachingAt time.Time, expect bool) {
+	since := func(t time.Time) *float64 { return report.Seconds(t.Sub(res.FaultAt)) }
 	byFailure := map[string]int{}
 	for _, e := range execs {
 		byFailure[e.Input.FailedInstanceID+"/"+e.Input.ENIID]++
@@ -417,34 +435,38 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 	if len(execs) > 1 {
 		res.Violations = append(res.Violations, fmt.Sprintf("%d executions for one fault", len(execs)))
 	}
-	if len(execs) > 0 {
-		e := execs[0]
-		res.Execution = e.Exec.Name
-		res.ExecutionStatus = e.Status
-		res.Verdict = string(e.Input.Verdict)
-		res.DetectS = since(e.Input.DetectedAt)
-		if e.Output != nil {
-			res.Timeline = e.Output.Timeline
-			if t := e.Output.Terminate; t != nil && !t.FencedAt.IsZero() {
-				res.FencedS = since(t.FencedAt)
-				if res.FailedOver && t.FencedAt.After(attachingAt) {
-					res.Violations = append(res.Violations, fmt.Sprintf("Terminate reported the fence at %s, after the ENI started moving at %s", t.FencedAt.Format(time.TimeOnly), attachingAt.Format(time.TimeOnly)))
-				}
-			}
-		} else {
-			res.Timeline = e.Input.Timeline
-		}
-		if e.Status != "SUCCEEDED" {
-			res.Violations = append(res.Violations, fmt.Sprintf("execution %s ended %s: %v %s %s", e.Exec.Name, e.Status, e.Err, e.ErrName, e.Cause))
-		}
-		if expect && e.Input.FailedInstanceID != "" && e.Input.FailedInstanceID != failed {
-			res.Violations = append(res.Violations, fmt.Sprintf("the execution failed over %s, the fault was on %s", e.Input.FailedInstanceID, failed))
-		}
+	if len(execs) == 0 {
+		return
 	}
-	res.Observed = append(res.Observed, c.observed()...)
-	res.StandbyNoise, res.Observed = c.standbyNoise(failed, initial, res.Observed)
+	e := execs[0]
+	res.Execution = e.Exec.Name
+	res.ExecutionStatus = e.Status
+	res.Verdict = string(e.Input.Verdict)
+	res.DetectS = since(e.Input.DetectedAt)
+	if e.Output != nil {
+		res.Timeline = e.Output.Timeline
+		if t := e.Output.Terminate; t != nil && !t.FencedAt.IsZero() {
+			res.FencedS = since(t.FencedAt)
+			if res.FailedOver && t.FencedAt.After(attachingAt) {
+				res.Violations = append(res.Violations, fmt.Sprintf("Terminate reported the fence at %s, after the ENI started moving at %s", t.FencedAt.Format(time.TimeOnly), attachingAt.Format(time.TimeOnly)))
+			}
+		}
+	} else {
+		res.Timeline = e.Input.Timeline
+	}
+	if e.Status != "SUCCEEDED" {
+		res.Violations = append(res.Violations, fmt.Sprintf("execution %s ended %s: %v %s %s", e.Exec.Name, e.Status, e.Err, e.ErrName, e.Cause))
+	}
+	if expect && e.Input.FailedInstanceID != "" && e.Input.FailedInstanceID != failed {
+		res.Violations = append(res.Violations, fmt.Sprintf("the execution failed over %s, the fault was on %s", e.Input.FailedInstanceID, failed))
+	}
+}
 
-	// Exactly one attachment at the end, on a healthy coordinator.
+// collectEnd checks the end state: exactly one attachment, on a healthy coordinator
+// (or, with KeepCoordinatorNode=yes, still on the failed one), and a failover exactly
+// when one was expected.
+func (c *Cluster) collectEnd(res *report.Scenario, sc Scenario) {
+	holder, status := c.Holder()
 	switch {
 	case holder == "" || status != "attached":
 		res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI is not attached (holder %q, status %q)", holder, status))
@@ -452,23 +474,23 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 		hst := c.Host(holder)
 		if hst == nil {
 			res.Violations = append(res.Violations, "at the end the ENI is on "+holder+", which runs no coordinator")
-		} else {
-			r := c.probeHost(hst)
-			healthy := r.Status == signal.Healthy
-			// after a short pause the old holder must be healthy again; after a failover the new one
-			switch {
-			case sc.HolderDown && !healthy:
-				res.Observed = append(res.Observed, fmt.Sprintf("at the end the ENI is still on %s, which is down, as KeepCoordinatorNode=yes asks", holder))
-			case sc.HolderDown:
-				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is healthy, but the fault should have left it down", holder))
-			case !healthy:
-				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is not healthy: %s %s", holder, r.Status, r.Reason))
-			}
+			break
+		}
+		r := c.probeHost(hst)
+		healthy := r.Status == signal.Healthy
+		// after a short pause the old holder must be healthy again; after a failover the new one
+		switch {
+		case sc.HolderDown && !healthy:
+			res.Observed = append(res.Observed, fmt.Sprintf("at the end the ENI is still on %s, which is down, as KeepCoordinatorNode=yes asks", holder))
+		case sc.HolderDown:
+			res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is healthy, but the fault should have left it down", holder))
+		case !healthy:
+			res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is not healthy: %s %s", holder, r.Status, r.Reason))
 		}
 	}
-	if res.FailedOver != expect {
+	if res.FailedOver != sc.ExpectFailover {
 		want := "no failover"
-		if expect {
+		if sc.ExpectFailover {
 			want = "a failover"
 		}
 		res.Violations = append(res.Violations, fmt.Sprintf("expected %s, failed over: %v", want, res.FailedOver))
@@ -476,11 +498,6 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 	if res.MaxAttachments > 1 {
 		res.Violations = append(res.Violations, fmt.Sprintf("up to %d ENI attachments at once", res.MaxAttachments))
 	}
-	res.OK = len(res.Violations) == 0
-	if res.Verdict == "" {
-		res.Verdict = c.verdictPath()
-	}
-	_ = events.VerdictHealthy
 }
 
 func attachedTo(e *execRun) string {
