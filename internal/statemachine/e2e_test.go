@@ -48,7 +48,7 @@ func newE2E(t *testing.T, haCount int) *e2e {
 			e.reportFrom(id, e.clk.Now().Add(30*time.Second))
 		}
 	})
-	e.cfg = failover.Config{Cluster: "prod", ENIID: e.eni, ASGName: pool.ASGName, HACount: haCount, MinHealthyReports: 3,
+	e.cfg = failover.Config{Cluster: "prod", ENIID: e.eni, ASGName: pool.ASGName, HostRoleID: pool.HostRoleID, HACount: haCount, MinHealthyReports: 3,
 		MaxAttachAttempts: 3, TopicARN: pool.TopicARN}
 	return e
 }

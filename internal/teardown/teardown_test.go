@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
@@ -40,18 +39,11 @@ func deploy(t *testing.T) *stack {
 	clk := clock.NewVirtual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	acct := sim.New(sim.Options{Clock: clk, Seed: 7})
 	s := &stack{t: t, clk: clk, acct: acct}
-	must(t, acct.AddSubnet(subnet, "us-east-1a", "10.0.1.0/24"))
-	eni, err := acct.CreateNetworkInterface(subnet, "", "coordinator", map[string]string{"coordinator-ha:cluster": "td"})
+	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: "td", Coordinators: 3, Min: 3, Max: 4, SubnetID: subnet, ASGName: group,
+		AttachActive: true, Warmup: time.Minute, Wait: s.advance})
 	must(t, err)
-	s.eni = eni
-	must(t, acct.CreateAutoScalingGroup(sim.ASGSpec{Name: group, SubnetID: subnet, Min: 3, Max: 4, Desired: 3}))
-	s.advance(time.Minute)
-	g, _ := acct.ASG(group)
-	s.active = g.Members[0].InstanceID
+	s.eni, s.active = pool.ENIID, pool.Active()
 	ctx := context.Background()
-	_, err = acct.Clients("attacheni").EC2.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
-		DeviceIndex: aws.Int32(1), InstanceId: aws.String(s.active), NetworkInterfaceId: aws.String(eni)})
-	must(t, err)
 	_, err = acct.Clients("attacheni").AutoScaling.SetInstanceProtection(ctx, &autoscaling.SetInstanceProtectionInput{
 		AutoScalingGroupName: aws.String(group), InstanceIds: []string{s.active}, ProtectedFromScaleIn: aws.Bool(true)})
 	must(t, err)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/failover"
 	"github.com/prestoha/coordinator-ha/internal/harness/asl"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
@@ -220,28 +219,20 @@ func (c *campaign) setup() error {
 // topic's ARNs.
 func (c *campaign) buildAccount(haCount int) (sm, topic string, err error) {
 	acct := c.acct
-	if err := acct.AddSubnet(subnetID, "us-east-1a", "10.0.1.0/24"); err != nil {
-		return "", "", fmt.Errorf("subnet: %w", err)
-	}
-	eni, err := acct.CreateNetworkInterface(subnetID, "", "coordinator", map[string]string{config.TagCluster: c.o.Cluster})
-	if err != nil {
-		return "", "", fmt.Errorf("eni: %w", err)
-	}
-	c.w.eni = eni
 	acct.OnInstanceLaunched(func(id string) {
 		h := c.w.hostOf(id)
 		h.proc = prestoStarting
 		h.readyAt = c.clk.Now().Add(acct.Timings().PendingToRunning + time.Duration(20+c.rng.IntN(70))*time.Second)
 	})
 	acct.OnStartExecution(func(e sim.Execution) { c.queue = append(c.queue, e) })
-	sm = acct.CreateStateMachine("chaos-failover")
-	topic = acct.CreateTopic("chaos-failovers")
-	if err := acct.CreateAutoScalingGroup(sim.ASGSpec{Name: asgName, SubnetID: subnetID, Min: 0, Max: haCount + 2, Desired: haCount,
-		Tags: map[string]string{config.TagCluster: c.o.Cluster}}); err != nil {
-		return "", "", fmt.Errorf("asg: %w", err)
+	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: c.o.Cluster, Coordinators: haCount, Max: haCount + 2,
+		SubnetID: subnetID, ASGName: asgName, StateMachine: "chaos-failover", Topic: "chaos-failovers"})
+	if err != nil {
+		return "", "", fmt.Errorf("pool: %w", err)
 	}
-	c.w.agent = acct.Clients("agent")
-	return sm, topic, nil
+	c.w.eni = pool.ENIID
+	c.w.agent = acct.Clients(sim.AgentCaller)
+	return pool.StateMachineARN, pool.TopicARN, nil
 }
 
 // loadMachine renders the real definition, each Task's Resource naming its Lambda
