@@ -45,16 +45,13 @@ type drillTime interface {
 	clock.Clock
 	// Pause stops drill time until resume is called (the demo's Node.js start-ups).
 	Pause() (resume func())
-	// PausedWall is the wall time drill time stood still.
-	PausedWall() time.Duration
 }
 
 // simTime is a clock.Sim as drill time: nothing to pause, since nothing outside the
 // simulation takes simulated time.
 type simTime struct{ *clock.Sim }
 
-func (simTime) Pause() func()             { return func() {} }
-func (simTime) PausedWall() time.Duration { return 0 }
+func (simTime) Pause() func() { return func() {} }
 
 // attachObs is one observed change of the ENI's attachment.
 type attachObs struct {

@@ -128,22 +128,6 @@ func (c *Cluster) verdictPath() string {
 	return strings.Join(path, " -> ")
 }
 
-// startGaps are the wall times from StartExecution to the first step of each
-// execution after the fault: on this machine mostly the Node.js start-up of the local
-// Step Functions interpreter, during which drill time stands still.
-func (c *Cluster) startGaps() []time.Duration {
-	var out []time.Duration
-	fault := c.faultAt()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.execs {
-		if !e.StartedAt.Before(fault) {
-			out = append(out, e.startWall)
-		}
-	}
-	return out
-}
-
 // costSnapshot is the billed calls so far.
 type costSnapshot struct {
 	At          time.Time

@@ -30,10 +30,8 @@ type execRun struct {
 	StartedAt   time.Time // drill time
 	EndedAt     time.Time
 	done        chan struct{}
-	resume      func()        // ends the start-up pause
-	firstStep   time.Time     // drill time of the first step
-	startWall   time.Duration // wall time from StartExecution to the first step
-	wall0       time.Time
+	resume      func()    // ends the start-up pause
+	firstStep   time.Time // drill time of the first step
 }
 
 // lambdaARN is the fake ARN of a step Lambda in the rendered definition.
@@ -77,7 +75,6 @@ func (c *Cluster) stepHandlers(run *execRun) (map[string]stepHandler, error) {
 		handler := func(ctx context.Context, st events.FailoverState) (events.FailoverState, error) {
 			c.mu.Lock()
 			if run.firstStep.IsZero() {
-				run.startWall = time.Since(run.wall0)
 				run.resume()
 				run.firstStep = c.Clock.Now()
 			}
@@ -107,7 +104,7 @@ func (c *Cluster) lambdaContext(ctx context.Context, timeout time.Duration) (con
 // onStartExecution is the simulated Step Functions starting an execution: the drill
 // runs it and finishes it in the account with the real outcome.
 func (c *Cluster) onStartExecution(e sim.Execution) {
-	run := &execRun{Exec: e, StartedAt: c.Clock.Now(), done: make(chan struct{}), wall0: time.Now()}
+	run := &execRun{Exec: e, StartedAt: c.Clock.Now(), done: make(chan struct{})}
 	// Drill time stands still until the local interpreter runs the first step (see drillClock).
 	run.resume = c.Clock.Pause()
 	if err := json.Unmarshal([]byte(e.Input), &run.Input); err != nil {

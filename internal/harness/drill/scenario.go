@@ -239,7 +239,6 @@ func playScenario(ctx context.Context, sc Scenario, o runOptions, clk drillTime)
 	res.DrillSeconds = c.Clock.Now().Sub(drillStart).Seconds()
 	c.collect(&res, active, initial, sc)
 	stats.costEnd = c.costSnapshot()
-	stats.startGaps = c.startGaps()
 	for _, e := range c.executionsSince(res.FaultAt) {
 		stats.transitions += e.Transitions
 	}
@@ -250,8 +249,7 @@ func playScenario(ctx context.Context, sc Scenario, o runOptions, clk drillTime)
 type runStats struct {
 	warmEnd                          time.Time
 	costBefore, costAtFault, costEnd costSnapshot
-	startGaps                        []time.Duration // StartExecution to first step, wall (drill time paused)
-	transitions                      int             // state transitions of the failover execution(s)
+	transitions                      int // state transitions of the failover execution(s)
 }
 
 // waitWarm waits until every coordinator has been healthy for a grace window plus
