@@ -122,7 +122,7 @@ func classify(err error) (string, string) {
 		return te.ErrorName, te.Message
 	}
 	var qf *trino.ErrQueryFailed
-	if errors.As(err, &qf) {
+	if errors.As(err, &qf) && qf.StatusCode != 0 {
 		return fmt.Sprintf("HTTP_%d", qf.StatusCode), err.Error()
 	}
 	msg := err.Error()
