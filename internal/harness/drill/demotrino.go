@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
@@ -126,16 +125,7 @@ func writeTrinoReport(w io.Writer, r *report.Report, out string) error {
 	}
 	report.PrintSummary(w, r.Scenarios)
 	fmt.Fprintf(w, "\nwrote %s\n", filepath.Join(out, "report.json"))
-	if !r.OK {
-		var bad []string
-		for _, s := range r.Scenarios {
-			if !s.OK {
-				bad = append(bad, s.Name)
-			}
-		}
-		return fmt.Errorf("%w: %s", ErrMisbehaved, strings.Join(bad, ", "))
-	}
-	return nil
+	return misbehaved(r)
 }
 
 // pickScenarios selects by name, in the order given (all when names is empty).

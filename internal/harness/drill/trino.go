@@ -336,7 +336,7 @@ func (c *Cluster) trinoDead() error {
 	}
 	for _, h := range c.Hosts() {
 		if h.Trino != nil && h.Trino.proc.Exited() && c.stateAt(h.ID, c.Clock.Now()) == "running" {
-			return fmt.Errorf("Trino on %s exited: %s", h.ID, h.Trino.proc.LogTail())
+			return fmt.Errorf("the Trino coordinator on %s exited: %s", h.ID, h.Trino.proc.LogTail())
 		}
 	}
 	return nil
