@@ -23,8 +23,11 @@ func main() {
 	if len(os.Args) >= 2 && os.Args[1] == "chaos" {
 		os.Exit(runChaos(os.Args[2:]))
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "demo-trino" {
+		os.Exit(runDemoTrino(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || (os.Args[1] != "demo" && os.Args[1] != "bench") {
-		fmt.Fprintln(os.Stderr, "usage: drill demo|bench|chaos [flags]  (drill demo -h for the flags)")
+		fmt.Fprintln(os.Stderr, "usage: drill demo|demo-trino|bench|chaos [flags]  (drill demo -h for the flags)")
 		os.Exit(2)
 	}
 	cmd := os.Args[1]

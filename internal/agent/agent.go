@@ -93,6 +93,9 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	a.self = probe.New(cfg.ProbeURL, client, cfg.ProbeTimeout, a.clock)
 	a.witness = probe.New(wurl, client, cfg.ProbeTimeout, a.clock)
 	a.pub = NewPublisher(deps.CloudWatch, a.clock, a.log, cfg.MaxBuffered)
+	if w := cfg.WitnessTLSWarning(); w != "" {
+		a.log.Warn("TLS settings cannot verify a coordinator at the ENI IP", "detail", w)
+	}
 	return a, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/vip"
+	"github.com/prestoha/coordinator-ha/internal/harness/realtrino"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 )
 
@@ -34,6 +36,9 @@ type clusterSpec struct {
 	// it runs on the compressed wall clock with loopback HTTP and aws-local-stepfunctions
 	// (the demo people watch).
 	Simulated bool
+	// Trino runs real Trino coordinators and a worker in network namespaces on the wall
+	// clock at real time, the client running a real query (the third kind; see trino.go).
+	Trino *TrinoOptions
 }
 
 // simStart is when a simulated drill's clock starts.
@@ -71,8 +76,9 @@ type Cluster struct {
 	Topic string
 	SMARN string
 
-	Proxy   *vip.Proxy // the coordinator IP on loopback (nil when Simulated)
-	Watcher *vip.Watcher
+	Proxy   *vip.Proxy // the coordinator IP on loopback (nil when Simulated or Trino)
+	Watcher servedWatcher
+	trino   *trinoNet // the real network (Trino only)
 
 	AgentCW *CWCounter // every agent's CloudWatch calls
 	HCCW    *CWCounter // the health check's
@@ -120,34 +126,57 @@ func newCluster(parent context.Context, spec clusterSpec, clk drillTime) (*Clust
 		rng: rand.New(rand.NewPCG(uint64(spec.Seed), 7)), ctx: ctx, cancel: cancel, started: clk.Now()}
 	c.AgentCW = NewCWCounter(acct.Clients(sim.AgentCaller).CloudWatch)
 	acct.OnInstanceStateChange(c.onStateChange) // before the group launches anything
+	acct.OnAttachmentChange(c.onAttachmentChange)
 	// The pool as the stack creates it: the ENI unattached (the health check's first
 	// execution attaches it), every member tagged standby.
-	pool, err := sim.NewPool(acct, sim.PoolSpec{
+	ps := sim.PoolSpec{
 		Cluster: spec.Name, Coordinators: spec.HACount, ASGName: c.ASG,
 		ENIDescription: "Presto coordinator " + spec.Name,
 		ASGTags:        map[string]string{config.TagRole: config.RoleStandby},
 		StateMachine:   spec.Name + "-failover", Topic: spec.Name + "-failover",
-	})
+	}
+	if spec.Trino != nil {
+		ps.CIDR = trinoSubnet.String()
+	}
+	pool, err := sim.NewPool(acct, ps)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	c.ENIID, c.ENIIP, c.Topic, c.SMARN = pool.ENIID, pool.ENIIP, pool.TopicARN, pool.StateMachineARN
-	if !spec.Simulated {
-		if c.Proxy, err = vip.Listen(c.resolve); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	// The client calls the coordinator IP every second of drill time, with the probe's
-	// timeout.
-	c.Watcher = &vip.Watcher{Clock: clk, Interval: time.Second, Timeout: st.ProbeTimeout}
-	if spec.Simulated {
-		c.Watcher.URL, c.Watcher.Client = "http://"+net.JoinHostPort(c.ENIIP, coordinatorPort), hostNet{c: c}.client()
-	} else {
-		c.Watcher.URL = c.Proxy.URL()
+	if err := c.startClient(); err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
+}
+
+// startClient sets up the coordinator IP and the client that calls it: a real query
+// through the namespaces (Trino), GET /v1/info through the in-process network
+// (Simulated) or through the loopback proxy, every second of drill time with the probe's
+// timeout.
+func (c *Cluster) startClient() error {
+	if c.spec.Trino != nil {
+		t, err := newTrinoNet(*c.spec.Trino, c.spec.Name[len("drill-"):], c.spec.Name, c.ENIID, c.ENIIP)
+		if err != nil {
+			return err
+		}
+		c.trino = t
+		c.Watcher = trinoWatcher{t.client}
+		return nil
+	}
+	w := &vip.Watcher{Clock: c.Clock, Interval: time.Second, Timeout: c.spec.Settings.ProbeTimeout}
+	c.Watcher = w
+	if c.spec.Simulated {
+		w.URL, w.Client = "http://"+net.JoinHostPort(c.ENIIP, coordinatorPort), hostNet{c: c}.client()
+		return nil
+	}
+	var err error
+	if c.Proxy, err = vip.Listen(c.resolve); err != nil {
+		return err
+	}
+	w.URL = c.Proxy.URL()
+	return nil
 }
 
 // start starts the background work: the account's clock ticks and the invariant
@@ -179,6 +208,9 @@ func (c *Cluster) Close() {
 		_ = c.Proxy.Close()
 	}
 	c.wg.Wait()
+	if c.trino != nil {
+		c.trino.close()
+	}
 }
 
 // holderHost is the coordinator IP: the host whose instance has the ENI attached.
@@ -257,18 +289,27 @@ func (c *Cluster) onStateChange(ch sim.InstanceStateChange) {
 func (c *Cluster) boot(id string) error {
 	st := c.spec.Settings
 	opts := host.Options{NodeID: id, Environment: c.spec.Name, Clock: c.Clock, Startup: st.Startup}
-	var srv *host.Server
+	h := &Host{ID: id, done: make(chan struct{}), startedAt: c.Clock.Now()}
 	var client *http.Client
+	var role agent.RoleSource = &simRole{acct: c.Acct, eniID: c.ENIID, id: id}
 	probeURL := "http://127.0.0.1:" + coordinatorPort + "/v1/info"
-	if c.spec.Simulated {
-		srv = host.New(opts)
-		client = hostNet{c: c, self: srv}.client()
-	} else {
-		var err error
-		if srv, err = host.Start(opts); err != nil {
+	switch {
+	case c.trino != nil:
+		th, imdsRole, err := c.bootTrino(id)
+		if err != nil {
 			return err
 		}
-		probeURL = srv.URL() + "/v1/info"
+		h.Trino, role, client = th, imdsRole, th.httpClient()
+		probeURL = "http://127.0.0.1:" + strconv.Itoa(realtrino.Port) + "/v1/info"
+	case c.spec.Simulated:
+		h.Server = host.New(opts)
+		client = hostNet{c: c, self: h.Server}.client()
+	default:
+		var err error
+		if h.Server, err = host.Start(opts); err != nil {
+			return err
+		}
+		probeURL = h.Server.URL() + "/v1/info"
 		client = witnessClient(c.ENIIP, c.Proxy.URL()[len("http://"):])
 	}
 	// Timeouts are in drill time: the clock enforces them (clock.WithTimeout).
@@ -291,16 +332,17 @@ func (c *Cluster) boot(id string) error {
 	a, err := agent.New(cfg, agent.Deps{
 		CloudWatch: cw,
 		Clock:      c.Clock,
-		Role:       &simRole{acct: c.Acct, eniID: c.ENIID, id: id},
+		Role:       role,
 		HTTPClient: client,
 		Logger:     log,
 	})
 	if err != nil {
-		srv.Exit()
+		h.cw, h.cancel = cw, func() {}
+		h.PowerOff()
 		return fmt.Errorf("starting the agent on %s: %w", id, err)
 	}
 	actx, cancel := context.WithCancel(c.ctx)
-	h := &Host{ID: id, Server: srv, cw: cw, agent: a, cancel: cancel, done: make(chan struct{}), startedAt: c.Clock.Now()}
+	h.cw, h.agent, h.cancel = cw, a, cancel
 	c.mu.Lock()
 	c.hosts[id] = h
 	c.order = append(c.order, id)

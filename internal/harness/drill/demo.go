@@ -64,16 +64,21 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	}
 	report.PrintSummary(w, r.Scenarios)
 	fmt.Fprintf(w, "\nwrote %s and %s\n", filepath.Join(out, "report.json"), filepath.Join(out, "timeline.svg"))
-	if !r.OK {
-		var bad []string
-		for _, s := range r.Scenarios {
-			if !s.OK {
-				bad = append(bad, s.Name)
-			}
-		}
-		return fmt.Errorf("%w: %s", ErrMisbehaved, strings.Join(bad, ", "))
+	return misbehaved(r)
+}
+
+// misbehaved returns ErrMisbehaved naming the scenarios that were not ok, or nil.
+func misbehaved(r *report.Report) error {
+	if r.OK {
+		return nil
 	}
-	return nil
+	var bad []string
+	for _, s := range r.Scenarios {
+		if !s.OK {
+			bad = append(bad, s.Name)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrMisbehaved, strings.Join(bad, ", "))
 }
 
 // RunDemo runs the scenarios and returns the report without writing it.

@@ -187,17 +187,17 @@ func (c *Cluster) interpretGo(run *execRun, def string, handlers map[string]step
 	return res.Status, out, err
 }
 
-// interpretNode runs the execution with aws-local-stepfunctions (the demo), its Wait
-// states and retry pauses shortened by the drill's speed.
+// interpretNode runs the execution with aws-local-stepfunctions (the loopback demo and
+// real Trino), its Wait states and retry pauses shortened by the drill's speed.
 func (c *Cluster) interpretNode(run *execRun, def string, handlers map[string]stepHandler) (string, []byte, error) {
-	dc := c.Clock.(*drillClock)
 	byARN := map[string]sfnlocal.Handler{}
 	for _, task := range statemachine.Tasks {
 		byARN[c.lambdaARN(task.Placeholder)] = sfnlocal.TypedHandler(handlers[task.States[0]])
 	}
-	opts := sfnlocal.Options{
-		WaitOverrides:  waitOverrides(def, dc),
-		RetryOverrides: map[string]time.Duration{"*": dc.Wall(2 * time.Second)},
+	opts := sfnlocal.Options{}
+	if dc, ok := c.Clock.(*drillClock); ok { // real time (real Trino) keeps the definition's own waits
+		opts.WaitOverrides = waitOverrides(def, dc)
+		opts.RetryOverrides = map[string]time.Duration{"*": dc.Wall(2 * time.Second)}
 	}
 	res, err := sfnlocal.Run(c.ctx, def, []byte(run.Exec.Input), byARN, opts)
 	if err != nil {

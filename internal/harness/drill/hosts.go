@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/agent"
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/host"
+	"github.com/prestoha/coordinator-ha/internal/harness/realtrino"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/probe"
 )
@@ -64,7 +66,8 @@ func (r *simRole) Role(context.Context) (agent.Role, error) {
 // Host is one simulated coordinator instance: its Presto/Trino server and its agent.
 type Host struct {
 	ID     string
-	Server *host.Server
+	Server *host.Server // the simulated Presto/Trino (nil for real Trino)
+	Trino  *trinoHost   // the real one (nil otherwise)
 
 	mu        sync.Mutex
 	cw        *gatedCW
@@ -100,7 +103,12 @@ func (h *Host) Agent() *agent.Agent { return h.agent }
 // PowerOff is the instance going away: the server stops and the agent dies.
 func (h *Host) PowerOff() {
 	h.KillAgent()
-	h.Server.Exit()
+	if h.Server != nil {
+		h.Server.Exit()
+	}
+	if h.Trino != nil {
+		h.Trino.powerOff()
+	}
 }
 
 // witnessClient is the agents' HTTP client: loopback connections go where they say,
@@ -127,6 +135,9 @@ func witnessClient(eniIP, proxyAddr string) *http.Client {
 // probeHost asks a host's coordinator for /v1/info as its own agent would (loopback,
 // the probe timeout in drill time).
 func (c *Cluster) probeHost(h *Host) probe.Result {
+	if h.Trino != nil {
+		return probe.New("http://127.0.0.1:"+strconv.Itoa(realtrino.Port)+"/v1/info", h.Trino.httpClient(), c.spec.Settings.ProbeTimeout, c.Clock).Probe(c.ctx)
+	}
 	if c.spec.Simulated {
 		return probe.New("http://127.0.0.1:"+coordinatorPort+"/v1/info", hostNet{c: c, self: h.Server}.client(), c.spec.Settings.ProbeTimeout, c.Clock).Probe(c.ctx)
 	}

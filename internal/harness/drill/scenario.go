@@ -101,10 +101,15 @@ type runOptions struct {
 	// the agents' and the health check's cycles at different phases.
 	FaultDelay time.Duration
 	Progress   func(format string, a ...any) // nil: quiet
+	// Trino runs real Trino in network namespaces at real time (see trino.go).
+	Trino *TrinoOptions
 }
 
 // clock returns a new drill clock for one run.
 func (o runOptions) clock() drillTime {
+	if o.Trino != nil {
+		return realTime{}
+	}
 	if o.Simulated {
 		s := clock.NewSim(simStart)
 		if o.Pace > 0 {
@@ -154,7 +159,7 @@ func playScenario(ctx context.Context, sc Scenario, o runOptions, clk drillTime)
 		res.OK = false
 		return c, res, stats
 	}
-	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated}, clk)
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated, Trino: o.Trino}, clk)
 	if err != nil {
 		return fail("building the cluster: %v", err)
 	}
@@ -263,6 +268,9 @@ func (c *Cluster) waitWarm(ctx context.Context, ha int) error {
 	deadline := c.Clock.Now().Add(20 * time.Minute)
 	var healthySince, attachedSince time.Time
 	for c.Clock.Now().Before(deadline) {
+		if err := c.trinoDead(); err != nil {
+			return err
+		}
 		now := c.Clock.Now()
 		hosts := c.Hosts()
 		healthy := len(hosts) >= ha
@@ -373,6 +381,9 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 	res.Observed = append(res.Observed, c.observed()...)
 	res.StandbyNoise, res.Observed = c.standbyNoise(failed, initial, res.Observed)
 	c.collectEnd(res, sc)
+	if c.trino != nil {
+		c.collectTrino(res, failed)
+	}
 	res.OK = len(res.Violations) == 0
 	if res.Verdict == "" {
 		res.Verdict = c.verdictPath()

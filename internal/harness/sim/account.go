@@ -82,6 +82,15 @@ type InstanceStateChange struct {
 	At         time.Time
 }
 
+// AttachmentChange is reported to OnAttachmentChange hooks: the attachment of a
+// secondary ENI as the account now sees it.
+type AttachmentChange struct {
+	ENIID      string
+	InstanceID string // "" once the ENI is available (detached)
+	Status     string // attaching, attached, detaching; "" once detached
+	At         time.Time
+}
+
 // Account is a simulated AWS account in one region. Create it with New.
 type Account struct {
 	mu        sync.Mutex
@@ -109,6 +118,8 @@ type Account struct {
 	onLaunched    []func(instanceID string)
 	onStateChange []func(InstanceStateChange)
 	onStartExec   []func(Execution)
+	onAttachment  []func(AttachmentChange)
+	lastAttach    map[string]AttachmentChange // ENI id -> what the hooks last heard
 	hookQueue     []func()
 }
 
@@ -272,6 +283,47 @@ func (a *Account) OnInstanceStateChange(f func(InstanceStateChange)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.onStateChange = append(a.onStateChange, f)
+}
+
+// OnAttachmentChange registers f to run (outside the lock) whenever the attachment of a
+// secondary ENI changes (attaching, attached, detaching, detached), so a harness can
+// move a real network interface as the instance's operating system would see it. A
+// change is reported when the account next commits a change (any mutating call, getter
+// or Tick after the transition was due), with At the time of that commit; two
+// transitions due between commits are reported as the last one.
+func (a *Account) OnAttachmentChange(f func(AttachmentChange)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.onAttachment = append(a.onAttachment, f)
+}
+
+// queueAttachmentChanges queues a hook call for every secondary ENI whose attachment
+// differs from what the hooks last heard. Callers hold the lock.
+func (a *Account) queueAttachmentChanges(now time.Time) {
+	if len(a.onAttachment) == 0 {
+		return
+	}
+	if a.lastAttach == nil {
+		a.lastAttach = map[string]AttachmentChange{}
+	}
+	for _, id := range a.w.eniOrder {
+		e := a.w.enis[id]
+		if e.primary {
+			continue
+		}
+		ch := AttachmentChange{ENIID: id, At: now}
+		if e.att != nil {
+			ch.InstanceID, ch.Status = e.att.instanceID, e.att.status
+		}
+		last, seen := a.lastAttach[id]
+		if (!seen && e.att == nil) || (seen && last.InstanceID == ch.InstanceID && last.Status == ch.Status) {
+			continue
+		}
+		a.lastAttach[id] = ch
+		for _, f := range a.onAttachment {
+			a.hookQueue = append(a.hookQueue, func() { f(ch) })
+		}
+	}
 }
 
 // Calls returns every recorded call, oldest first.

@@ -3,6 +3,7 @@ package sim
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -465,5 +466,36 @@ func TestPrivateIPs(t *testing.T) {
 	i, _ := f.acct.Instance(f.launchRunning(t, "subnet-a"))
 	if i.PrivateIP != "10.0.1.4" {
 		t.Fatalf("first free address %s, want 10.0.1.4", i.PrivateIP)
+	}
+}
+
+// OnAttachmentChange reports every change of a secondary ENI's attachment, in order,
+// and nothing for primary ENIs.
+func TestOnAttachmentChange(t *testing.T) {
+	f := newFixture(t)
+	var got []string
+	f.acct.OnAttachmentChange(func(ch AttachmentChange) { got = append(got, ch.InstanceID+"/"+ch.Status) })
+	e, i := f.newENI(t, "subnet-a"), f.launchRunning(t, "subnet-a")
+	other := f.launchRunning(t, "subnet-a")
+	out, err := f.c.EC2.AttachNetworkInterface(f.ctx, &ec2.AttachNetworkInterfaceInput{NetworkInterfaceId: &e, InstanceId: &i, DeviceIndex: aws.Int32(1)})
+	must(t, err)
+	f.clk.Advance(5 * time.Second)
+	f.acct.Tick()
+	_, err = f.c.EC2.DetachNetworkInterface(f.ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: out.AttachmentId})
+	must(t, err)
+	f.clk.Advance(5 * time.Second)
+	f.acct.Tick()
+	_, err = f.c.EC2.AttachNetworkInterface(f.ctx, &ec2.AttachNetworkInterfaceInput{NetworkInterfaceId: &e, InstanceId: &other, DeviceIndex: aws.Int32(1)})
+	must(t, err)
+	f.clk.Advance(5 * time.Second)
+	f.acct.Tick()
+	_, err = f.c.EC2.TerminateInstances(f.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{other}})
+	must(t, err)
+	f.clk.Advance(time.Minute)
+	f.acct.Tick()
+	want := []string{i + "/attaching", i + "/attached", i + "/detaching", "/",
+		other + "/attaching", other + "/attached", other + "/detaching", "/"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("changes:\n got %v\nwant %v", got, want)
 	}
 }

@@ -189,6 +189,7 @@ func (a *Account) commit() {
 	a.dirty = false
 	now := a.clk.Now()
 	a.history = append(a.history, snapshot{at: now, w: a.w.clone()})
+	a.queueAttachmentChanges(now)
 	// Keep one snapshot older than the horizon so that reads at the horizon have an answer.
 	cut := 0
 	for cut+1 < len(a.history) && now.Sub(a.history[cut+1].at) > historyKeep {

@@ -65,6 +65,30 @@ type Scenario struct {
 	Samples      int     `json:"invariant_samples"`
 	WallSeconds  float64 `json:"wall_s"`
 	DrillSeconds float64 `json:"drill_s"`
+	// Client is what the real client saw (the real-Trino drill only).
+	Client *ClientRecord `json:"client,omitempty"`
+}
+
+// ClientRecord is what a real client running a query through the coordinator IP saw
+// around the fault, in seconds after the fault (negative: before it).
+type ClientRecord struct {
+	Query         string   `json:"query"`
+	Rounds        int      `json:"rounds"`
+	LastOKBeforeS *float64 `json:"last_ok_before_s,omitempty"` // the last round that returned the rows before the fault
+	FirstOKAfterS *float64 `json:"first_ok_after_s,omitempty"` // the first that did after it (fault to first successful query)
+	// WorkerSeenS is the first round after the fault in which a coordinator other than
+	// the failed one listed the worker (it announced itself to the new coordinator).
+	WorkerSeenS *float64      `json:"worker_seen_s,omitempty"`
+	Errors      []ClientError `json:"errors,omitempty"` // every failed round in between, runs of one name merged
+}
+
+// ClientError is a run of failed rounds with the same error name.
+type ClientError struct {
+	FromS   float64 `json:"from_s"`
+	ToS     float64 `json:"to_s"`
+	Name    string  `json:"name"` // Trino's error name (SERVER_STARTING_UP, ...), or the client's failure class
+	Count   int     `json:"count"`
+	Example string  `json:"example"`
 }
 
 // Marks returns the scenario's moments in time order, fault first.
