@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/prestoha/coordinator-ha/internal/agent"
-	"github.com/prestoha/coordinator-ha/internal/awsapi"
+	hasignal "github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // version is set at build time with -ldflags '-X main.version=...'.
@@ -47,12 +49,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	cw, err := cloudWatch(ctx, cfg)
+	deps, err := clients(ctx, cfg)
 	if err != nil {
-		log.Error("cannot build the CloudWatch client", "err", err)
+		log.Error("cannot build the AWS clients", "err", err)
 		os.Exit(1)
 	}
-	a, err := agent.New(cfg, agent.Deps{CloudWatch: cw, Logger: log})
+	deps.Logger = log
+	a, err := agent.New(cfg, deps)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(2)
@@ -64,26 +67,30 @@ func main() {
 	}
 }
 
-// cloudWatch builds the client once: the SDK's default chain (instance profile on EC2),
-// with the region from IMDS when the environment does not name one.
-func cloudWatch(ctx context.Context, cfg agent.Config) (awsapi.CloudWatchAPI, error) {
+// clients builds the CloudWatch and STS clients once: the SDK's default chain (instance
+// profile on EC2), with the region from IMDS (v2 only) when the environment does not
+// name one. The stdout dry run needs neither and writes to a placeholder namespace.
+func clients(ctx context.Context, cfg agent.Config) (agent.Deps, error) {
 	if cfg.Publish == agent.PublishStdout {
-		return agent.NewStdoutCloudWatch(os.Stdout), nil
+		return agent.Deps{CloudWatch: agent.NewStdoutCloudWatch(os.Stdout), Namespace: hasignal.HostNamespace("dry-run")}, nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	awsCfg, err := config.LoadDefaultConfig(lctx)
+	// The instance role's credentials come from IMDS too: with the same v2-only client.
+	awsCfg, err := config.LoadDefaultConfig(lctx, config.WithEC2RoleCredentialOptions(func(o *ec2rolecreds.Options) {
+		o.Client = agent.NewIMDSClient(cfg.IMDSEndpoint)
+	}))
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return agent.Deps{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
-		out, err := imds.New(imds.Options{Endpoint: cfg.IMDSEndpoint}).GetRegion(lctx, &imds.GetRegionInput{})
+		out, err := agent.NewIMDSClient(cfg.IMDSEndpoint).GetRegion(lctx, &imds.GetRegionInput{})
 		if err != nil {
-			return nil, fmt.Errorf("no AWS region set and IMDS did not tell it: %w", err)
+			return agent.Deps{}, fmt.Errorf("no AWS region set and IMDS did not tell it: %w", err)
 		}
 		awsCfg.Region = out.Region
 	}
-	return cloudwatch.NewFromConfig(awsCfg), nil
+	return agent.Deps{CloudWatch: cloudwatch.NewFromConfig(awsCfg), STS: sts.NewFromConfig(awsCfg)}, nil
 }
 
 func buildVersion() string {

@@ -63,11 +63,14 @@ var StepFunctions = map[string]string{
 type Props struct {
 	Cluster string // literal cluster name
 
-	ENIID     *string
-	ASGName   *string
-	Topic     awssns.ITopic
-	TopicKey  interface{ KeyArn() *string } // the topic's KMS key: publishers need it
-	LambdaDir string                        // holds <name>/bootstrap for each Lambda
+	ENIID   *string
+	ASGName *string
+	// HostRoleID is the unique id of the coordinator hosts' role: the health check and
+	// AttachENI read each host's reports from signal.ReportNamespace(HostRoleID, id).
+	HostRoleID *string
+	Topic      awssns.ITopic
+	TopicKey   interface{ KeyArn() *string } // the topic's KMS key: publishers need it
+	LambdaDir  string                        // holds <name>/bootstrap for each Lambda
 
 	HACount              *string // HACoordinatorsCount
 	KeepCoordinator      *string // "yes" or "no"
@@ -108,7 +111,7 @@ const TeardownTimeoutSeconds = 600
 
 // New builds the control plane.
 func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
-	if p.Cluster == "" || p.ENIID == nil || p.ASGName == nil || p.Topic == nil || p.TopicKey == nil || p.LambdaDir == "" ||
+	if p.Cluster == "" || p.ENIID == nil || p.ASGName == nil || p.HostRoleID == nil || p.Topic == nil || p.TopicKey == nil || p.LambdaDir == "" ||
 		p.HACount == nil || p.KeepCoordinator == nil || p.GraceSeconds == nil || p.CheckIntervalSeconds == nil || p.PrestoPort == nil {
 		panic("controlplane.New: every field but Definition, Placeholders and LogRetention is required")
 	}
@@ -133,7 +136,7 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 		config.EnvTopicARN: p.Topic.TopicArn(),
 		config.EnvHACount:  p.HACount,
 	}
-	res := policy.Resources{Cluster: p.Cluster, ASGName: p.ASGName, TopicARN: p.Topic.TopicArn()}
+	res := policy.Resources{Cluster: p.Cluster, ASGName: p.ASGName, ENIID: p.ENIID, TopicARN: p.Topic.TopicArn()}
 
 	// The delete-time step first: everything below depends on it (see function).
 	td := c.function(p, permissions.Teardown, TeardownTimeoutSeconds, env, nil, res) // the common env: the group comes with each request
@@ -149,7 +152,11 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 		timeouts[name] = statemachine.LambdaTimeoutSeconds[ph]
 	}
 	for _, name := range steps {
-		c.function(p, name, timeouts[name], env, nil, res)
+		var extra map[string]*string
+		if name == permissions.AttachENI {
+			extra = map[string]*string{config.EnvHostRoleID: p.HostRoleID}
+		}
+		c.function(p, name, timeouts[name], env, extra, res)
 	}
 
 	// The state machine: the one definition, with the step Lambdas' ARNs substituted.
@@ -195,6 +202,7 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 		config.EnvGraceSeconds:    p.GraceSeconds,
 		config.EnvCheckInterval:   p.CheckIntervalSeconds,
 		config.EnvPrestoPort:      p.PrestoPort,
+		config.EnvHostRoleID:      p.HostRoleID,
 	}
 	hc := c.function(p, permissions.Healthcheck, HealthCheckTimeoutSeconds, env, hcEnv, res)
 
@@ -239,7 +247,7 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 		Reason:    "Added by CDK for active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.",
 		AppliesTo: []string{"Resource::*"}})
 	acts := permissions.Actions[name]
-	for _, st := range policy.Statements(acts, res) {
+	for _, st := range policy.Statements(name, res) {
 		role.AddToPolicy(st)
 	}
 	for _, a := range acts {
@@ -256,11 +264,10 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 			Reason:    "ec2:DescribeInstances, ec2:DescribeNetworkInterfaces, autoscaling:DescribeAutoScalingGroups and cloudwatch:GetMetricData support no resource-level permissions; cloudwatch:PutMetricData neither, and is limited by the cloudwatch:namespace condition instead.",
 			AppliesTo: []string{"Resource::*"}})
 	}
-	if len(permissions.ByScope(acts)[permissions.ClusterTagged]) > 0 {
+	if len(permissions.ByScope(acts)[permissions.GroupInstances]) > 0 {
 		cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
-			Reason: "EC2 mutations (attach, detach, terminate, tag) apply to instances launched by the Auto Scaling group and to the coordinator ENI, whose ids are not known when the policy is written; the wildcard is limited by the condition aws:ResourceTag/" + config.TagCluster + " = this cluster, and tagging to the role tag.",
-			AppliesTo: []string{"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*",
-				"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*"}})
+			Reason:    "EC2 mutations (attach, detach, tag) apply to instances launched by the Auto Scaling group, whose ids are not known when the policy is written; the wildcard is limited by the condition aws:ResourceTag/" + config.TagASGName + " = this stack's group, a tag only Auto Scaling can write, and tagging to the role tag. The ENI side of an attach or detach is the coordinator ENI's exact ARN.",
+			AppliesTo: []string{"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"}})
 	}
 	if len(permissions.ByScope(acts)[permissions.ClusterGroup]) > 0 {
 		cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -32,7 +33,8 @@ func TestMain(m *testing.M) {
 		n := NewTopic(st, "Notifications", &TopicProps{Cluster: "unit", Email: cfn.Optional{Value: jsii.String("ops@example.com")}})
 		cp = New(st, "ControlPlane", &Props{
 			Cluster: "unit", ENIID: jsii.String("eni-0123456789abcdef0"), ASGName: jsii.String("unit-asg"),
-			Topic: n.Topic, TopicKey: n.Key, LambdaDir: assets + "/lambda",
+			HostRoleID: jsii.String("AROAEXAMPLEHOSTROLE01"),
+			Topic:      n.Topic, TopicKey: n.Key, LambdaDir: assets + "/lambda",
 			HACount: jsii.String("2"), KeepCoordinator: jsii.String("no"), GraceSeconds: jsii.String("30"),
 			CheckIntervalSeconds: jsii.String("10"), PrestoPort: jsii.String("8080"),
 		})
@@ -116,6 +118,7 @@ func TestRolesFromTheTable(t *testing.T) {
 			}
 		}
 		sort.Strings(got)
+		got = slices.Compact(got) // an ENI move is granted twice: on group instances and on the ENI's ARN
 		if strings.Join(got, " ") != strings.Join(permissions.Actions[name], " ") {
 			t.Errorf("%s role grants %v, the table says %v", name, got, permissions.Actions[name])
 		}
@@ -285,4 +288,45 @@ func TestTeardownOrder(t *testing.T) {
 			"Description": "Coordinator HA teardown of unit", "Timeout": TeardownTimeoutSeconds,
 			"ReservedConcurrentExecutions": assertions.Match_Absent(), "TracingConfig": map[string]any{"Mode": "Active"}})
 	})
+}
+
+// EC2 mutations: on instances only with the tag aws:autoscaling:groupName = the group
+// (only Auto Scaling writes aws: tags), on the coordinator ENI only by its exact ARN;
+// nothing is conditioned on the cluster tag anyone can add.
+func TestEC2MutationsNeedGroupMembership(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	seen := map[string]bool{}
+	for id := range cdktest.OfType(raw, "AWS::IAM::Role") {
+		for _, st := range cdktest.Statements(raw, id) {
+			res, cond := cdktest.Flatten(st["Resource"]), cdktest.Flatten(st["Condition"])
+			for _, a := range cdktest.Actions(st) {
+				if !strings.HasPrefix(a, "ec2:") || strings.HasPrefix(a, "ec2:Describe") {
+					continue
+				}
+				switch {
+				case strings.Contains(res, ":instance/*"):
+					if !strings.Contains(cond, `"aws:ResourceTag/aws:autoscaling:groupName":"unit-asg"`) {
+						t.Errorf("%s on instances with condition %s, want the group's aws: tag", a, cond)
+					}
+					seen[a+" instance"] = true
+				case strings.Contains(res, ":network-interface/eni-0123456789abcdef0"):
+					seen[a+" eni"] = true
+				default:
+					t.Errorf("%s on %s: neither group instances nor the coordinator ENI", a, res)
+				}
+				if strings.Contains(cond, "aws:ResourceTag/"+config.TagCluster) {
+					t.Errorf("%s conditioned on the cluster tag, which anyone can add: %s", a, cond)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"ec2:AttachNetworkInterface instance", "ec2:AttachNetworkInterface eni", "ec2:DetachNetworkInterface instance",
+		"ec2:DetachNetworkInterface eni", "ec2:CreateTags instance"} {
+		if !seen[want] {
+			t.Errorf("no statement grants %s", want)
+		}
+	}
+	if seen["ec2:TerminateInstances instance"] {
+		t.Error("ec2:TerminateInstances is granted: instances are terminated through their group only")
+	}
 }

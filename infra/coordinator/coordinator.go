@@ -69,6 +69,7 @@ type Coordinator struct {
 	SecurityGroup        awsec2.CfnSecurityGroup // clients -> coordinators (Presto port, SSH)
 	ClusterSecurityGroup awsec2.CfnSecurityGroup // coordinators and workers, Presto port between members
 	Role                 awsiam.Role
+	RoleID               *string // the role's unique id (AROA...): its sessions' aws:userid is <RoleID>:<instance id>
 	HostKeySecret        awssecretsmanager.CfnSecret
 	LaunchTemplate       awsec2.CfnLaunchTemplate
 	Group                awsautoscaling.CfnAutoScalingGroup
@@ -184,19 +185,25 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
 		Description: jsii.String("Coordinator hosts of " + p.Cluster + ": agent metrics and the shared SSH host key"),
 	})
-	actions := append(append([]string{}, permissions.Actions[permissions.Agent]...), permissions.BootActions...)
-	for _, st := range policy.Statements(actions, policy.Resources{Cluster: p.Cluster, SecretARN: c.HostKeySecret.Ref(), SecretKeyARN: p.SecretKey.KeyArn()}) {
+	for _, st := range policy.Statements(permissions.Agent, policy.Resources{Cluster: p.Cluster, SecretARN: c.HostKeySecret.Ref(), SecretKeyARN: p.SecretKey.KeyArn()}) {
 		c.Role.AddToPolicy(st)
 	}
+	c.RoleID = c.Role.RoleId()
 	arm := awss3assets.NewAsset(c.Construct, jsii.String("AgentArm64"), &awss3assets.AssetProps{Path: jsii.String(p.AgentArm64)})
 	amd := awss3assets.NewAsset(c.Construct, jsii.String("AgentAmd64"), &awss3assets.AssetProps{Path: jsii.String(p.AgentAmd64)})
-	arm.GrantRead(c.Role)
-	amd.GrantRead(c.Role)
+	// Exactly the two agent objects, not CDK's grantRead (s3:GetObject*, GetBucket*,
+	// List* on the bucket and every object in it: the whole account's asset bucket).
+	c.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AgentBinaries"), Actions: jsii.Strings("s3:GetObject"),
+		Resources: &[]*string{
+			jsii.String(fmt.Sprintf("arn:%s:s3:::%s/%s", *awscdk.Aws_PARTITION(), *arm.S3BucketName(), *arm.S3ObjectKey())),
+			jsii.String(fmt.Sprintf("arn:%s:s3:::%s/%s", *awscdk.Aws_PARTITION(), *amd.S3BucketName(), *amd.S3ObjectKey())),
+		},
+	}))
 	cfn.Suppress(c.Role, cfn.Suppression{ID: "AwsSolutions-IAM5",
-		Reason: "cloudwatch:PutMetricData has no resource-level permissions; it is limited by the cloudwatch:namespace condition to the product's namespace. The S3 wildcards are CDK's asset grant (s3:GetObject*, s3:GetBucket*, s3:List*) on the asset bucket and the agent objects only. autoscaling:SetInstanceHealth (a failed boot marks its own instance Unhealthy) is on groups carrying this cluster's tag: the hosts' policy cannot name the group, because the group waits for the hosts' ready signals (CreationPolicy) and so must be created after the policy.",
-		AppliesTo: []string{"Resource::*", "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*",
-			"Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*",
-			"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"}})
+		Reason: "cloudwatch:PutMetricData has no resource-level permissions; it is limited by the cloudwatch:namespace condition to the host's own report namespace (PrestoCoordinatorHA/${aws:userid}). autoscaling:SetInstanceHealth cannot name the group (the hosts' policy must exist before the group, which waits for their signals): the wildcard stands for this stack's group only, by the condition aws:ResourceTag/aws:cloudformation:stack-id = this stack, a tag only CloudFormation writes.",
+		AppliesTo: []string{"Resource::*",
+			"Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*"}})
 	profile := awsiam.NewCfnInstanceProfile(c.Construct, jsii.String("InstanceProfile"), &awsiam.CfnInstanceProfileProps{
 		Roles: &[]*string{c.Role.RoleName()},
 	})

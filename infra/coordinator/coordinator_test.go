@@ -119,8 +119,15 @@ func TestRoleAndSecret(t *testing.T) {
 			got = append(got, acts...)
 			switch acts[0] {
 			case "cloudwatch:PutMetricData":
-				if cdktest.Flatten(st["Condition"]) != `{"StringEquals":{"cloudwatch:namespace":"`+signal.Namespace+`"}}` {
+				// Each host writes only into the namespace of its own role session.
+				if cdktest.Flatten(st["Condition"]) != `{"StringEquals":{"cloudwatch:namespace":"`+signal.HostNamespace("${aws:userid}")+`"}}` {
 					t.Errorf("PutMetricData condition %v", st["Condition"])
+				}
+			case "s3:GetObject":
+				// Exactly the two agent objects, not the asset bucket.
+				res := cdktest.Flatten(st["Resource"])
+				if strings.Count(res, ".zip")+strings.Count(res, "Fn::Join") < 2 || strings.Contains(res, `/*"`) || strings.Contains(res, `/*]`) {
+					t.Errorf("asset read on %s, want the two agent objects only", res)
 				}
 			case "kms:Decrypt":
 				res := cdktest.Flatten(st["Resource"])
@@ -138,8 +145,10 @@ func TestRoleAndSecret(t *testing.T) {
 					t.Errorf("TagResource condition %s, want the lock tag only, value set", c)
 				}
 			case "autoscaling:SetInstanceHealth":
-				if c := cdktest.Flatten(st["Condition"]); c != `{"StringEquals":{"aws:ResourceTag/`+config.TagCluster+`":"unit"}}` {
-					t.Errorf("SetInstanceHealth condition %s, want the cluster tag", c)
+				// This stack's group, by the tag only CloudFormation writes: a second stack with
+				// the same cluster name cannot reach it.
+				if c := cdktest.Flatten(st["Condition"]); c != `{"StringEquals":{"aws:ResourceTag/aws:cloudformation:stack-id":{"Ref":"AWS::StackId"}}}` {
+					t.Errorf("SetInstanceHealth condition %s, want this stack's aws:cloudformation:stack-id", c)
 				}
 			case "cloudformation:SignalResource":
 				if r := cdktest.Flatten(st["Resource"]); r != `{"Ref":"AWS::StackId"}` {
@@ -152,7 +161,7 @@ func TestRoleAndSecret(t *testing.T) {
 			}
 		}
 	}
-	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue kms:Decrypt kms:GenerateDataKey secretsmanager:PutSecretValue secretsmanager:TagResource autoscaling:SetInstanceHealth cloudformation:SignalResource s3:GetObject* s3:GetBucket* s3:List*"
+	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue kms:Decrypt kms:GenerateDataKey secretsmanager:PutSecretValue secretsmanager:TagResource autoscaling:SetInstanceHealth cloudformation:SignalResource s3:GetObject"
 	if strings.Join(got, " ") != want {
 		t.Errorf("host role actions %v, want %s", got, want)
 	}

@@ -131,6 +131,7 @@ func New(scope constructs.Construct, id string, p *Props) *Stack {
 		Cluster:              p.Cluster,
 		ENIID:                s.Coordinator.ENIID,
 		ASGName:              s.Coordinator.GroupName,
+		HostRoleID:           s.Coordinator.RoleID,
 		Topic:                s.Notifications.Topic,
 		TopicKey:             s.Notifications.Key,
 		LambdaDir:            filepath.Join(p.AssetDir, "lambda"),

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
@@ -24,8 +28,13 @@ const roleTimeout = 5 * time.Second
 // production choices (wall clock, IMDS, an HTTP client built from the TLS options).
 type Deps struct {
 	CloudWatch awsapi.CloudWatchAPI
-	Clock      clock.Clock
-	Role       RoleSource
+	// STS tells the agent its aws:userid and so its report namespace
+	// (signal.HostNamespace). Required unless Namespace is set.
+	STS awsapi.STSAPI
+	// Namespace, when set, is used as is instead of asking STS (the stdout dry run).
+	Namespace string
+	Clock     clock.Clock
+	Role      RoleSource
 	// HTTPClient, when set, is used for both probes as is (it must not follow redirects).
 	HTTPClient *http.Client
 	// Logger defaults to slog.Default().
@@ -36,6 +45,7 @@ type Deps struct {
 type Agent struct {
 	cfg     Config
 	clock   clock.Clock
+	sts     awsapi.STSAPI
 	role    RoleSource
 	log     *slog.Logger
 	self    *probe.Prober
@@ -67,7 +77,10 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	if deps.CloudWatch == nil {
 		return nil, errors.New("agent: Deps.CloudWatch is required")
 	}
-	a := &Agent{cfg: cfg, clock: deps.Clock, role: deps.Role, log: deps.Logger}
+	if deps.STS == nil && deps.Namespace == "" {
+		return nil, errors.New("agent: Deps.STS is required to learn the report namespace (or set Deps.Namespace)")
+	}
+	a := &Agent{cfg: cfg, clock: deps.Clock, sts: deps.STS, role: deps.Role, log: deps.Logger}
 	if a.clock == nil {
 		a.clock = clock.Real{}
 	}
@@ -96,6 +109,7 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	if w := cfg.WitnessTLSWarning(); w != "" {
 		a.log.Warn("TLS settings cannot verify a coordinator at the ENI IP", "detail", w)
 	}
+	a.pub.SetNamespace(deps.Namespace)
 	return a, nil
 }
 
@@ -119,6 +133,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	clock.Go(a.clock, func() {
 		defer close(flusherDone)
 		for kick.Wait(ctx) == nil {
+			if a.pub.Namespace() == "" {
+				a.identify(ctx)
+			}
 			if err := a.pub.Flush(ctx); err != nil && ctx.Err() == nil {
 				st := a.pub.Stats()
 				a.log.Warn("publishing samples failed, keeping them for the next flush", "err", err, "buffered", st.Buffered, "dropped", st.Dropped)
@@ -128,17 +145,45 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent started", "probeUrl", a.self.URL(), "witnessUrl", a.witness.URL(), "eniId", a.cfg.ENIID,
 		"probeInterval", a.cfg.ProbeInterval.String(), "publishInterval", a.cfg.PublishInterval.String(), "publish", a.cfg.Publish)
 
+	// The role check never delays a health sample: once a role is known, each due check
+	// runs on its own goroutine while the probes go on with the last known role, and its
+	// answer counts from the next round (a change in the middle of a round could not be
+	// told apart from the round's own view). Only the very first check, before any sample
+	// can be attributed, is waited for.
+	var roleBusy atomic.Bool
+	roleDone := make(chan struct{})
+	close(roleDone) // replaced by each asynchronous check
 	now := a.clock.Now()
 	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.PublishInterval), now
 	for ctx.Err() == nil {
+		a.mu.Lock()
+		role, have := a.current, a.haveRole
+		a.mu.Unlock()
 		if !a.clock.Now().Before(nextRole) {
-			if a.refreshRole(ctx) {
+			switch {
+			case !have:
+				if a.refreshRole(ctx) {
+					nextRole = nextRole.Add(a.cfg.RoleInterval)
+					a.mu.Lock()
+					role, have = a.current, a.haveRole
+					a.mu.Unlock()
+				} else {
+					nextRole = nextRole.Add(a.cfg.ProbeInterval) // no role yet or IMDS failing: retry soon
+				}
+			case roleBusy.CompareAndSwap(false, true):
 				nextRole = nextRole.Add(a.cfg.RoleInterval)
-			} else {
-				nextRole = nextRole.Add(a.cfg.ProbeInterval) // no role yet or IMDS failing: retry soon
+				done := make(chan struct{})
+				roleDone = done
+				clock.Go(a.clock, func() {
+					defer close(done)
+					defer roleBusy.Store(false)
+					a.refreshRole(ctx) // on failure the last known role stays; the next check is a RoleInterval away
+				})
 			}
 		}
-		a.round(ctx)
+		if have {
+			a.round(ctx, role)
+		}
 		now = a.clock.Now()
 		if !now.Before(nextFlush) {
 			kick.Send() // a flush running now leaves a kick pending: the next one takes these samples too
@@ -150,10 +195,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 	<-flusherDone // it stops with ctx
+	<-roleDone    // a role check still running ends with ctx too
 
 	// Final flush with its own deadline: the run context has ended.
 	fctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), a.clock, a.cfg.ShutdownTimeout)
 	defer cancel()
+	if a.pub.Namespace() == "" {
+		a.identify(fctx)
+	}
 	err := a.pub.Flush(fctx)
 	st := a.pub.Stats()
 	a.log.Info("agent stopped", "sent", st.Sent, "dropped", st.Dropped, "rejected", st.Rejected, "unsent", st.Buffered)
@@ -171,6 +220,47 @@ func advance(next, now time.Time, step time.Duration) time.Time {
 		next = next.Add((now.Sub(next)/step + 1) * step)
 	}
 	return next
+}
+
+// identify asks STS who the agent is and sets the publisher's namespace to
+// signal.HostNamespace of that aws:userid: the one namespace the host's credentials may
+// write and the health check reads for this instance. On failure the samples stay
+// buffered and the next flush asks again.
+func (a *Agent) identify(ctx context.Context) {
+	ictx, cancel := clock.WithTimeout(ctx, a.clock, roleTimeout)
+	defer cancel()
+	ns, out, err := Identify(ictx, a.sts)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("asking STS who this host is failed; samples stay buffered", "err", err)
+		}
+		return
+	}
+	userID := aws.ToString(out.UserId)
+	a.mu.Lock()
+	instanceID := a.current.InstanceID
+	a.mu.Unlock()
+	if _, session, _ := strings.Cut(userID, ":"); instanceID != "" && session != instanceID {
+		// Not this instance's role session (credentials from elsewhere): the health check
+		// reads this instance's reports from <role id>:<instance id> and will not see these.
+		a.log.Error("the AWS credentials are not this instance's role session: the health check will not read these reports",
+			"userId", userID, "instanceId", instanceID, "arn", aws.ToString(out.Arn))
+	}
+	a.pub.SetNamespace(ns)
+	a.log.Info("report namespace", "namespace", ns, "arn", aws.ToString(out.Arn))
+}
+
+// Identify asks STS who the caller is and returns its report namespace
+// (signal.HostNamespace of its aws:userid) with STS's answer.
+func Identify(ctx context.Context, client awsapi.STSAPI) (string, *sts.GetCallerIdentityOutput, error) {
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", nil, fmt.Errorf("asking STS for the caller identity: %w", err)
+	}
+	if aws.ToString(out.UserId) == "" {
+		return "", nil, fmt.Errorf("STS answered no UserId (arn %s)", aws.ToString(out.Arn))
+	}
+	return signal.HostNamespace(aws.ToString(out.UserId)), out, nil
 }
 
 // refreshRole asks the role source; on failure the last known role stays.
@@ -196,13 +286,7 @@ func (a *Agent) refreshRole(ctx context.Context) bool {
 
 // round runs the self probe and, on a standby, the witness probe at the same time, and
 // queues one datum each with the time its probe finished.
-func (a *Agent) round(ctx context.Context) {
-	a.mu.Lock()
-	role, have := a.current, a.haveRole
-	a.mu.Unlock()
-	if !have {
-		return // no instance id yet: nothing can be attributed
-	}
+func (a *Agent) round(ctx context.Context, role Role) {
 	var (
 		self, wit         probe.Result
 		selfAt, witnessAt time.Time

@@ -71,10 +71,10 @@ func TestRunStandbyThenActive(t *testing.T) {
 	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch n.Add(1) {
 		case 3:
+			// Checked before round 4, off the probe loop: the answer counts from round 5 on.
+			role.Set(Role{InstanceID: testInstance, HoldsENI: true})
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
-		case 4:
-			role.Set(Role{InstanceID: testInstance, HoldsENI: true}) // seen from round 5 on
 		case 6:
 			cancel()
 		}
@@ -92,7 +92,7 @@ func TestRunStandbyThenActive(t *testing.T) {
 	clk := clock.NewVirtual(t0)
 	u, _ := url.Parse(self.URL)
 	a, err := New(testConfig(self.URL+"/v1/info"), Deps{
-		CloudWatch: cw, Clock: clk, Role: role, Logger: quietLogger(),
+		STS: fakeSTS{}, CloudWatch: cw, Clock: clk, Role: role, Logger: quietLogger(),
 		HTTPClient: routedClient(u.Host, active.Listener.Addr().String()),
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func TestRunWitnessCannotReach(t *testing.T) {
 	cw := &fakeCW{}
 	u, _ := url.Parse(self.URL)
 	a, err := New(testConfig(self.URL+"/v1/info"), Deps{
-		CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance}),
+		STS: fakeSTS{}, CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance}),
 		Logger: quietLogger(), HTTPClient: routedClient(u.Host, worker.Listener.Addr().String()),
 	})
 	if err != nil {
@@ -177,7 +177,7 @@ func TestRunWaitsForRole(t *testing.T) {
 	self := coordinatorUntil(t, cancel, 3)
 	clk := clock.NewVirtual(t0)
 	cfg := testConfig(self.URL + "/v1/info")
-	a, err := New(cfg, Deps{CloudWatch: &fakeCW{}, Clock: clk, Role: &countdownRole{StaticRole: role, failures: 3,
+	a, err := New(cfg, Deps{STS: fakeSTS{}, CloudWatch: &fakeCW{}, Clock: clk, Role: &countdownRole{StaticRole: role, failures: 3,
 		then: Role{InstanceID: testInstance, HoldsENI: true}}, Logger: quietLogger(), HTTPClient: routedClient("127.0.0.1:1", "127.0.0.1:1")})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func TestRunFinalFlushOnShutdown(t *testing.T) {
 	cw := &fakeCW{}
 	cfg := testConfig(self.URL + "/v1/info")
 	cfg.PublishInterval = time.Minute // no periodic flush before shutdown
-	a, err := New(cfg, Deps{CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance, HoldsENI: true}), Logger: quietLogger()})
+	a, err := New(cfg, Deps{STS: fakeSTS{}, CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance, HoldsENI: true}), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestNewRejects(t *testing.T) {
 		t.Fatal("New without CloudWatch accepted")
 	}
 	bad := testConfig("http://10.0.0.1:8080/v1/info")
-	if _, err := New(bad, Deps{CloudWatch: &fakeCW{}}); err == nil {
+	if _, err := New(bad, Deps{STS: fakeSTS{}, CloudWatch: &fakeCW{}}); err == nil {
 		t.Fatal("New with a non-loopback probe URL accepted")
 	}
 }

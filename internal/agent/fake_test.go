@@ -10,6 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/prestoha/coordinator-ha/internal/awsapi"
+	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // fakeCW records PutMetricData calls and fails the next calls with queued errors.
@@ -77,3 +82,24 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func valueOf(d cwtypes.MetricDatum) float64 { return aws.ToFloat64(d.Value) }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// testUserID is the aws:userid the fake STS answers: the host role's id and the instance.
+const testUserID = "AROAEXAMPLEHOSTROLE01:" + testInstance
+
+// testNamespace is the report namespace that identity may write.
+var testNamespace = signal.HostNamespace(testUserID)
+
+// fakeSTS answers GetCallerIdentity as STS does for an instance role session.
+type fakeSTS struct{}
+
+func (fakeSTS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
+	return &sts.GetCallerIdentityOutput{Account: aws.String("123456789012"), UserId: aws.String(testUserID),
+		Arn: aws.String("arn:aws:sts::123456789012:assumed-role/hosts/" + testInstance)}, nil
+}
+
+// testPublisher is NewPublisher with the namespace already known.
+func testPublisher(cw awsapi.CloudWatchAPI, clk clock.Clock, log *slog.Logger, maxBuffered int) *Publisher {
+	p := NewPublisher(cw, clk, log, maxBuffered)
+	p.SetNamespace(testNamespace)
+	return p
+}

@@ -16,7 +16,6 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/clock"
-	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // Retry policy of one flush: exponential backoff with full jitter (a random wait in
@@ -46,6 +45,7 @@ type Publisher struct {
 	max   int
 
 	mu           sync.Mutex
+	namespace    string                // the host's report namespace; "" until the agent knows who it is
 	buf          []cwtypes.MetricDatum // oldest first
 	stats        PublisherStats
 	burstDropped int // drops since the last successful send; logged once per burst
@@ -117,12 +117,40 @@ func (p *Publisher) requeue(batch []cwtypes.MetricDatum) {
 	p.trimLocked()
 }
 
+// ErrNoNamespace is returned by Flush while the report namespace is unknown: the
+// samples stay buffered.
+var ErrNoNamespace = errors.New("the report namespace is not known yet (STS GetCallerIdentity has not answered)")
+
+// SetNamespace sets the namespace the samples go to: signal.HostNamespace of the host's
+// own aws:userid, the only one its credentials may write.
+func (p *Publisher) SetNamespace(ns string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.namespace = ns
+}
+
+// Namespace returns the namespace the samples go to ("" while unknown).
+func (p *Publisher) Namespace() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.namespace
+}
+
 // Flush sends everything buffered, oldest first, in batches of MaxDatumsPerCall. A batch
 // that keeps failing with a retryable error is put back and Flush returns the error; a
 // batch rejected for good is dropped and logged, and Flush goes on.
 func (p *Publisher) Flush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
+	if p.Namespace() == "" {
+		p.mu.Lock()
+		n := len(p.buf)
+		p.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		return ErrNoNamespace
+	}
 	for {
 		batch := p.take(MaxDatumsPerCall)
 		if len(batch) == 0 {
@@ -152,7 +180,7 @@ func (p *Publisher) Flush(ctx context.Context) error {
 
 // send makes one PutMetricData call, retried with backoff while the error is retryable.
 func (p *Publisher) send(ctx context.Context, batch []cwtypes.MetricDatum) error {
-	in := &cloudwatch.PutMetricDataInput{Namespace: aws.String(signal.Namespace), MetricData: batch}
+	in := &cloudwatch.PutMetricDataInput{Namespace: aws.String(p.Namespace()), MetricData: batch}
 	var err error
 	for attempt := 0; attempt < retryMaxAttempts; attempt++ {
 		if attempt > 0 {

@@ -29,7 +29,7 @@ func TestPublisherBatching(t *testing.T) {
 	cases := []struct{ samples, calls int }{{0, 0}, {1, 1}, {2, 1}, {1000, 1}, {1001, 2}, {2500, 3}}
 	for _, c := range cases {
 		cw := &fakeCW{}
-		p := NewPublisher(cw, clock.NewVirtual(t0), quietLogger(), 4096)
+		p := testPublisher(cw, clock.NewVirtual(t0), quietLogger(), 4096)
 		addSamples(p, c.samples, t0)
 		if err := p.Flush(context.Background()); err != nil {
 			t.Fatalf("%d samples: %v", c.samples, err)
@@ -47,7 +47,7 @@ func TestPublisherBatching(t *testing.T) {
 			}
 		}
 		for _, in := range cw.calls {
-			if aws.ToString(in.Namespace) != signal.Namespace {
+			if aws.ToString(in.Namespace) != testNamespace {
 				t.Fatalf("namespace %q", aws.ToString(in.Namespace))
 			}
 		}
@@ -60,7 +60,7 @@ func TestPublisherRetriesThrottlingThenSucceeds(t *testing.T) {
 		awserr.New(awserr.CodeInternalFailure, "oops", smithy.FaultServer),
 	}}
 	clk := clock.NewVirtual(t0)
-	p := NewPublisher(cw, clk, quietLogger(), 4096)
+	p := testPublisher(cw, clk, quietLogger(), 4096)
 	addSamples(p, 3, t0)
 	if err := p.Flush(context.Background()); err != nil {
 		t.Fatalf("flush after two transient errors: %v", err)
@@ -77,7 +77,7 @@ func TestPublisherRetriesThrottlingThenSucceeds(t *testing.T) {
 func TestPublisherBackoffIsExponentialFullJitter(t *testing.T) {
 	cw := &fakeCW{always: awserr.New(awserr.CodeThrottling, "Rate exceeded", smithy.FaultClient)}
 	clk := clock.NewVirtual(t0)
-	p := NewPublisher(cw, clk, quietLogger(), 4096)
+	p := testPublisher(cw, clk, quietLogger(), 4096)
 	var ceilings []time.Duration
 	p.jitter = func(n int64) int64 { ceilings = append(ceilings, time.Duration(n-1)); return n - 1 } // always the ceiling
 	addSamples(p, 1, t0)
@@ -104,7 +104,7 @@ func TestPublisherBackoffIsExponentialFullJitter(t *testing.T) {
 
 func TestPublisherNonRetryableDropsBatch(t *testing.T) {
 	cw := &fakeCW{errs: []error{awserr.New(awserr.CodeInvalidParameterValue, "timestamp too old", smithy.FaultClient)}}
-	p := NewPublisher(cw, clock.NewVirtual(t0), quietLogger(), 4096)
+	p := testPublisher(cw, clock.NewVirtual(t0), quietLogger(), 4096)
 	addSamples(p, 1500, t0) // two batches: the first is rejected, the second goes through
 	if err := p.Flush(context.Background()); err != nil {
 		t.Fatalf("a rejected batch is dropped, not returned: %v", err)
@@ -119,7 +119,7 @@ func TestPublisherLongOutageIsBounded(t *testing.T) {
 	// CloudWatch unreachable: errors without an AWS code (no route, DNS) are retried later.
 	cw := &fakeCW{always: errors.New("dial tcp 10.0.0.1:443: connect: no route to host")}
 	var logs bytes.Buffer
-	p := NewPublisher(cw, clock.NewVirtual(t0), slogTo(&logs), 1000)
+	p := testPublisher(cw, clock.NewVirtual(t0), slogTo(&logs), 1000)
 	// An hour at one probe round (two datums) every 5 s, flushing every 10 s.
 	for i := range 720 {
 		addSamples(p, 2, t0.Add(time.Duration(i)*5*time.Second))
@@ -156,7 +156,7 @@ func TestPublisherLongOutageIsBounded(t *testing.T) {
 
 func TestPublisherShutdownDeadline(t *testing.T) {
 	cw := &fakeCW{always: awserr.New(awserr.CodeServiceUnavailable, "down", smithy.FaultServer)}
-	p := NewPublisher(cw, clock.Real{}, quietLogger(), 4096)
+	p := testPublisher(cw, clock.Real{}, quietLogger(), 4096)
 	addSamples(p, 5, t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the deadline has already passed
@@ -171,7 +171,7 @@ func TestPublisherShutdownDeadline(t *testing.T) {
 
 func TestStdoutCloudWatchWritesJSONLines(t *testing.T) {
 	var out bytes.Buffer
-	p := NewPublisher(NewStdoutCloudWatch(&out), clock.NewVirtual(t0), quietLogger(), 4096)
+	p := testPublisher(NewStdoutCloudWatch(&out), clock.NewVirtual(t0), quietLogger(), 4096)
 	p.Add(signal.HealthDatum("prod", "i-0123456789abcdef0", signal.Starting, t0),
 		signal.WitnessDatum("prod", "i-0123456789abcdef0", true, t0.Add(time.Second)))
 	if err := p.Flush(context.Background()); err != nil {
@@ -186,7 +186,7 @@ func TestStdoutCloudWatchWritesJSONLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l.Batch != 1 || l.Metric != signal.MetricHealth || l.Value != 2 || l.Resolution != 1 ||
-		l.Dimensions[signal.DimInstance] != "i-0123456789abcdef0" || !l.Timestamp.Equal(t0) || l.Namespace != signal.Namespace {
+		l.Dimensions[signal.DimInstance] != "i-0123456789abcdef0" || !l.Timestamp.Equal(t0) || l.Namespace != testNamespace {
 		t.Fatalf("line %+v", l)
 	}
 }

@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
 
@@ -31,8 +34,9 @@ type IMDSAPI interface {
 
 var _ IMDSAPI = (*imds.Client)(nil)
 
-// IMDSRole reads the role from instance metadata (IMDSv2: the client fetches and
-// refreshes the session token itself). The instance id is read once; the interfaces are
+// IMDSRole reads the role from instance metadata (IMDSv2 only: the client fetches and
+// refreshes the session token itself, and never sends a request without one). A MAC
+// whose interface-id answers 404 is skipped, not fatal. The instance id is read once; the interfaces are
 // read on every call, because a failover moves the ENI.
 type IMDSRole struct {
 	client IMDSAPI
@@ -43,9 +47,17 @@ type IMDSRole struct {
 }
 
 // NewIMDSRole returns a role source for the ENI eniID. endpoint overrides the IMDS
-// address ("" is the EC2 default).
+// address ("" is the EC2 default). It speaks IMDSv2 only (NewIMDSClient).
 func NewIMDSRole(eniID, endpoint string) *IMDSRole {
-	return NewIMDSRoleWith(imds.New(imds.Options{Endpoint: endpoint}), eniID)
+	return NewIMDSRoleWith(NewIMDSClient(endpoint), eniID)
+}
+
+// NewIMDSClient returns an IMDS client that never falls back to IMDSv1: by default the
+// SDK's client, after one failed token request, sends requests without a token for the
+// life of the process. Here a failed token request fails that call only, and the next
+// call asks for a token again.
+func NewIMDSClient(endpoint string) *imds.Client {
+	return imds.New(imds.Options{Endpoint: endpoint, EnableFallback: aws.FalseTernary})
 }
 
 // NewIMDSRoleWith returns a role source that uses client.
@@ -69,6 +81,11 @@ func (r *IMDSRole) Role(ctx context.Context) (Role, error) {
 			continue
 		}
 		eni, err := r.get(ctx, "network/interfaces/macs/"+mac+"/interface-id")
+		if notFound(err) {
+			// An interface that is going away (or not yet fully listed) answers 404 for
+			// a moment: it is not the coordinator ENI now, and the others still count.
+			continue
+		}
 		if err != nil {
 			return Role{}, fmt.Errorf("reading interface id of MAC %s on %s: %w", mac, id, err)
 		}
@@ -108,6 +125,12 @@ func (r *IMDSRole) get(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// notFound reports whether an IMDS error is HTTP 404.
+func notFound(err error) bool {
+	var re interface{ HTTPStatusCode() int }
+	return err != nil && errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
 }
 
 // StaticRole is a RoleSource with a fixed answer that can be changed (tests, drills).

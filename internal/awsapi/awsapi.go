@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // EC2API is the part of the EC2 API the control plane uses. The method sets are the
@@ -55,6 +56,13 @@ type SNSAPI interface {
 	Publish(ctx context.Context, params *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
+// STSAPI is the part of the STS API the agent uses: GetCallerIdentity tells it its
+// aws:userid, and so its report namespace (signal.HostNamespace). IAM allows the call to
+// every principal; no policy grants or denies it.
+type STSAPI interface {
+	GetCallerIdentity(ctx context.Context, params *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
 // Compile-time proof that the real clients fit the interfaces directly.
 var (
 	_ EC2API                 = (*ec2.Client)(nil)
@@ -63,4 +71,5 @@ var (
 	_ CloudWatchAPI          = (*cloudwatch.Client)(nil)
 	_ SFNAPI                 = (*sfn.Client)(nil)
 	_ SNSAPI                 = (*sns.Client)(nil)
+	_ STSAPI                 = (*sts.Client)(nil)
 )

@@ -39,6 +39,10 @@ const (
 	CodeInvalidName                       = "InvalidName"
 	CodeNotFound                          = "NotFound"
 	CodeResourceNotFound                  = "ResourceNotFound"
+	CodeAccessDenied                      = "AccessDenied"          // CloudWatch, Auto Scaling, STS
+	CodeAccessDeniedException             = "AccessDeniedException" // Step Functions
+	CodeUnauthorizedOperation             = "UnauthorizedOperation" // EC2
+	CodeAuthorizationError                = "AuthorizationError"    // SNS
 )
 
 var throttleCodes = map[string]bool{
@@ -103,6 +107,16 @@ func IsInvalidState(err error) bool {
 	switch Code(err) {
 	case CodeIncorrectInstanceState, CodeIncorrectState, CodeResourceInUse,
 		CodeScalingActivityInProgress, CodeOperationNotPermitted:
+		return true
+	}
+	return false
+}
+
+// IsAccessDenied reports whether err is IAM refusing the call (each service spells it
+// its own way).
+func IsAccessDenied(err error) bool {
+	switch Code(err) {
+	case CodeAccessDenied, CodeAccessDeniedException, CodeUnauthorizedOperation, CodeAuthorizationError:
 		return true
 	}
 	return false

@@ -29,7 +29,7 @@ const DeviceIndex = 1
 // AttachENI moves the coordinator ENI to the best healthy standby. It never attaches
 // unless the fence is confirmed: Terminate reported FENCED or NO_HOLDER, and right now
 // the ENI is available and the failed instance is shutting down, terminated or gone.
-// The standby must be a running member of the pool (tag coordinator-ha:cluster), in
+// The standby must be a running InService member of the Auto Scaling group, in
 // the ENI's Availability Zone, not the failed instance, and healthy for at least
 // MinHealthyReports consecutive self-reports; the best has the longest healthy streak,
 // then the longest uptime. Every candidate and why it was passed over is recorded.
@@ -135,8 +135,8 @@ func (s *Steps) alreadyAttached(o *op, st *events.FailoverState, res *events.Att
 		return err
 	}
 	state := instanceState(inst)
-	if inst == nil || tagValue(inst.Tags, config.TagCluster) != st.Cluster || state != string(ec2types.InstanceStateNameRunning) {
-		return permanent("%s is %s to %s (%s), which is not a running member of cluster %s: not touching it", st.ENIID, eni.AttachStatus, h, state, st.Cluster)
+	if inst == nil || tagValue(inst.Tags, config.TagASGName) != s.cfg.ASGName || state != string(ec2types.InstanceStateNameRunning) {
+		return permanent("%s is %s to %s (%s), which is not a running member of group %s: not touching it", st.ENIID, eni.AttachStatus, h, state, s.cfg.ASGName)
 	}
 	o.event(st, "already-attached", fmt.Sprintf("%s is already %s to pool member %s; no second attach", st.ENIID, eni.AttachStatus, h))
 	res.AttachmentID = eni.AttachmentID
@@ -235,30 +235,47 @@ type candidate struct {
 }
 
 // candidates lists the pool and judges every member; qualified ones come first,
-// best first.
+// best first. The pool is the Auto Scaling group's members, not a tag anyone can add:
+// only a member InService can take the ENI (IAM would refuse an attach to an instance
+// without the group's aws:autoscaling:groupName tag anyway).
 func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*candidate, error) {
-	out, err := call(o, "listing the coordinator pool", func(ctx context.Context) ([]ec2types.Instance, error) {
-		var all []ec2types.Instance
-		in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-			{Name: aws.String("tag:" + config.TagCluster), Values: []string{st.Cluster}},
-			{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}},
-		}}
-		for {
-			page, err := s.d.EC2.DescribeInstances(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range page.Reservations {
-				all = append(all, r.Instances...)
-			}
-			if aws.ToString(page.NextToken) == "" {
-				return all, nil
-			}
-			in.NextToken = page.NextToken
-		}
-	})
+	g, err := o.describeGroup()
 	if err != nil {
 		return nil, err
+	}
+	lifecycle := map[string]string{}
+	var ids []string
+	for _, m := range g.Instances {
+		lifecycle[m.ID] = m.Lifecycle
+		ids = append(ids, m.ID)
+	}
+	var out []ec2types.Instance
+	if len(ids) > 0 {
+		// A filter, not InstanceIds: a member EC2 does not list yet is simply absent
+		// rather than failing the whole call with InvalidInstanceID.NotFound.
+		out, err = call(o, "listing the coordinator pool", func(ctx context.Context) ([]ec2types.Instance, error) {
+			var all []ec2types.Instance
+			in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+				{Name: aws.String("instance-id"), Values: ids},
+				{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}},
+			}}
+			for {
+				page, err := s.d.EC2.DescribeInstances(ctx, in)
+				if err != nil {
+					return nil, err
+				}
+				for _, r := range page.Reservations {
+					all = append(all, r.Instances...)
+				}
+				if aws.ToString(page.NextToken) == "" {
+					return all, nil
+				}
+				in.NextToken = page.NextToken
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	var cands []*candidate
 	var healthIDs []string
@@ -273,6 +290,8 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 		switch {
 		case c.InstanceID == st.FailedInstanceID:
 			c.Rejected = "the failed instance"
+		case lifecycle[c.InstanceID] != "InService":
+			c.Rejected = fmt.Sprintf("not InService in group %s (%s)", s.cfg.ASGName, lifecycle[c.InstanceID])
 		case c.State != string(ec2types.InstanceStateNameRunning):
 			c.Rejected = "not running (" + c.State + ")"
 		case c.AZ != eni.AZ:
@@ -291,6 +310,11 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 		for _, c := range cands {
 			r, ok := reports[c.InstanceID]
 			if c.Rejected != "" || !ok {
+				continue
+			}
+			if t := signal.Check(r); t.Found() {
+				c.Rejected = "reports tampered with: " + t.String()
+				o.log.ErrorContext(o.ctx, "report tampering: candidate passed over", "instance", c.InstanceID, "found", t.String())
 				continue
 			}
 			c.HealthyReports = verdict.ConsecutiveHealthy(r.Health, now, s.t.HealthMaxGap)
@@ -318,7 +342,7 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 // readHealth reads the candidates' self-reports with one GetMetricData call (paged).
 func (s *Steps) readHealth(o *op, cluster string, ids []string) (map[string]*signal.Reports, error) {
 	now := o.now()
-	in, err := signal.Query(cluster, ids, now.Add(-s.t.HealthLookback), now)
+	in, err := signal.Query(cluster, s.cfg.HostRoleID, ids, now.Add(-s.t.HealthLookback), now)
 	if err != nil {
 		return nil, err
 	}

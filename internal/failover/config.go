@@ -27,6 +27,7 @@ type Config struct {
 	MinHealthyReports int    // MIN_HEALTHY_REPORTS, default 3 (AttachENI)
 	MaxAttachAttempts int    // MAX_ATTACH_ATTEMPTS, default 10: AttachENI runs before the slow path gives up
 	TopicARN          string // NOTIFICATION_TOPIC_ARN (Notify; empty: log only)
+	HostRoleID        string // COORDINATOR_HOST_ROLE_ID (AttachENI): names each candidate's report namespace
 
 	Timing Timing
 }
@@ -109,6 +110,7 @@ func LoadConfig(lookup func(string) (string, bool), step string) (Config, error)
 		MinHealthyReports: atoi(config.EnvMinHealthyReport, DefaultMinHealthyReports),
 		MaxAttachAttempts: atoi(config.EnvMaxAttachAttempts, DefaultMaxAttachAttempts),
 		TopicARN:          get(config.EnvTopicARN),
+		HostRoleID:        get(config.EnvHostRoleID),
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%s configuration: %s", step, strings.Join(errs, "; "))
@@ -134,6 +136,9 @@ func (c Config) Validate(step string) error {
 	need(c.ENIID == "" || events.ValidENIID(c.ENIID), fmt.Sprintf("%s=%q is not an ENI id (eni-...)", config.EnvENIID, c.ENIID))
 	if step != events.StepNotify {
 		need(c.ASGName != "", "missing "+config.EnvASGName)
+	}
+	if step == events.StepAttachENI {
+		need(strings.HasPrefix(c.HostRoleID, "AROA"), fmt.Sprintf("%s=%q is not an IAM role's unique id (AROA...)", config.EnvHostRoleID, c.HostRoleID))
 	}
 	if step == events.StepLaunch {
 		need(c.HACount >= 1 && c.HACount <= 5, fmt.Sprintf("%s=%d: must be 1 to 5", config.EnvHACount, c.HACount))

@@ -12,6 +12,7 @@ func TestLoadConfig(t *testing.T) {
 	full := map[string]string{
 		config.EnvCluster: "prod", config.EnvASGName: "prod-coordinators", config.EnvHACount: "2",
 		config.EnvTopicARN: "arn:aws:sns:us-east-1:123456789012:prod", config.EnvENIID: "eni-0123456789abcdef0",
+		config.EnvHostRoleID: "AROAEXAMPLEHOSTROLE01",
 	}
 	tests := []struct {
 		name    string
@@ -21,8 +22,9 @@ func TestLoadConfig(t *testing.T) {
 		check   func(Config) bool
 	}{
 		{name: "defaults", step: events.StepAttachENI, env: full, check: func(c Config) bool {
-			return c.MinHealthyReports == 3 && c.MaxAttachAttempts == 10 && c.ASGName == "prod-coordinators"
+			return c.MinHealthyReports == 3 && c.MaxAttachAttempts == 10 && c.ASGName == "prod-coordinators" && c.HostRoleID == "AROAEXAMPLEHOSTROLE01"
 		}},
+		{name: "attach needs the host role id", step: events.StepAttachENI, env: with(full, config.EnvHostRoleID, ""), wantErr: "COORDINATOR_HOST_ROLE_ID"},
 		{name: "overrides", step: events.StepAttachENI, env: with(full, config.EnvMinHealthyReport, "5", config.EnvMaxAttachAttempts, "4"), check: func(c Config) bool {
 			return c.MinHealthyReports == 5 && c.MaxAttachAttempts == 4
 		}},

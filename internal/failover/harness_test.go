@@ -67,18 +67,20 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	acct := sim.New(sim.Options{Clock: clk, Seed: 7})
 	w := &world{t: t, clk: clk, acct: acct}
 	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: testCluster, Coordinators: o.haCount, Max: 5, ASGName: testASG,
-		SubnetID: subnetA, AZ: azA, CIDR: "10.0.1.0/24", ENIIP: "10.0.1.10", Topic: "prod-coordinator-ha",
+		SubnetID: subnetA, AZ: azA, CIDR: "10.0.1.0/24", ENIIP: "10.0.1.10", Topic: "prod-coordinator-ha", StateMachine: "prod-failover",
 		AttachActive: true, Warmup: time.Minute, AttachSettle: 5 * time.Second})
 	must(t, err)
 	must(t, acct.AddSubnet(subnetB, azB, "10.0.2.0/24"))
 	w.pool, w.eni, w.active, w.standbys, w.topic = pool, pool.ENIID, pool.Active(), pool.Standbys(), pool.TopicARN
+	// Every step with its own role, under the policy the stack synthesizes for it.
+	pool.EnforcePolicies()
 	for _, s := range w.standbys {
 		w.report(s, signal.Healthy, o.healthyReports)
 		if !o.silentAfter {
 			w.keepReporting(s, 15*time.Minute)
 		}
 	}
-	w.cfg = Config{Cluster: testCluster, ENIID: w.eni, ASGName: testASG, HACount: o.haCount, MinHealthyReports: 3, MaxAttachAttempts: 3, TopicARN: w.topic}
+	w.cfg = Config{Cluster: testCluster, ENIID: w.eni, ASGName: testASG, HostRoleID: pool.HostRoleID, HACount: o.haCount, MinHealthyReports: 3, MaxAttachAttempts: 3, TopicARN: w.topic}
 	return w
 }
 
@@ -129,7 +131,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // steps builds the steps for caller with the account's clients.
 func (w *world) steps(caller string) *Steps {
-	return w.stepsWith(sim2deps(w.acct.Clients(caller)))
+	return w.stepsWith(sim2deps(w.pool.ClientsOf(caller)))
 }
 
 func sim2deps(c sim.Clients) Deps {

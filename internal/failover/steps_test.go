@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
 	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/signal"
@@ -133,7 +137,7 @@ func TestCrashAndRerun(t *testing.T) {
 					}
 				}
 				ctx, cancel := context.WithCancel(context.Background())
-				cc := &crashClients{after: after, cancel: cancel, inner: w.acct.Clients(lambdaOf(crashStep))}
+				cc := &crashClients{after: after, cancel: cancel, inner: w.pool.ClientsOf(lambdaOf(crashStep))}
 				_, err := w.stepsWith(cc.deps()).Handlers()[crashStep](ctx, st)
 				// The crash loses the step's output whatever it returned; a best-effort
 				// last call (tagging) may let it return nil, anything else is a
@@ -402,12 +406,18 @@ func TestSlowPathAttachesOnceTheNewStandbyIsHealthy(t *testing.T) {
 	}
 }
 
-func TestStandbyInWrongAZIsRejected(t *testing.T) {
+// Attack: an instance launched outside the Auto Scaling group, given the cluster tag
+// (anyone with ec2:CreateTags can add it) and healthy reports of its own, in the ENI's
+// AZ. The pool is the group's members, not a tag: it is never a candidate, the slow
+// path is taken instead, and IAM would refuse the attach anyway (no
+// aws:autoscaling:groupName tag, which only Auto Scaling can write).
+func TestTaggedOutsiderNeverGetsTheENI(t *testing.T) {
 	w := newWorld(t, worldOpts{haCount: 1})
-	other, err := w.acct.LaunchInstance(sim.InstanceSpec{SubnetID: subnetB, Tags: map[string]string{config.TagCluster: testCluster}})
+	outsider, err := w.acct.LaunchInstance(sim.InstanceSpec{SubnetID: subnetA, Tags: map[string]string{config.TagCluster: testCluster}})
 	must(t, err)
 	w.advance(time.Minute)
-	w.report(other, signal.Healthy, 6)
+	w.report(outsider, signal.Healthy, 6)
+	w.keepReporting(outsider, 15*time.Minute)
 	st, err := w.run(events.StepTerminate, w.input())
 	must(t, err)
 	st, err = w.run(events.StepAttachENI, st)
@@ -415,8 +425,22 @@ func TestStandbyInWrongAZIsRejected(t *testing.T) {
 	if st.Attach.Outcome != events.AttachNoStandby {
 		t.Fatalf("attach %+v", st.Attach)
 	}
-	if !candidateRejected(st, other, "in "+azB+"; the ENI is bound to "+azA) {
-		t.Errorf("candidates %+v", st.Attach.Candidates)
+	for _, c := range st.Attach.Candidates {
+		if c.InstanceID == outsider {
+			t.Fatalf("the outsider was considered: %+v", c)
+		}
+	}
+	if e, _ := w.acct.ENI(w.eni); e.Attachment != nil {
+		t.Fatalf("the ENI is attached to %s", e.Attachment.InstanceID)
+	}
+	// Even asked directly, IAM refuses AttachENI's role an attach to it.
+	_, err = w.pool.ClientsOf(lambdaOf(events.StepAttachENI)).EC2.AttachNetworkInterface(context.Background(),
+		&ec2.AttachNetworkInterfaceInput{DeviceIndex: aws.Int32(1), InstanceId: aws.String(outsider), NetworkInterfaceId: aws.String(w.eni)})
+	if !awserr.IsAccessDenied(err) {
+		t.Fatalf("attach to the outsider: %v, want AccessDenied", err)
+	}
+	if i, _ := w.acct.Instance(outsider); i.State != "running" {
+		t.Fatalf("the outsider is %s", i.State)
 	}
 }
 
@@ -447,8 +471,7 @@ func TestFailedInstanceAlreadyGone(t *testing.T) {
 			tm.TerminatedVisibleFor = gone.visible
 			w.acct.SetTimings(tm)
 			must(t, w.acct.TerminateFromOutside(w.active))
-			w.advance(3 * time.Minute)
-			w.report(w.standbys[0], signal.Healthy, 6)
+			w.advance(3 * time.Minute) // the standby keeps reporting healthy (keepReporting)
 			st, err := w.run(events.StepTerminate, w.input())
 			must(t, err)
 			if st.Terminate.Outcome != events.TerminateFenced || st.Terminate.InstanceState != gone.state || !hasEvent(st, events.StepTerminate, "already-terminated") {
@@ -631,5 +654,49 @@ func TestSubjectIsBounded(t *testing.T) {
 	_, subject := Summary(st, t0)
 	if len(subject) > 100 || strings.ContainsAny(subject, "\n\r") {
 		t.Errorf("subject %d chars: %q", len(subject), subject)
+	}
+}
+
+// Attack: a manual execution naming an instance outside the group (tagged with the
+// cluster, even holding the ENI) is refused with a clear error before anything changes;
+// the outsider is never terminated and the ENI stays where it is.
+func TestManualExecutionNamingANonMemberIsRefused(t *testing.T) {
+	for _, holds := range []bool{false, true} {
+		t.Run(map[bool]string{false: "outsider", true: "outsider holding the ENI"}[holds], func(t *testing.T) {
+			w := newWorld(t, worldOpts{})
+			outsider, err := w.acct.LaunchInstance(sim.InstanceSpec{SubnetID: subnetA, Tags: map[string]string{config.TagCluster: testCluster}})
+			must(t, err)
+			w.advance(time.Minute)
+			if holds {
+				e, _ := w.acct.ENI(w.eni)
+				setup := w.acct.Clients("setup").EC2
+				_, err := setup.DetachNetworkInterface(context.Background(), detachInput(e.Attachment.ID))
+				must(t, err)
+				w.advance(10 * time.Second)
+				_, err = setup.AttachNetworkInterface(context.Background(), &ec2.AttachNetworkInterfaceInput{
+					DeviceIndex: aws.Int32(1), InstanceId: aws.String(outsider), NetworkInterfaceId: aws.String(w.eni)})
+				must(t, err)
+				w.advance(5 * time.Second)
+			}
+			in := w.input()
+			in.FailedInstanceID, in.Verdict, in.Reason = outsider, events.VerdictManual, "operator"
+			_, err = w.run(events.StepTerminate, in)
+			var pe *PermanentError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), "not a coordinator of cluster "+testCluster) ||
+				!strings.Contains(err.Error(), "members of Auto Scaling group "+testASG) {
+				t.Fatalf("terminate of a non-member: %v, want a PermanentError naming the group", err)
+			}
+			if i, _ := w.acct.Instance(outsider); i.State != "running" {
+				t.Fatalf("the outsider is %s", i.State)
+			}
+			if n := w.calls("terminate", "TerminateInstanceInAutoScalingGroup", false) + w.calls("terminate", "DetachNetworkInterface", false); n != 0 {
+				t.Fatalf("%d mutating calls for a refused execution", n)
+			}
+			// And IAM would refuse the fence too: the Terminate role may not touch it.
+			if _, err := w.pool.ClientsOf("terminate").EC2.TerminateInstances(context.Background(),
+				&ec2.TerminateInstancesInput{InstanceIds: []string{outsider}}); !awserr.IsAccessDenied(err) {
+				t.Fatalf("TerminateInstances on the outsider: %v, want AccessDenied", err)
+			}
+		})
 	}
 }

@@ -26,6 +26,11 @@ func (s *Steps) Terminate(ctx context.Context, in events.FailoverState) (events.
 
 func (s *Steps) terminate(o *op, st *events.FailoverState) error {
 	failed := st.FailedInstanceID
+	if failed != "" {
+		if err := s.refuseNonMember(o, st, failed); err != nil {
+			return err
+		}
+	}
 	eni, err := o.describeENI(st.ENIID)
 	if err != nil {
 		return err
@@ -107,8 +112,33 @@ func (o *op) superseded(st *events.FailoverState, eni eniView) {
 	o.event(st, "superseded", fmt.Sprintf("%s is on %s, not %s: someone else moved it; nothing to fence", st.ENIID, eni.holder(), want))
 }
 
-// terminateInstance terminates through the Auto Scaling group when the instance is a
-// member (without decrementing desired capacity), else through EC2.
+// refuseNonMember refuses to fence an instance the cluster does not own: one that EC2
+// still knows and that does not carry the tag aws:autoscaling:groupName = the group.
+// Only Auto Scaling writes aws: tags, so nobody can make an instance the cluster's by
+// tagging it, and a manual execution naming an outsider fails here, before any call
+// that changes anything. (The tag outlives the group membership of a member that is
+// being terminated, so a failed member that left the group is still fenced.)
+func (s *Steps) refuseNonMember(o *op, st *events.FailoverState, id string) error {
+	inst, err := o.describeInstance(id)
+	if err != nil || inst == nil {
+		return err // gone: nothing to terminate; the ENI checks below still apply
+	}
+	if g := tagValue(inst.Tags, config.TagASGName); g != s.cfg.ASGName {
+		why := "it has no " + config.TagASGName + " tag"
+		if g != "" {
+			why = "it belongs to Auto Scaling group " + g
+		}
+		o.event(st, "refused", fmt.Sprintf("%s is not a member of Auto Scaling group %s (%s)", id, s.cfg.ASGName, why))
+		return permanent("refusing to fence %s: it is not a coordinator of cluster %s, whose coordinators are the members of Auto Scaling group %s (%s); a tag anyone can add does not make an instance the cluster's",
+			id, st.Cluster, s.cfg.ASGName, why)
+	}
+	return nil
+}
+
+// terminateInstance terminates the instance through its Auto Scaling group, without
+// decrementing desired capacity. An instance that is no longer in the group (it left
+// between the describe and the call) is not terminated through EC2: the control plane
+// has no authority over instances outside the group.
 func (o *op) terminateInstance(id string) (string, error) {
 	member, err := o.inGroup(id)
 	if err != nil {
@@ -124,19 +154,21 @@ func (o *op) terminateInstance(id string) (string, error) {
 		if err == nil {
 			return "through Auto Scaling group " + o.s.cfg.ASGName + " (desired capacity kept)", nil
 		}
-		// The group may have let go of it between the describe and the call.
 		if awserr.Code(err) != awserr.CodeValidationError && !awserr.IsNotFound(err) {
 			return "", err
 		}
-		o.log.WarnContext(o.ctx, "instance left the group; terminating through EC2", "error", err)
+		o.log.WarnContext(o.ctx, "instance left the group before it could be terminated", "error", err)
 	}
-	_, err = call(o, "terminating "+id, func(ctx context.Context) (*ec2.TerminateInstancesOutput, error) {
-		return o.s.d.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
-	})
-	if err != nil && !awserr.IsNotFound(err) {
+	// Not (or no longer) in the group: if it is already on its way out, the caller's
+	// wait confirms it; otherwise refuse rather than terminate it through EC2.
+	inst, err := o.describeInstance(id)
+	if err != nil {
 		return "", err
 	}
-	return "through EC2 (not a member of " + o.s.cfg.ASGName + ")", nil
+	if state := instanceState(inst); !fenced(state) {
+		return "", permanent("%s is %s and not a member of Auto Scaling group %s: not terminating it", id, state, o.s.cfg.ASGName)
+	}
+	return "already by its group (it left " + o.s.cfg.ASGName + ")", nil
 }
 
 func (o *op) inGroup(id string) (bool, error) {

@@ -40,7 +40,8 @@ const (
 type Config struct {
 	Cluster           string        // CLUSTER_NAME (required)
 	ENIID             string        // COORDINATOR_ENI_ID (required)
-	ASGName           string        // COORDINATOR_ASG_NAME (optional; logged only)
+	ASGName           string        // COORDINATOR_ASG_NAME (required): the pool is the instances Auto Scaling launched for it
+	HostRoleID        string        // COORDINATOR_HOST_ROLE_ID (required): names each member's report namespace (signal.ReportNamespace)
 	StateMachineARN   string        // STATE_MACHINE_ARN (required)
 	TopicARN          string        // NOTIFICATION_TOPIC_ARN (optional; alerts are logged only without it)
 	KeepCoordinator   bool          // KEEP_COORDINATOR_NODE yes|no (default no)
@@ -62,6 +63,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Cluster:           p.str(config.EnvCluster),
 		ENIID:             p.str(config.EnvENIID),
 		ASGName:           p.str(config.EnvASGName),
+		HostRoleID:        p.str(config.EnvHostRoleID),
 		StateMachineARN:   p.str(config.EnvStateMachineARN),
 		TopicARN:          p.str(config.EnvTopicARN),
 		KeepCoordinator:   p.yesNo(config.EnvKeepCoordinator, false),
@@ -98,6 +100,14 @@ func (c Config) Validate() error {
 	}
 	if c.ENIID == "" {
 		errs = append(errs, config.EnvENIID+" is required")
+	}
+	if c.ASGName == "" {
+		errs = append(errs, config.EnvASGName+" is required")
+	}
+	if c.HostRoleID == "" {
+		errs = append(errs, config.EnvHostRoleID+" is required")
+	} else if !strings.HasPrefix(c.HostRoleID, "AROA") || strings.ContainsAny(c.HostRoleID, ":/ ") {
+		errs = append(errs, fmt.Sprintf("%s=%q is not an IAM role's unique id (AROA...)", config.EnvHostRoleID, c.HostRoleID))
 	}
 	if c.StateMachineARN != "" && (!strings.HasPrefix(c.StateMachineARN, "arn:") || !strings.Contains(c.StateMachineARN, ":stateMachine:")) {
 		errs = append(errs, fmt.Sprintf("%s=%q is not a state machine ARN (arn:...:states:...:stateMachine:...)", config.EnvStateMachineARN, c.StateMachineARN))

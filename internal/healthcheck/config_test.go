@@ -13,6 +13,8 @@ func goodEnv() map[string]string {
 		config.EnvCluster:         "prod",
 		config.EnvENIID:           "eni-0a1b2c3d4e5f60718",
 		config.EnvStateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:prod-failover",
+		config.EnvASGName:         "prod-coordinators",
+		config.EnvHostRoleID:      "AROAEXAMPLEHOSTROLE01",
 	}
 }
 
@@ -23,6 +25,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Cluster: "prod", ENIID: "eni-0a1b2c3d4e5f60718", StateMachineARN: env[config.EnvStateMachineARN],
+		ASGName: "prod-coordinators", HostRoleID: "AROAEXAMPLEHOSTROLE01",
 		Grace: 20 * time.Second, CheckInterval: 5 * time.Second, StartupBudget: 10 * time.Minute, IngestionDelay: 10 * time.Second,
 		BreakerMax: 3, BreakerWindow: time.Hour, HACount: 2, MinHealthyReports: 3}
 	if c != want {
@@ -66,6 +69,9 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		{name: "nothing set", set: map[string]string{config.EnvCluster: "", config.EnvENIID: "", config.EnvStateMachineARN: ""},
 			want: []string{"CLUSTER_NAME is required", "COORDINATOR_ENI_ID is required", "STATE_MACHINE_ARN is required"}},
 		{name: "bad cluster", set: map[string]string{config.EnvCluster: "prod cluster!"}, want: []string{`CLUSTER_NAME="prod cluster!"`}},
+		{name: "no group, no host role", set: map[string]string{config.EnvASGName: "", config.EnvHostRoleID: ""},
+			want: []string{"COORDINATOR_ASG_NAME is required", "COORDINATOR_HOST_ROLE_ID is required"}},
+		{name: "host role ARN, not id", set: map[string]string{config.EnvHostRoleID: "arn:aws:iam::123456789012:role/hosts"}, want: []string{"is not an IAM role's unique id"}},
 		{name: "bad eni", set: map[string]string{config.EnvENIID: "i-0123456789abcdef0"}, want: []string{"is not an ENI id"}},
 		{name: "bad state machine", set: map[string]string{config.EnvStateMachineARN: "prod-failover"}, want: []string{"is not a state machine ARN"}},
 		{name: "bad topic", set: map[string]string{config.EnvTopicARN: "alerts@example.com"}, want: []string{"is not an SNS topic ARN"}},

@@ -39,6 +39,7 @@ const (
 // (resources: the ENI's and instances' Describe calls take "*"; StartExecution and
 // ListExecutions the state machine; Publish the topic; PutMetricData is conditioned on
 // cloudwatch:namespace = signal.Namespace). The tests check the calls against this list.
+// The health check writes no report: its PutMetricData cannot reach a host's namespace.
 var IAMActions = []string{
 	"cloudwatch:GetMetricData",
 	"cloudwatch:PutMetricData",
@@ -158,6 +159,9 @@ type Evaluation struct {
 	ExecutionARN    string           `json:"executionArn,omitempty"`
 	BreakerCount    int              `json:"breakerCount,omitempty"` // executions started within the breaker window
 	Calls           Calls            `json:"calls"`
+	// Tampered lists the members whose reports held what no agent writes (see
+	// signal.Check), with what was found; those samples were set aside.
+	Tampered map[string]string `json:"tampered,omitempty"`
 }
 
 // run is the state shared by the evaluations of one invocation.
@@ -205,11 +209,13 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		return ev, err
 	}
 
-	// 3. Every self-report and witness report in one GetMetricData.
+	// 3. Every self-report and witness report in one GetMetricData, each member's from
+	// its own namespace; what no agent writes is set aside as tampering.
 	reports, err := h.fetchReports(ctx, pool, now, &ev.Calls)
 	if err != nil {
 		return ev, err
 	}
+	tampered := screenReports(reports)
 
 	// Judge every member.
 	witnesses := map[string][]signal.Sample{}
@@ -246,6 +252,7 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 	}
 	if active != nil {
 		metricsPathGuard(active, ev.Coordinators, reports)
+		holdOnTampering(active, tampered)
 		ev.Verdict, ev.Instance, ev.Reason = active.Verdict, active.InstanceID, active.Reason
 		e := active.Evidence
 		ev.Evidence = &e
@@ -260,7 +267,7 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 			// within seconds; the next evaluation then sees UNATTACHED.)
 			ev.Verdict = events.VerdictForeignHolder
 			ev.Reason = fmt.Sprintf("the coordinator ENI is attached to %s, which is not a live coordinator of cluster %s", ev.Holder, h.cfg.Cluster)
-			e.Note = "holder " + ev.Holder + " is not in the pool (tag " + config.TagCluster + ")"
+			e.Note = "holder " + ev.Holder + " is not in the pool (tag " + config.TagASGName + "=" + h.cfg.ASGName + ")"
 		}
 		ev.Evidence = &e
 	}
@@ -273,6 +280,9 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 
 	// Act, only through the guards.
 	actErr := h.act(ctx, r, &ev)
+	if err := h.alertTampering(ctx, r, &ev, tampered); err != nil && actErr == nil {
+		actErr = err
+	}
 
 	// Our own metrics, one call; a failure is logged, never fatal.
 	h.publishMetrics(ctx, &ev)
@@ -334,10 +344,14 @@ type member struct {
 	launched      time.Time
 }
 
-// describePool lists the cluster's coordinators in every state but terminated.
+// describePool lists the cluster's coordinators in every state but terminated: the
+// instances Auto Scaling launched for the cluster's group, found by the tag
+// aws:autoscaling:groupName that only Auto Scaling can write (the cluster tag anyone
+// can add is not proof of membership). The tag stays on a member that is shutting down
+// after it left the group, so a failed active still counts as the cluster's.
 func (h *Handler) describePool(ctx context.Context, calls *Calls) ([]member, error) {
 	in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("tag:" + config.TagCluster), Values: []string{h.cfg.Cluster}},
+		{Name: aws.String("tag:" + config.TagASGName), Values: []string{h.cfg.ASGName}},
 		{Name: aws.String("instance-state-name"), Values: []string{verdict.StatePending, verdict.StateRunning,
 			verdict.StateShuttingDown, verdict.StateStopping, verdict.StateStopped}},
 	}}
@@ -399,7 +413,7 @@ func (h *Handler) fetchReports(ctx context.Context, pool []member, now time.Time
 	if len(ids) > signal.MaxInstancesPerQuery {
 		ids = ids[:signal.MaxInstancesPerQuery] // far beyond HACoordinatorsCount; the rest is reported as silent
 	}
-	in, err := signal.Query(h.cfg.Cluster, ids, now.Add(-h.lookback()), now)
+	in, err := signal.Query(h.cfg.Cluster, h.cfg.HostRoleID, ids, now.Add(-h.lookback()), now)
 	if err != nil {
 		return nil, err
 	}
@@ -450,6 +464,7 @@ func (h *Handler) publishMetrics(ctx context.Context, ev *Evaluation) {
 		datum(signal.MetricFailoversStarted, cluster, b(ev.Action == ActionStarted)),
 		datum(signal.MetricBreakerOpen, cluster, b(ev.Action == ActionBlockedBreaker)),
 		datum(signal.MetricGuardBlocked, cluster, b(ev.Action == ActionBlockedKeep || ev.Action == ActionBlockedRunning || ev.Action == ActionBlockedBreaker)),
+		datum(signal.MetricTampering, cluster, float64(len(ev.Tampered))),
 	}
 	for _, j := range ev.Coordinators {
 		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()))

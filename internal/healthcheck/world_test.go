@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
@@ -29,6 +28,7 @@ const (
 	cluster  = "prod"
 	subnetID = "subnet-0123456789abcdef0"
 	asgName  = "prod-coordinators"
+	hostRole = "prod-coordinator-hosts"
 	agentGap = 5 * time.Second // the agents' probe and report cadence
 )
 
@@ -46,7 +46,7 @@ type world struct {
 	t     *testing.T
 	clk   *clock.Virtual
 	acct  *sim.Account
-	agent awsapi.CloudWatchAPI
+	pool  *sim.Pool
 	eni   string
 	sm    string
 	topic string
@@ -90,7 +90,7 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	clk := clock.NewVirtual(t0)
 	acct := sim.New(sim.Options{Clock: clk, Seed: 7})
-	w := &world{t: t, clk: clk, acct: acct, agent: acct.Clients("agent").CloudWatch, hosts: map[string]*host{},
+	w := &world{t: t, clk: clk, acct: acct, hosts: map[string]*host{},
 		logs: &bytes.Buffer{}, nextReport: t0}
 	acct.OnInstanceLaunched(func(id string) {
 		w.mu.Lock()
@@ -99,11 +99,15 @@ func newWorld(t *testing.T) *world {
 			w.hosts[id] = &host{proc: signal.Healthy}
 		}
 	})
-	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: cluster, Coordinators: 2, Min: 2, Max: 3, ASGName: asgName,
+	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: cluster, Coordinators: 2, Min: 2, Max: 3, ASGName: asgName, HostRole: hostRole,
 		SubnetID: subnetID, CIDR: "10.0.0.0/24", ENIDescription: "prod coordinator", StateMachine: "prod-failover", Topic: "prod-alerts",
 		AttachActive: true, Warmup: sim.DefaultTimings().PendingToRunning + 5*time.Second, Wait: w.advance})
 	must(t, err)
 	w.eni, w.sm, w.topic = pool.ENIID, pool.StateMachineARN, pool.TopicARN
+	// Every caller under the policy the stack synthesizes: each agent writes as its own
+	// instance role session, the health check with its own role.
+	pool.EnforcePolicies()
+	w.pool = pool
 	w.advance(3*time.Minute - w.clk.Now().Sub(t0)) // some history; the schedule runs on the minute
 	return w
 }
@@ -214,8 +218,10 @@ func (w *world) report(at time.Time) {
 	}
 	w.mu.Unlock()
 	for _, p := range puts {
-		if _, err := w.agent.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
-			Namespace: aws.String(signal.Namespace), MetricData: p.data}); err != nil {
+		// As the agent on that host: its own instance role session, its own namespace.
+		cw := w.acct.ClientsAs(sim.Principal{Caller: sim.AgentCaller, RoleName: hostRole, Session: p.id}).CloudWatch
+		if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
+			Namespace: aws.String(signal.ReportNamespace(w.acct.RoleID(hostRole), p.id)), MetricData: p.data}); err != nil {
 			w.t.Fatalf("agent %s: %v", p.id, err)
 		}
 	}
@@ -223,7 +229,7 @@ func (w *world) report(at time.Time) {
 
 // config returns the default configuration for the world.
 func (w *world) config() Config {
-	return Config{Cluster: cluster, ENIID: w.eni, ASGName: asgName, StateMachineARN: w.sm, TopicARN: w.topic,
+	return Config{Cluster: cluster, ENIID: w.eni, ASGName: asgName, HostRoleID: w.pool.HostRoleID, StateMachineARN: w.sm, TopicARN: w.topic,
 		Grace: DefaultGrace, CheckInterval: DefaultCheckInterval, StartupBudget: DefaultStartupBudget,
 		IngestionDelay: DefaultIngestionDelay, BreakerMax: DefaultBreakerMax, BreakerWindow: DefaultBreakerWindow,
 		HACount: 2, MinHealthyReports: DefaultMinHealthyReports}
@@ -231,7 +237,7 @@ func (w *world) config() Config {
 
 func (w *world) handler(cfg Config) *Handler {
 	w.t.Helper()
-	c := w.acct.Clients("healthcheck")
+	c := w.pool.ClientsOf("healthcheck")
 	h, err := New(cfg, Deps{EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: agentClock{w},
 		Logger: slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	must(w.t, err)

@@ -39,9 +39,9 @@ var Actions = map[string][]string{
 		"ec2:DescribeInstances",
 		"ec2:DescribeNetworkInterfaces",
 		"ec2:DetachNetworkInterface",
-		"ec2:TerminateInstances",
 	},
 	AttachENI: {
+		"autoscaling:DescribeAutoScalingGroups",
 		"autoscaling:SetInstanceProtection",
 		"cloudwatch:GetMetricData",
 		"ec2:AttachNetworkInterface",
@@ -70,6 +70,10 @@ var Actions = map[string][]string{
 	},
 }
 
+// Ungated are calls that IAM always allows, whatever the policy says; nothing grants
+// them. The agent asks STS who it is (GetCallerIdentity) to learn its report namespace.
+var Ungated = []string{"sts:GetCallerIdentity"}
+
 // BootActions is what the coordinator hosts' boot script (infra/coordinator/bootstrap.sh)
 // calls with the AWS CLI: on the stack's SSH host-key secret, the Secrets Manager calls
 // (read; write only while unlocked; lock) and the KMS calls Secrets Manager makes on the
@@ -77,7 +81,7 @@ var Actions = map[string][]string{
 // GenerateDataKey to write it); on its own Auto Scaling group, SetInstanceHealth (a
 // fatal boot error marks the instance Unhealthy); on the stack, SignalResource (the
 // ready signal of the group's CreationPolicy and UpdatePolicy). The agent binaries' S3
-// download is granted by the CDK asset itself (grantRead on the one object).
+// download is granted by its own statement, on exactly the two agent objects.
 // bootstrap_test.go checks that the script calls exactly these.
 var BootActions = []string{
 	"autoscaling:SetInstanceHealth",
@@ -97,15 +101,21 @@ const (
 	// AnyResource: the action supports no resource-level permissions (Describe*,
 	// GetMetricData), so the statement is on "*".
 	AnyResource Scope = iota + 1
-	// ClusterTagged: EC2 mutations, on instances and network interfaces of this
-	// account and region that carry the cluster tag (aws:ResourceTag).
-	ClusterTagged
+	// GroupInstances: EC2 mutations, on the instances Auto Scaling launched for the
+	// cluster's group (aws:ResourceTag/aws:autoscaling:groupName, a tag only Auto
+	// Scaling can write) and, for the ENI moves, on the coordinator ENI's exact ARN.
+	// Nobody can grant an instance this authority by tagging it.
+	GroupInstances
 	// ClusterGroup: Auto Scaling mutations, on the cluster's group ARN, which also
 	// carries the cluster tag.
 	ClusterGroup
 	// MetricNamespace: PutMetricData, limited by the cloudwatch:namespace condition to
-	// signal.Namespace.
+	// signal.Namespace (the health check's own metrics).
 	MetricNamespace
+	// OwnReportNamespace: the agent's PutMetricData, limited by the
+	// cloudwatch:namespace condition to signal.HostNamespace of the caller's own
+	// aws:userid (<role id>:<instance id>): a host can write only its own reports.
+	OwnReportNamespace
 	// StateMachine: on the failover state machine's ARN.
 	StateMachine
 	// Execution: on the failover state machine's executions.
@@ -123,8 +133,9 @@ const (
 	// HostKeySecretLock: on the SSH host-key secret, adding only the lock tag, with the
 	// value "set" (there is no grant to remove it).
 	HostKeySecretLock
-	// ClusterGroupTagged: on any Auto Scaling group carrying the cluster tag. For the
-	// hosts, whose policy cannot name the group: the group waits for the hosts' signals
+	// ClusterGroupTagged: on any Auto Scaling group that CloudFormation tagged as this
+	// stack's (aws:cloudformation:stack-id, which no user can write). For the hosts, whose
+	// policy cannot name the group: the group waits for the hosts' signals
 	// (CreationPolicy), so their policy must exist before it.
 	ClusterGroupTagged
 	// Stack: on this CloudFormation stack.
@@ -135,12 +146,14 @@ func (s Scope) String() string {
 	switch s {
 	case AnyResource:
 		return "any-resource"
-	case ClusterTagged:
-		return "cluster-tagged"
+	case GroupInstances:
+		return "group-instances"
 	case ClusterGroup:
 		return "cluster-group"
 	case MetricNamespace:
 		return "metric-namespace"
+	case OwnReportNamespace:
+		return "own-report-namespace"
 	case StateMachine:
 		return "state-machine"
 	case Execution:
@@ -169,10 +182,9 @@ var Scopes = map[string]Scope{
 	"cloudwatch:GetMetricData":                        AnyResource,
 	"ec2:DescribeInstances":                           AnyResource,
 	"ec2:DescribeNetworkInterfaces":                   AnyResource,
-	"ec2:AttachNetworkInterface":                      ClusterTagged,
-	"ec2:CreateTags":                                  ClusterTagged,
-	"ec2:DetachNetworkInterface":                      ClusterTagged,
-	"ec2:TerminateInstances":                          ClusterTagged,
+	"ec2:AttachNetworkInterface":                      GroupInstances,
+	"ec2:CreateTags":                                  GroupInstances,
+	"ec2:DetachNetworkInterface":                      GroupInstances,
 	"autoscaling:SetDesiredCapacity":                  ClusterGroup,
 	"autoscaling:SetInstanceProtection":               ClusterGroup,
 	"autoscaling:TerminateInstanceInAutoScalingGroup": ClusterGroup,
@@ -191,15 +203,28 @@ var Scopes = map[string]Scope{
 	"kms:GenerateDataKey":                             HostKeySecretKey,
 }
 
+// ScopeOf is the scope of action when caller calls it: the agent's PutMetricData is
+// limited to its own report namespace, everyone else's to the product's namespace.
+func ScopeOf(caller, action string) Scope {
+	if caller == Agent && action == "cloudwatch:PutMetricData" {
+		return OwnReportNamespace
+	}
+	s, ok := Scopes[action]
+	if !ok {
+		panic("permissions: action " + action + " has no scope")
+	}
+	return s
+}
+
 // ByScope groups a caller's actions by scope, each group sorted. It panics on an
 // action without a scope: the table is a program constant and TestScopes keeps it whole.
-func ByScope(actions []string) map[Scope][]string {
+func ByScope(actions []string) map[Scope][]string { return ByScopeFor("", actions) }
+
+// ByScopeFor is ByScope with the caller's own scopes (ScopeOf).
+func ByScopeFor(caller string, actions []string) map[Scope][]string {
 	out := map[Scope][]string{}
 	for _, a := range actions {
-		s, ok := Scopes[a]
-		if !ok {
-			panic("permissions: action " + a + " has no scope")
-		}
+		s := ScopeOf(caller, a)
 		out[s] = append(out[s], a)
 	}
 	for _, v := range out {
@@ -213,6 +238,9 @@ func ByScope(actions []string) map[Scope][]string {
 // are granted but never called (more privilege than needed).
 func Diff(called, granted []string) (missing, unused []string) {
 	g := map[string]bool{}
+	for _, a := range Ungated {
+		g[a] = true
+	}
 	for _, a := range granted {
 		g[a] = true
 	}

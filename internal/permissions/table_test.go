@@ -46,9 +46,9 @@ func TestTable(t *testing.T) {
 func TestByScope(t *testing.T) {
 	got := ByScope([]string{"ec2:CreateTags", "ec2:DescribeInstances", "ec2:AttachNetworkInterface", "sns:Publish"})
 	want := map[Scope][]string{
-		ClusterTagged: {"ec2:AttachNetworkInterface", "ec2:CreateTags"},
-		AnyResource:   {"ec2:DescribeInstances"},
-		Topic:         {"sns:Publish"},
+		GroupInstances: {"ec2:AttachNetworkInterface", "ec2:CreateTags"},
+		AnyResource:    {"ec2:DescribeInstances"},
+		Topic:          {"sns:Publish"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ByScope = %v, want %v", got, want)

@@ -206,7 +206,7 @@ func (c *campaign) setup() error {
 	if err := c.loadMachine(); err != nil {
 		return err
 	}
-	c.hcCfg = healthcheck.Config{Cluster: c.o.Cluster, ENIID: c.w.eni, ASGName: asgName, StateMachineARN: sm, TopicARN: topic,
+	c.hcCfg = healthcheck.Config{Cluster: c.o.Cluster, ENIID: c.w.eni, ASGName: asgName, HostRoleID: c.w.pool.HostRoleID, StateMachineARN: sm, TopicARN: topic,
 		Grace: healthcheck.DefaultGrace, CheckInterval: healthcheck.DefaultCheckInterval, StartupBudget: healthcheck.DefaultStartupBudget,
 		IngestionDelay: healthcheck.DefaultIngestionDelay, BreakerMax: breakerMax, BreakerWindow: healthcheck.DefaultBreakerWindow,
 		HACount: haCount, MinHealthyReports: healthcheck.DefaultMinHealthyReports}
@@ -231,7 +231,10 @@ func (c *campaign) buildAccount(haCount int) (sm, topic string, err error) {
 		return "", "", fmt.Errorf("pool: %w", err)
 	}
 	c.w.eni = pool.ENIID
-	c.w.agent = acct.Clients(sim.AgentCaller)
+	// Every caller under the policy the stack synthesizes (permissions.Statements): each
+	// agent as its own instance role session, each Lambda with its own role.
+	pool.EnforcePolicies()
+	c.w.pool = pool
 	return pool.StateMachineARN, pool.TopicARN, nil
 }
 
@@ -260,7 +263,7 @@ func (c *campaign) loadMachine() error {
 func (c *campaign) newHealthCheck(keep bool) *healthcheck.Handler {
 	cfg := c.hcCfg
 	cfg.KeepCoordinator = keep
-	cl := c.acct.Clients(statemachine.HealthCheckLambda)
+	cl := c.w.pool.ClientsOf(statemachine.HealthCheckLambda)
 	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS, Clock: c.clk,
 		Logger: c.log.With("component", statemachine.HealthCheckLambda)})
 	if err != nil {
@@ -272,11 +275,11 @@ func (c *campaign) newHealthCheck(keep bool) *healthcheck.Handler {
 // buildLambdas builds the step Lambdas of statemachine.Tasks, each calling the account
 // through its gate under its own caller name.
 func (c *campaign) buildLambdas(haCount int, topic string) error {
-	fcfg := failover.Config{Cluster: c.o.Cluster, ENIID: c.w.eni, ASGName: asgName, HACount: haCount, MinHealthyReports: 3,
+	fcfg := failover.Config{Cluster: c.o.Cluster, ENIID: c.w.eni, ASGName: asgName, HostRoleID: c.w.pool.HostRoleID, HACount: haCount, MinHealthyReports: 3,
 		MaxAttachAttempts: failover.DefaultMaxAttachAttempts, TopicARN: topic}
 	for _, t := range statemachine.Tasks {
 		g := &gate{w: c.w, left: -1}
-		cl := c.acct.Clients(t.Lambda)
+		cl := c.w.pool.ClientsOf(t.Lambda)
 		s, err := failover.New(fcfg, failover.Deps{EC2: gateEC2{cl.EC2, g}, AutoScaling: gateASG{cl.AutoScaling, g},
 			CloudWatch: gateCW{cl.CloudWatch, g}, SNS: gateSNS{cl.SNS, g}, Clock: c.clk, Log: c.log.With("component", t.Lambda), Jitter: c.rng.Float64})
 		if err != nil {
@@ -416,6 +419,14 @@ func (c *campaign) finish() RunResult {
 		c.res.RecoveryExempt = "no healthy coordinator to move the ENI to for 2 minutes within the bound after the last fault"
 	}
 	c.checkEnd()
+	// Every caller runs under its synthesized policy: a refused call means the product
+	// needs a permission it is not granted.
+	for _, call := range c.acct.Calls() {
+		if strings.Contains(call.Err, "is not authorized to perform") {
+			c.rs.violate("iam", "IAM refused %s by %s: %s", call.Action(), call.Caller, call.Err)
+			break
+		}
+	}
 	c.res.AWSCalls = len(c.acct.Calls())
 	c.res.Violations = c.rs.violations
 	return c.res

@@ -93,7 +93,7 @@ type world struct {
 	events []event
 	seq    int
 	hosts  map[string]*host
-	agent  sim.Clients
+	pool   *sim.Pool // every caller under its synthesized policy; each agent writes pool.ReportNamespace(its id) as its own session
 	cfg    Options
 	run    *runState
 }
@@ -220,8 +220,8 @@ func (w *world) agentsTick() {
 		}
 		for len(h.buffered) > 0 {
 			n := min(len(h.buffered), 1000)
-			_, err := w.agent.CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
-				Namespace: aws.String(signal.Namespace), MetricData: h.buffered[:n]})
+			_, err := w.pool.HostClients(id).CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
+				Namespace: aws.String(w.pool.ReportNamespace(id)), MetricData: h.buffered[:n]})
 			if err != nil {
 				break // kept for the next round
 			}

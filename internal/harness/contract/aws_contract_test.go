@@ -5,6 +5,7 @@ package contract
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/agent"
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/config"
@@ -27,6 +29,9 @@ import (
 )
 
 const cluster = "contract"
+
+// contractRoleID stands for the hosts' role id in the report namespaces.
+const contractRoleID = "AROACONTRACTHOSTROLE1"
 
 // fixture is a small coordinator cluster built in moto with the setup calls the stack
 // (CloudFormation) would make; only the calls through awsapi are under test.
@@ -93,11 +98,12 @@ func newFixture(t *testing.T, c clients) fixture {
 	return f
 }
 
-// coordinatorFilters are the filters the health check and AttachENI use to list the
-// coordinator pool: the cluster tag the Auto Scaling group propagates, and the live states.
+// coordinatorFilters are the filters the health check uses to list the coordinator pool:
+// the aws:autoscaling:groupName tag that only Auto Scaling writes (moto writes it on the
+// instances a group launches, as AWS does), and the live states.
 func coordinatorFilters() []ec2types.Filter {
 	return []ec2types.Filter{
-		{Name: aws.String("tag:" + config.TagCluster), Values: []string{cluster}},
+		{Name: aws.String("tag:" + config.TagASGName), Values: []string{"contract-coordinators"}},
 		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "shutting-down", "stopping", "stopped"}},
 	}
 }
@@ -153,8 +159,8 @@ func TestEC2AndAutoScalingContract(t *testing.T) {
 			if aws.ToString(in.SubnetId) != f.subnetID || in.Placement == nil || aws.ToString(in.Placement.AvailabilityZone) != f.az {
 				t.Errorf("instance %s: subnet %q AZ %v; want %s in %s", aws.ToString(in.InstanceId), aws.ToString(in.SubnetId), in.Placement, f.subnetID, f.az)
 			}
-			if !hasTag(in.Tags, config.TagCluster, cluster) {
-				t.Errorf("instance %s lacks the propagated tag %s=%s: %v", aws.ToString(in.InstanceId), config.TagCluster, cluster, in.Tags)
+			if !hasTag(in.Tags, config.TagCluster, cluster) || !hasTag(in.Tags, config.TagASGName, f.asgName) {
+				t.Errorf("instance %s lacks the propagated tag %s=%s or Auto Scaling's %s=%s: %v", aws.ToString(in.InstanceId), config.TagCluster, cluster, config.TagASGName, f.asgName, in.Tags)
 			}
 		}
 	}
@@ -162,7 +168,23 @@ func TestEC2AndAutoScalingContract(t *testing.T) {
 	if !slices.Equal(found, f.instances) {
 		t.Fatalf("DescribeInstances by tag found %v, want the group's %v", found, f.instances)
 	}
-	other, err := ec2api.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + config.TagCluster), Values: []string{"another-cluster"}}}})
+	// AttachENI lists the group's members by an instance-id filter (a member EC2 does not
+	// list yet is absent rather than an error).
+	members, err := ec2api.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("instance-id"), Values: append([]string{"i-0000000000000dead"}, f.instances...)},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}}}})
+	if err != nil {
+		t.Fatalf("DescribeInstances by instance-id filter: %v", err)
+	}
+	if n := func() (n int) {
+		for _, r := range members.Reservations {
+			n += len(r.Instances)
+		}
+		return
+	}(); n != len(f.instances) {
+		t.Errorf("DescribeInstances by instance-id filter found %d instances, want the group's %d", n, len(f.instances))
+	}
+	other, err := ec2api.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("tag:" + config.TagASGName), Values: []string{"another-group"}}}})
 	if err != nil {
 		t.Fatalf("DescribeInstances for another cluster: %v", err)
 	}
@@ -350,9 +372,11 @@ func TestCloudWatchHealthSignalContract(t *testing.T) {
 		s  signal.Status
 		at time.Duration
 	}{{ids[0], signal.Healthy, -30 * time.Second}, {ids[0], signal.Starting, -20 * time.Second}, {ids[0], signal.Unhealthy, -10 * time.Second}, {ids[1], signal.Healthy, -25 * time.Second}}
+	// Each host writes into its own namespace (signal.ReportNamespace); moto does not
+	// evaluate the IAM condition, the simulated account does.
 	for _, p := range put {
 		if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
-			Namespace:  aws.String(signal.Namespace),
+			Namespace:  aws.String(signal.ReportNamespace(contractRoleID, p.id)),
 			MetricData: []cwtypes.MetricDatum{signal.HealthDatum(cluster, p.id, p.s, now.Add(p.at))},
 		}); err != nil {
 			t.Fatalf("PutMetricData(HealthDatum %s %s): %v", p.id, p.s, err)
@@ -360,7 +384,7 @@ func TestCloudWatchHealthSignalContract(t *testing.T) {
 	}
 	// A batch, as the agent sends when it catches up.
 	if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
-		Namespace: aws.String(signal.Namespace),
+		Namespace: aws.String(signal.ReportNamespace(contractRoleID, ids[1])),
 		MetricData: []cwtypes.MetricDatum{
 			signal.WitnessDatum(cluster, ids[1], true, now.Add(-24*time.Second)),
 			signal.WitnessDatum(cluster, ids[1], false, now.Add(-14*time.Second)),
@@ -369,7 +393,7 @@ func TestCloudWatchHealthSignalContract(t *testing.T) {
 		t.Fatalf("PutMetricData(WitnessDatum batch): %v", err)
 	}
 
-	q, err := signal.Query(cluster, ids, now.Add(-60*time.Second), now)
+	q, err := signal.Query(cluster, contractRoleID, ids, now.Add(-60*time.Second), now)
 	if err != nil {
 		t.Fatalf("signal.Query: %v", err)
 	}
@@ -392,6 +416,11 @@ func TestCloudWatchHealthSignalContract(t *testing.T) {
 	assertSamples(t, "health "+ids[0], reports[ids[0]].Health, now, []time.Duration{-30 * time.Second, -20 * time.Second, -10 * time.Second}, []float64{1, 2, 0})
 	assertSamples(t, "health "+ids[1], reports[ids[1]].Health, now, []time.Duration{-25 * time.Second}, []float64{1})
 	assertSamples(t, "witness "+ids[1], reports[ids[1]].Witness, now, []time.Duration{-24 * time.Second, -14 * time.Second}, []float64{1, 0})
+	// SampleCount per second (the tampering check): one sample in each second written.
+	assertSamples(t, "health count "+ids[0], reports[ids[0]].HealthCounts, now, []time.Duration{-30 * time.Second, -20 * time.Second, -10 * time.Second}, []float64{1, 1, 1})
+	if tp := signal.Check(reports[ids[0]]); tp.Found() {
+		t.Errorf("honest reports read back from moto flagged as tampering: %s", tp)
+	}
 	if n := len(reports[ids[0]].Witness); n != 0 {
 		t.Errorf("witness %s: %d samples, want 0", ids[0], n)
 	}
@@ -540,4 +569,29 @@ func longSubject() string {
 		b[i] = 's'
 	}
 	return string(b)
+}
+
+// The agent's identity call: STS GetCallerIdentity answers the account, an ARN and a
+// UserId, and Identify turns the UserId into the report namespace.
+func TestSTSCallerIdentityContract(t *testing.T) {
+	m := requireMoto(t)
+	m.reset(t)
+	defer m.dumpLogs(t)
+	ctx := testContext(t)
+	var client awsapi.STSAPI = m.clients().STS
+	ns, out, err := agent.Identify(ctx, client)
+	if err != nil {
+		t.Fatalf("GetCallerIdentity: %v", err)
+	}
+	if aws.ToString(out.Account) == "" || !strings.HasPrefix(aws.ToString(out.Arn), "arn:aws:") {
+		t.Errorf("identity %+v", out)
+	}
+	if ns != signal.HostNamespace(aws.ToString(out.UserId)) || !strings.HasPrefix(ns, signal.Namespace+"/") {
+		t.Errorf("namespace %s for user id %s", ns, aws.ToString(out.UserId))
+	}
+	// CloudWatch accepts the namespace (its characters and length).
+	if _, err := m.clients().CloudWatch.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(ns),
+		MetricData: []cwtypes.MetricDatum{signal.HealthDatum(cluster, "i-0aaaaaaaaaaaaaaa1", signal.Healthy, time.Now())}}); err != nil {
+		t.Errorf("PutMetricData into %s: %v", ns, err)
+	}
 }

@@ -54,18 +54,18 @@ func TestRealHandlersAgainstMoto(t *testing.T) {
 	}
 	// Every coordinator's agent has reported healthy every 5 s for the last minute.
 	now := time.Now().UTC()
-	var data []cwtypes.MetricDatum
 	for _, id := range f.instances {
+		var data []cwtypes.MetricDatum
 		for i := 12; i >= 1; i-- {
 			data = append(data, signal.HealthDatum(cluster, id, signal.Healthy, now.Add(-time.Duration(i)*5*time.Second)))
 		}
-	}
-	if _, err := c.CloudWatch.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(signal.Namespace), MetricData: data}); err != nil {
-		t.Fatalf("setup: PutMetricData: %v", err)
+		if _, err := c.CloudWatch.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(signal.ReportNamespace(contractRoleID, id)), MetricData: data}); err != nil {
+			t.Fatalf("setup: PutMetricData: %v", err)
+		}
 	}
 
 	log := slog.New(slog.DiscardHandler)
-	hc, err := healthcheck.New(healthcheck.Config{Cluster: cluster, ENIID: f.eniID, ASGName: f.asgName, StateMachineARN: aws.ToString(sm.StateMachineArn),
+	hc, err := healthcheck.New(healthcheck.Config{Cluster: cluster, ENIID: f.eniID, ASGName: f.asgName, HostRoleID: contractRoleID, StateMachineARN: aws.ToString(sm.StateMachineArn),
 		TopicARN: aws.ToString(topic.TopicArn), Grace: healthcheck.DefaultGrace, CheckInterval: healthcheck.DefaultCheckInterval,
 		StartupBudget: healthcheck.DefaultStartupBudget, IngestionDelay: 0, BreakerMax: 3, BreakerWindow: time.Hour, HACount: 3, MinHealthyReports: 3},
 		healthcheck.Deps{EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: clock.Real{}, Logger: log})
@@ -95,7 +95,7 @@ func TestRealHandlersAgainstMoto(t *testing.T) {
 	}
 
 	// The steps, on the document the health check wrote, with short polls.
-	steps, err := failover.New(failover.Config{Cluster: cluster, ENIID: f.eniID, ASGName: f.asgName, HACount: 3, MinHealthyReports: 3,
+	steps, err := failover.New(failover.Config{Cluster: cluster, ENIID: f.eniID, ASGName: f.asgName, HostRoleID: contractRoleID, HACount: 3, MinHealthyReports: 3,
 		MaxAttachAttempts: 3, TopicARN: aws.ToString(topic.TopicArn), Timing: failover.Timing{PollInterval: 100 * time.Millisecond,
 			LaunchWait: 2 * time.Second, DeadlineMargin: time.Second, DefaultBudget: 20 * time.Second}},
 		failover.Deps{EC2: c.EC2, AutoScaling: c.AutoScaling, CloudWatch: c.CloudWatch, SNS: c.SNS, Clock: clock.Real{}, Log: log})

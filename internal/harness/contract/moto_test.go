@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 )
 
@@ -194,6 +195,7 @@ type clients struct {
 	CloudWatch  *cloudwatch.Client
 	SFN         *sfn.Client
 	SNS         *sns.Client
+	STS         *sts.Client
 }
 
 func (m *moto) clients() clients {
@@ -215,6 +217,7 @@ func (m *moto) clients() clients {
 		}),
 		SFN: sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = ep }),
 		SNS: sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = ep }),
+		STS: sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = ep }),
 	}
 }
 

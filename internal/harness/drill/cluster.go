@@ -83,6 +83,11 @@ type Cluster struct {
 	AgentCW *CWCounter // every agent's CloudWatch calls
 	HCCW    *CWCounter // the health check's
 
+	// Pool is the simulated pool, with every caller's policy enforced as the stack
+	// synthesizes it (sim.Pool.EnforcePolicies): agents call as their own instance role
+	// session, the Lambdas with their own roles.
+	Pool *sim.Pool
+
 	mu          sync.Mutex
 	hosts       map[string]*Host
 	order       []string
@@ -124,7 +129,7 @@ func newCluster(parent context.Context, spec clusterSpec, clk drillTime) (*Clust
 	ctx, cancel := context.WithCancel(parent)
 	c := &Cluster{spec: spec, Clock: clk, Acct: acct, ASG: spec.Name + "-coordinators", hosts: map[string]*Host{},
 		rng: rand.New(rand.NewPCG(uint64(spec.Seed), 7)), ctx: ctx, cancel: cancel, started: clk.Now()}
-	c.AgentCW = NewCWCounter(acct.Clients(sim.AgentCaller).CloudWatch)
+	c.AgentCW = NewCWCounter(nil)               // each agent calls through c.AgentCW.Via(its own client)
 	acct.OnInstanceStateChange(c.onStateChange) // before the group launches anything
 	acct.OnAttachmentChange(c.onAttachmentChange)
 	// The pool as the stack creates it: the ENI unattached (the health check's first
@@ -144,6 +149,8 @@ func newCluster(parent context.Context, spec clusterSpec, clk drillTime) (*Clust
 		return nil, err
 	}
 	c.ENIID, c.ENIIP, c.Topic, c.SMARN = pool.ENIID, pool.ENIIP, pool.TopicARN, pool.StateMachineARN
+	pool.EnforcePolicies()
+	c.Pool = pool
 	if err := c.startClient(); err != nil {
 		c.Close()
 		return nil, err
@@ -327,10 +334,12 @@ func (c *Cluster) boot(id string) error {
 		Publish:         agent.PublishCloudWatch,
 		LogLevel:        "info",
 	}
-	cw := &gatedCW{CloudWatchAPI: c.AgentCW}
+	hostClients := c.Pool.HostClients(id)
+	cw := &gatedCW{CloudWatchAPI: c.AgentCW.Via(hostClients.CloudWatch)}
 	log := c.logger()
 	a, err := agent.New(cfg, agent.Deps{
 		CloudWatch: cw,
+		STS:        hostClients.STS,
 		Clock:      c.Clock,
 		Role:       role,
 		HTTPClient: client,

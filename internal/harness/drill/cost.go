@@ -38,6 +38,7 @@ const (
 // custom metrics written.
 type CWCounter struct {
 	awsapi.CloudWatchAPI
+	into *CWCounter // counts go here when set (Via)
 
 	mu         sync.Mutex
 	puts       int
@@ -52,8 +53,23 @@ func NewCWCounter(cw awsapi.CloudWatchAPI) *CWCounter {
 	return &CWCounter{CloudWatchAPI: cw, metrics: map[string]bool{}}
 }
 
+// Via returns a client that forwards to cw and counts into c: each agent calls with its
+// own identity, and all of them are counted together.
+func (c *CWCounter) Via(cw awsapi.CloudWatchAPI) *CWCounter {
+	return &CWCounter{CloudWatchAPI: cw, into: c}
+}
+
+func (c *CWCounter) counter() *CWCounter {
+	if c.into != nil {
+		return c.into
+	}
+	return c
+}
+
 // PutMetricData counts and forwards.
 func (c *CWCounter) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, opt ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	next := c.CloudWatchAPI
+	c = c.counter()
 	c.mu.Lock()
 	c.puts++
 	c.datums += len(in.MetricData)
@@ -69,18 +85,20 @@ func (c *CWCounter) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricD
 		c.metrics[b.String()] = true
 	}
 	c.mu.Unlock()
-	return c.CloudWatchAPI.PutMetricData(ctx, in, opt...)
+	return next.PutMetricData(ctx, in, opt...)
 }
 
 // GetMetricData counts and forwards.
 func (c *CWCounter) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, opt ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	next := c.CloudWatchAPI
+	c = c.counter()
 	c.mu.Lock()
 	if in.NextToken == nil {
 		c.gets++
 		c.metricsReq += len(in.MetricDataQueries)
 	}
 	c.mu.Unlock()
-	return c.CloudWatchAPI.GetMetricData(ctx, in, opt...)
+	return next.GetMetricData(ctx, in, opt...)
 }
 
 // CWCounts is a snapshot of a CWCounter.

@@ -31,7 +31,7 @@ func TestCWCounter(t *testing.T) {
 		signal.HealthDatum("demo", "i-0123456789abcdef0", signal.Healthy, *now),
 		signal.WitnessDatum("demo", "i-0123456789abcdef0", true, *now),
 	}})
-	q, err := signal.Query("demo", []string{"i-0123456789abcdef0", "i-0123456789abcdef1"}, fixedTime, fixedTime.Add(60e9))
+	q, err := signal.Query("demo", "AROAEXAMPLEHOSTROLE01", []string{"i-0123456789abcdef0", "i-0123456789abcdef1"}, fixedTime, fixedTime.Add(60e9))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestCWCounter(t *testing.T) {
 	q.NextToken = aws.String("page2")
 	_, _ = c.GetMetricData(ctx, q) // a second page is not a second request of the metrics
 	got := c.Counts()
-	if got.Puts != 1 || got.Datums != 3 || got.Gets != 1 || got.MetricsRequested != 4 || len(got.Metrics) != 2 {
+	if got.Puts != 1 || got.Datums != 3 || got.Gets != 1 || got.MetricsRequested != 6 || len(got.Metrics) != 2 {
 		t.Fatalf("counts %+v", got)
 	}
 }

@@ -58,11 +58,12 @@ type stepHandler func(ctx context.Context, st events.FailoverState) (events.Fail
 func (c *Cluster) stepHandlers(run *execRun) (map[string]stepHandler, error) {
 	out := map[string]stepHandler{}
 	for _, task := range statemachine.Tasks {
-		cl := c.Acct.Clients(task.Lambda)
+		cl := c.Pool.ClientsOf(task.Lambda)
 		steps, err := failover.New(failover.Config{
 			Cluster:           c.spec.Name,
 			ENIID:             c.ENIID,
 			ASGName:           c.ASG,
+			HostRoleID:        c.Pool.HostRoleID,
 			HACount:           c.spec.HACount,
 			MinHealthyReports: c.spec.Settings.MinHealthy,
 			TopicARN:          c.Topic,

@@ -7,18 +7,20 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/healthcheck"
+	"github.com/prestoha/coordinator-ha/internal/permissions"
 )
 
 // startControlPlane wires the simulated Step Functions to sfnlocal and starts the
 // EventBridge schedule of the real health check.
 func (c *Cluster) startControlPlane() error {
 	st := c.spec.Settings
-	cl := c.Acct.Clients("healthcheck")
+	cl := c.Pool.ClientsOf(permissions.Healthcheck)
 	c.HCCW = NewCWCounter(cl.CloudWatch)
 	cfg := healthcheck.Config{
 		Cluster:           c.spec.Name,
 		ENIID:             c.ENIID,
 		ASGName:           c.ASG,
+		HostRoleID:        c.Pool.HostRoleID,
 		StateMachineARN:   c.SMARN,
 		TopicARN:          c.Topic,
 		KeepCoordinator:   c.spec.Keep,

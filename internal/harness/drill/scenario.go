@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
@@ -507,6 +508,14 @@ func (c *Cluster) collectEnd(res *report.Scenario, sc Scenario) {
 	if res.MaxAttachments > 1 {
 		res.Violations = append(res.Violations, fmt.Sprintf("up to %d ENI attachments at once", res.MaxAttachments))
 	}
+	// Every caller runs under the policy the stack synthesizes: a refused call means
+	// the product needs a permission it is not granted (or called outside its authority).
+	for _, call := range c.Acct.Calls() {
+		if strings.Contains(call.Err, "is not authorized to perform") {
+			res.Violations = append(res.Violations, fmt.Sprintf("IAM refused %s by %s: %s", call.Action(), call.Caller, call.Err))
+			break
+		}
+	}
 }
 
 func attachedTo(e *execRun) string {
@@ -532,9 +541,9 @@ func (c *Cluster) standbyNoise(failed string, initial map[string]bool, obs []str
 	fault := c.faultAt()
 	warm := c.warmAt()
 	n := 0
-	for _, d := range c.Acct.Datapoints(signal.Namespace) {
+	for _, d := range c.Acct.Datapoints("") {
 		id := d.Dimensions[signal.DimInstance]
-		if d.MetricName != signal.MetricHealth || id == failed || !initial[id] || d.Timestamp.Before(warm) {
+		if d.Namespace != c.Pool.ReportNamespace(id) || d.MetricName != signal.MetricHealth || id == failed || !initial[id] || d.Timestamp.Before(warm) {
 			continue
 		}
 		if d.Min != float64(signal.Healthy) || d.Max != float64(signal.Healthy) {

@@ -61,6 +61,7 @@ type Clients struct {
 	CloudWatch  awsapi.CloudWatchAPI
 	SFN         awsapi.SFNAPI
 	SNS         awsapi.SNSAPI
+	STS         awsapi.STSAPI
 }
 
 // Call is one recorded API call.
@@ -112,8 +113,9 @@ type Account struct {
 	topics        map[string]string // arn -> name
 	messages      []Message
 
-	calls  []Call
-	faults []*faultRule
+	calls    []Call
+	faults   []*faultRule
+	policies map[string][]Statement // role name -> its policy (see SetPolicy)
 
 	onLaunched    []func(instanceID string)
 	onStateChange []func(InstanceStateChange)
@@ -173,22 +175,18 @@ func (a *Account) VPCID() string { return a.vpcID }
 
 // Clients returns clients whose calls are recorded as made by caller (for example
 // "healthcheck", "terminate", "agent-i-0…").
+// Their principal has no role, so no policy restricts them (see ClientsAs).
 func (a *Account) Clients(caller string) Clients {
-	return Clients{
-		EC2:         &ec2Client{client{a, caller, "ec2"}},
-		AutoScaling: &asgClient{client{a, caller, "autoscaling"}},
-		CloudWatch:  &cwClient{client{a, caller, "cloudwatch"}},
-		SFN:         &sfnClient{client{a, caller, "states"}},
-		SNS:         &snsClient{client{a, caller, "sns"}},
-	}
+	return a.ClientsAs(Principal{Caller: caller})
 }
 
 // client is one caller's client of one service. The per-service client types embed it,
 // and each of their methods is one call of read or write.
 type client struct {
-	a       *Account
-	caller  string
-	service string // the IAM service prefix, as in Call.Service
+	a         *Account
+	caller    string
+	service   string // the IAM service prefix, as in Call.Service
+	principal Principal
 }
 
 // read runs the read-only operation op: fn reads the world it is given, which is an
@@ -222,6 +220,9 @@ func call[In, Out any](ctx context.Context, c client, op string, mutating bool, 
 	}
 	var out *Out
 	err := c.a.do(ctx, c.caller, c.service, op, mutating, func(w *world) error {
+		if err := c.a.authorize(w, c.principal, c.service, op, in); err != nil {
+			return err
+		}
 		var err error
 		out, err = fn(w, in)
 		return err

@@ -110,6 +110,12 @@ func (a *Account) CreateNetworkInterface(subnetID, privateIP, description string
 // LaunchInstance launches an instance outside any Auto Scaling group. It is pending
 // for Timings.PendingToRunning, then running, with a primary ENI at device index 0.
 func (a *Account) LaunchInstance(spec InstanceSpec) (string, error) {
+	for k := range spec.Tags {
+		if hasPrefixFold(k, "aws:") {
+			// RunInstances refuses them too: only AWS services write aws: tags.
+			return "", fmt.Errorf("sim: tag %s: tag keys starting with 'aws:' are reserved for AWS", k)
+		}
+	}
 	var id string
 	err := a.setup(func(now time.Time) error {
 		var err error

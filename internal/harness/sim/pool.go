@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/permissions"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
@@ -50,6 +52,10 @@ type PoolSpec struct {
 	ASGTags               map[string]string // added to {config.TagCluster: Cluster}; propagated to every instance the group launches
 	NewInstancesProtected bool
 
+	// HostRole is the name of the coordinator hosts' IAM role: "" means ASGName+"-host".
+	// Its unique id (Pool.HostRoleID) is what the hosts' report namespaces embed.
+	HostRole string
+
 	StateMachine string // when set, NewPool registers a state machine of that name (Pool.StateMachineARN)
 	Topic        string // when set, NewPool creates an SNS topic of that name (Pool.TopicARN)
 
@@ -85,6 +91,8 @@ type Pool struct {
 	Instances       []string // the group's members at creation, in launch order
 	StateMachineARN string   // "" unless PoolSpec.StateMachine was set
 	TopicARN        string   // "" unless PoolSpec.Topic was set
+	HostRole        string   // the hosts' IAM role
+	HostRoleID      string   // its unique id (signal.ReportNamespace)
 	attached        bool
 }
 
@@ -135,7 +143,11 @@ func NewPool(acct *Account, spec PoolSpec) (*Pool, error) {
 		spec.Wait = func(d time.Duration) { v.Advance(d); acct.Tick() }
 	}
 
-	p := &Pool{Account: acct, Cluster: spec.Cluster, SubnetID: spec.SubnetID, ASGName: spec.ASGName}
+	if spec.HostRole == "" {
+		spec.HostRole = spec.ASGName + "-host"
+	}
+	p := &Pool{Account: acct, Cluster: spec.Cluster, SubnetID: spec.SubnetID, ASGName: spec.ASGName,
+		HostRole: spec.HostRole, HostRoleID: acct.RoleID(spec.HostRole)}
 	if !spec.ExistingSubnet {
 		if err := acct.AddSubnet(spec.SubnetID, spec.AZ, spec.CIDR); err != nil {
 			return nil, fmt.Errorf("pool %s: %w", spec.Cluster, err)
@@ -242,14 +254,63 @@ func (p *Pool) Report(id string, s signal.Status, from time.Time, every time.Dur
 	for i := range n {
 		data = append(data, signal.HealthDatum(p.Cluster, id, s, from.Add(time.Duration(i)*every)))
 	}
-	cw := p.Account.Clients(AgentCaller).CloudWatch
+	cw := p.HostClients(id).CloudWatch
 	for len(data) > 0 {
 		k := min(len(data), 500)
 		if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
-			Namespace: aws.String(signal.Namespace), MetricData: data[:k]}); err != nil {
+			Namespace: aws.String(p.ReportNamespace(id)), MetricData: data[:k]}); err != nil {
 			return fmt.Errorf("reporting %s %v for %s: %w", id, s, p.Cluster, err)
 		}
 		data = data[k:]
 	}
 	return nil
+}
+
+// ReportNamespace is the namespace only instance id's agent can write.
+func (p *Pool) ReportNamespace(id string) string { return signal.ReportNamespace(p.HostRoleID, id) }
+
+// HostPrincipal is the principal of instance id's instance profile: the hosts' role,
+// with the instance id as the session name, recorded as AgentCaller.
+func (p *Pool) HostPrincipal(id string) Principal {
+	return Principal{Caller: AgentCaller, RoleName: p.HostRole, Session: id}
+}
+
+// HostClients returns the clients of the agent on instance id (see HostPrincipal).
+func (p *Pool) HostClients(id string) Clients { return p.Account.ClientsAs(p.HostPrincipal(id)) }
+
+// LambdaRole is the name of the role of the control plane's caller (a Lambda).
+func (p *Pool) LambdaRole(caller string) string { return p.ASGName + "-" + caller }
+
+// ClientsOf returns the clients of a control plane caller, with its own role (see
+// EnforcePolicies), recorded under caller.
+func (p *Pool) ClientsOf(caller string) Clients {
+	return p.Account.ClientsAs(Principal{Caller: caller, RoleName: p.LambdaRole(caller), Session: caller})
+}
+
+// PolicyResources are the pool's resources as the permission table names them.
+func (p *Pool) PolicyResources() permissions.Resources {
+	a := p.Account
+	r := permissions.Resources{Partition: "aws", Region: a.region, Account: a.accountID, Cluster: p.Cluster,
+		ASGName: p.ASGName, ENIID: p.ENIID, StateMachineARN: p.StateMachineARN, TopicARN: p.TopicARN,
+		SecretARN:    a.arn("secretsmanager", "secret:"+p.Cluster+"-host-key"),
+		SecretKeyARN: a.arn("kms", "key/"+p.Cluster),
+		StackID:      a.arn("cloudformation", "stack/"+p.ASGName+"/00000000-0000-0000-0000-000000000000")}
+	if p.StateMachineARN != "" {
+		r.StateMachineName = p.StateMachineARN[strings.LastIndex(p.StateMachineARN, ":")+1:]
+	}
+	return r
+}
+
+// EnforcePolicies attaches to each caller's role (ClientsOf) and to the hosts' role
+// (HostClients) the policy the stack synthesizes for it (permissions.Statements), so
+// that every call through those clients is evaluated as IAM would.
+func (p *Pool) EnforcePolicies() {
+	r := p.PolicyResources()
+	for _, c := range permissions.Callers {
+		role := p.LambdaRole(c)
+		if c == permissions.Agent {
+			role = p.HostRole
+		}
+		p.Account.SetPolicy(role, permissions.Statements(c, r))
+	}
 }

@@ -194,7 +194,7 @@ func TestPoolReport(t *testing.T) {
 	must(t, err)
 	from := clk.Now().Add(-time.Minute)
 	must(t, p.Report(p.Standbys()[0], signal.Healthy, from, 10*time.Second, 501))
-	pts := acct.Datapoints(signal.Namespace)
+	pts := acct.Datapoints(p.ReportNamespace(p.Standbys()[0]))
 	if len(pts) != 501 {
 		t.Fatalf("%d datapoints, want 501", len(pts))
 	}
