@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -55,7 +56,8 @@ type world struct {
 	mu         sync.Mutex
 	hosts      map[string]*host
 	nextReport time.Time
-	scheduled  []scheduled // faults to inject when the clock passes their time
+	scheduled  []scheduled          // faults to inject when the clock passes their time
+	forgers    []func(at time.Time) // attackers, called at every report tick after the agents (see attack_test.go)
 }
 
 type scheduled struct {
@@ -95,7 +97,7 @@ func newWorld(t *testing.T) *world {
 	acct.OnInstanceLaunched(func(id string) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		if i, ok := w.acct.Instance(id); ok && i.Tags[config.TagCluster] == cluster {
+		if i, ok := w.acct.Instance(id); ok && i.Tags[config.TagASGName] == asgName {
 			w.hosts[id] = &host{proc: signal.Healthy}
 		}
 	})
@@ -130,7 +132,7 @@ func (w *world) attach(id string) {
 func (w *world) poolIDs() []string {
 	var ids []string
 	for _, i := range w.acct.Instances() {
-		if i.Tags[config.TagCluster] == cluster && i.State != "terminated" {
+		if i.Tags[config.TagASGName] == asgName && i.State != "terminated" {
 			ids = append(ids, i.ID)
 		}
 	}
@@ -224,6 +226,12 @@ func (w *world) report(at time.Time) {
 			Namespace: aws.String(signal.ReportNamespace(w.acct.RoleID(hostRole), p.id)), MetricData: p.data}); err != nil {
 			w.t.Fatalf("agent %s: %v", p.id, err)
 		}
+	}
+	w.mu.Lock()
+	forgers := slices.Clone(w.forgers)
+	w.mu.Unlock()
+	for _, f := range forgers {
+		f(at)
 	}
 }
 
