@@ -72,6 +72,16 @@ func New(scope constructs.Construct, id string, p *Props) *Observability {
 			Period: minute,
 		})
 	}
+	// The self-reports live in one namespace per host (PrestoCoordinatorHA/<role id>:<instance
+	// id>), which a schema cannot name: the graph searches every namespace by metric name
+	// and cluster. It is a picture only: a series another principal writes in its own
+	// namespace can show here, while verdicts read each host's own namespace alone.
+	reports := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(fmt.Sprintf(`SEARCH('MetricName="%s" %s="%s"', 'Minimum', 60)`, signal.MetricHealth, signal.DimCluster, p.Cluster)),
+		Label:      jsii.String(""),
+		Period:     minute,
+	})
+	tampering := clusterMetric(signal.MetricTampering, "Maximum", "Members with tampered reports (alerted, never acted on)")
 	healthyStandbys := clusterMetric(signal.MetricHealthyStandbys, "Minimum", "Healthy standbys (minimum per minute)")
 	breaker := clusterMetric(signal.MetricBreakerOpen, "Maximum", "Circuit breaker open (1 = open)")
 	started := clusterMetric(signal.MetricFailoversStarted, "Sum", "Failovers started")
@@ -89,13 +99,13 @@ func New(scope constructs.Construct, id string, p *Props) *Observability {
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Verdict per coordinator (maximum)"), Width: jsii.Number(12),
 			Left: &[]awscloudwatch.IMetric{search(signal.MetricVerdict, "Maximum")}}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Self-reports per coordinator (1 healthy, 0 unhealthy, 2 starting)"), Width: jsii.Number(12),
-			Left: &[]awscloudwatch.IMetric{search(signal.MetricHealth, "Minimum")}}),
+			Left: &[]awscloudwatch.IMetric{reports}}),
 	)
 	o.Dashboard.AddWidgets(
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Healthy standbys"), Width: jsii.Number(8),
 			Left: &[]awscloudwatch.IMetric{healthyStandbys}}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Failovers started and held back"), Width: jsii.Number(8),
-			Left: &[]awscloudwatch.IMetric{started, blocked}}),
+			Left: &[]awscloudwatch.IMetric{started, blocked, tampering}}),
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Circuit breaker"), Width: jsii.Number(8),
 			Left: &[]awscloudwatch.IMetric{breaker}}),
 	)

@@ -44,6 +44,7 @@ func TestDashboard(t *testing.T) {
 	}
 	for _, want := range []string{
 		`SEARCH('{` + signal.Namespace + `,Cluster,InstanceId} MetricName=\"` + signal.MetricVerdict + `\" Cluster=\"unit\"'`,
+		`SEARCH('MetricName=\"` + signal.MetricHealth + `\" Cluster=\"unit\"', 'Minimum', 60)`, signal.MetricTampering,
 		signal.MetricHealthyStandbys, signal.MetricFailoversStarted, signal.MetricBreakerOpen, signal.MetricGuardBlocked,
 		"ExecutionsSucceeded", "ExecutionsFailed", "ExecutionTime", "0 HEALTHY",
 	} {

@@ -5,12 +5,23 @@
 // Both go to CloudWatch through package signal's datums, stamped with the time each
 // probe finished.
 //
+// Identity: the agent writes into its own report namespace, signal.HostNamespace of its
+// aws:userid ("<role id>:<instance id>" for the instance role), which it learns from STS
+// GetCallerIdentity (Identify; IAM allows that call to everyone) before its first flush;
+// samples wait in the buffer until then. The hosts' policy lets it write there and
+// nowhere else, which is what makes its reports count for its instance only (see
+// package signal). The metadata client speaks IMDSv2 only (NewIMDSClient:
+// EnableFallback off): a failed token request fails that call, never downgrades the
+// process to requests without a token; the AWS credentials come from the same client.
+//
 // Role: a RoleSource says which instance this is and whether it holds the coordinator
 // ENI. On EC2 that is IMDSRole (IMDSv2: instance-id, and the interface-id of every MAC
 // under network/interfaces/macs/), re-checked every RoleInterval because a failover moves
-// the ENI. The local drill supplies its own RoleSource. Until the first role check
-// succeeds nothing is published (a sample needs an instance id); after that a failing
-// check keeps the last known role.
+// the ENI; a MAC whose interface-id answers 404 (an interface going away) is skipped.
+// The local drill supplies its own RoleSource. Until the first role check succeeds
+// nothing is probed (a sample needs an instance id); after that each check runs on its
+// own goroutine, so a slow or hanging metadata service never delays a health sample: the
+// probes go on with the last known role and a new answer counts from the next round.
 //
 // Witness: reached means the ENI IP answered HTTP 200 with a JSON /v1/info whose
 // coordinator is true, whatever starting and state say (probe.Result.Answered). The
@@ -25,7 +36,8 @@
 // network errors are retried with exponential backoff and full jitter; a batch that still
 // fails goes back to the buffer for the next flush, so a long CloudWatch outage costs
 // neither memory (the buffer is bounded) nor a crash. Errors CloudWatch returns for the
-// batch itself (validation, access denied) drop the batch with a log. On shutdown the
+// batch itself (validation, access denied: a namespace not its own) drop the batch with
+// a log. On shutdown the
 // agent flushes once more within ShutdownTimeout.
 //
 // The publish interval trades cost for detection latency. PutMetricData is billed per

@@ -25,7 +25,8 @@ const (
 )
 
 // Tags on coordinator instances and the ENI. The Auto Scaling group propagates TagCluster
-// to every instance it launches; the steps maintain TagRole.
+// to every instance it launches; the steps maintain TagRole. Both are labels for people:
+// anyone allowed to tag can set them, so no decision and no IAM grant rests on them.
 const (
 	// TagASGName is the tag Auto Scaling writes on every instance it launches; only AWS
 	// can write tags that begin with "aws:", so it is the one tag that proves membership.

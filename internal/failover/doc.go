@@ -6,9 +6,20 @@
 //	               instance is going away: a graceful detach would only wait for its
 //	               shutdown), confirm the ENI is available.
 //	AttachENI      attach the ENI to the best healthy standby, only after the fence is
-//	               confirmed; protect it from scale-in and tag roles.
+//	               confirmed; protect it from scale-in and tag roles. Candidates are the
+//	               Auto Scaling group's InService members (DescribeAutoScalingGroups),
+//	               never instances found by a tag; their reports are read from their own
+//	               namespaces, and a candidate whose reports were tampered with
+//	               (signal.Check) is passed over.
 //	LaunchStandby  bring the pool back to HACoordinatorsCount and tag newcomers standby.
 //	Notify         one SNS message per execution with the outcome and the timeline.
+//
+// Authority: the steps act only on what IAM says is the cluster's. Terminate refuses, as
+// a PermanentError before any change, to fence an instance that EC2 knows and that does
+// not carry aws:autoscaling:groupName = the group (a manual execution naming an
+// outsider); it terminates through the group only, never with ec2:TerminateInstances,
+// which no step is granted. The policies allow EC2 mutations only on instances with that
+// tag, which only Auto Scaling can write, and on the coordinator ENI's exact ARN.
 //
 // Every step validates the document, does its work, fills its result field, appends
 // timeline entries and returns the whole document, so the execution's output in the
@@ -24,6 +35,7 @@
 //
 // Configuration (LoadConfig): CLUSTER_NAME (all), COORDINATOR_ASG_NAME (all but Notify),
 // HA_COORDINATORS_COUNT (LaunchStandby), MIN_HEALTHY_REPORTS (default 3),
-// MAX_ATTACH_ATTEMPTS (default 10), NOTIFICATION_TOPIC_ARN (Notify, optional) and
-// COORDINATOR_ENI_ID (optional cross-check of the document's ENI).
+// MAX_ATTACH_ATTEMPTS (default 10), NOTIFICATION_TOPIC_ARN (Notify, optional),
+// COORDINATOR_HOST_ROLE_ID (AttachENI: the hosts' role id, which names each candidate's
+// report namespace) and COORDINATOR_ENI_ID (optional cross-check of the document's ENI).
 package failover

@@ -6,12 +6,24 @@
 // # One evaluation (Handler.Evaluate)
 //
 // Three reads: DescribeNetworkInterfaces on the ENI (holder, attachment status and
-// attach time), DescribeInstances filtered by the cluster tag (the pool, every state but
-// terminated), and one GetMetricData (signal.Query) for every member's self-reports and
-// witness reports. The lookback is the grace window plus the ingestion allowance, and
+// attach time), DescribeInstances filtered by the tag aws:autoscaling:groupName = the
+// group (the pool, every state but terminated: only Auto Scaling writes aws: tags, so
+// no one can add an instance to the pool by tagging it; the cluster tag is not proof),
+// and one GetMetricData (signal.Query) for every member's self-reports, their count per
+// second and witness reports, each member's from its own report namespace
+// (signal.ReportNamespace with COORDINATOR_HOST_ROLE_ID), which only that instance's
+// role session can write. The lookback is the grace window plus the ingestion allowance, and
 // at least the startup budget so a long start is measured from its first report
 // (GetMetricData is priced per metric, not per datapoint). Evaluation.Calls counts the
 // calls; the reads are 3 unless a listing pages.
+//
+// Tampering (tamper.go): samples no agent writes (values outside the encoding, two
+// self-reports in one second) can only come from a second writer holding the member's
+// own credentials. They are set aside before any verdict (signal.Check); a FAILED
+// verdict on an active whose reports were tampered with becomes SUSPECT (a failover is
+// never decided on a record someone else wrote into; GONE, which rests on EC2 alone,
+// still fails over); and every finding is alerted on: an error log line, the
+// ReportTampering metric and one SNS message per member and invocation.
 //
 // One guard goes beyond the design table: when the active coordinator is silent and so
 // is every standby that had been reporting, the verdict is AGENT_LOST, not FAILED (the
@@ -35,7 +47,8 @@
 //
 // Every evaluation ends with one PutMetricData (Verdict with Cluster only for the active
 // coordinator or UNATTACHED, so an alarm survives a failover; Verdict per member with
-// InstanceId; HealthyStandbys; FailoversStarted; CircuitBreakerOpen; FailoverBlocked)
+// InstanceId; HealthyStandbys; FailoversStarted; CircuitBreakerOpen; FailoverBlocked;
+// ReportTampering)
 // and slog JSON lines ("verdict" per member, "evaluation", and one per guard or
 // action) carrying cluster, instance, verdict, reason and evidence, so an operator can
 // reconstruct every decision from the logs.

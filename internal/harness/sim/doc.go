@@ -27,6 +27,20 @@
 // machine and a topic, and, with AttachActive, the instances running and the ENI on
 // the first of them; Pool.Report publishes an agent's self-reports.
 //
+// # IAM
+//
+// Every client has a principal (ClientsAs; Clients(caller) is an unrestricted one). A
+// role given a policy with SetPolicy is evaluated as IAM would (iam.go): identity-based
+// Allow statements, exact actions, resource ARNs with wildcards, the condition keys the
+// stack uses (aws:ResourceTag/*, aws:TagKeys, cloudwatch:namespace) and the policy
+// variable ${aws:userid}, which is "<role id>:<instance id>" for an instance role
+// session; a refusal is AccessDenied in each service's spelling. Pool.EnforcePolicies
+// attaches to each caller's role the statements the stack synthesizes
+// (permissions.Statements), so the proof, the drill, the chaos campaign and the attack
+// tests run under the real policies. STS GetCallerIdentity answers every principal.
+// Auto Scaling writes aws:autoscaling:groupName on the instances it launches; CreateTags
+// and LaunchInstance refuse aws: keys, as AWS does.
+//
 // # Strictness
 //
 // Unlike moto, which accepts most calls whatever the state, the simulation rejects
