@@ -3,6 +3,7 @@
 package contract
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -120,6 +121,16 @@ func TestEC2AndAutoScalingContract(t *testing.T) {
 	var ec2api awsapi.EC2API = c.EC2
 	var asapi awsapi.AutoScalingAPI = c.AutoScaling
 
+	contractPool(ctx, t, &f, ec2api, asapi)
+	active, standby := f.instances[0], f.instances[1]
+	att := contractAttach(ctx, t, &f, ec2api, asapi, active)
+	contractFenceAndMove(ctx, t, &f, ec2api, asapi, active, standby, att)
+}
+
+// contractPool: DescribeAutoScalingGroups and DescribeInstances as the health check and
+// the steps read the pool; it fills f.instances.
+func contractPool(ctx context.Context, t *testing.T, f *fixture, ec2api awsapi.EC2API, asapi awsapi.AutoScalingAPI) {
+	t.Helper()
 	// DescribeAutoScalingGroups: the pool, its desired capacity and its instances.
 	groups, err := asapi.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{f.asgName}})
 	if err != nil {
@@ -199,9 +210,12 @@ func TestEC2AndAutoScalingContract(t *testing.T) {
 	if err == nil || !awserr.IsNotFound(err) {
 		t.Errorf("DescribeInstances of a missing instance: got %v (code %q); the steps rely on awserr.IsNotFound", err, awserr.Code(err))
 	}
+}
 
-	active, standby := f.instances[0], f.instances[1]
-
+// contractAttach: the ENI attached to the active at device index 1, its role tag and its
+// scale-in protection, as AttachENI does them.
+func contractAttach(ctx context.Context, t *testing.T, f *fixture, ec2api awsapi.EC2API, asapi awsapi.AutoScalingAPI, active string) *ec2.AttachNetworkInterfaceOutput {
+	t.Helper()
 	// DescribeNetworkInterfaces: the ENI, free.
 	eni := describeENI(t, ec2api, f.eniID)
 	if eni.Status != ec2types.NetworkInterfaceStatusAvailable || eni.Attachment != nil {
@@ -263,13 +277,20 @@ func TestEC2AndAutoScalingContract(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("SetInstanceProtection: %v", err)
 	}
-	g = describeGroup(t, asapi, f.asgName)
+	g := describeGroup(t, asapi, f.asgName)
 	for _, in := range g.Instances {
 		if want := aws.ToString(in.InstanceId) == active; aws.ToBool(in.ProtectedFromScaleIn) != want {
 			t.Errorf("instance %s ProtectedFromScaleIn=%v, want %v", aws.ToString(in.InstanceId), aws.ToBool(in.ProtectedFromScaleIn), want)
 		}
 	}
 
+	return att
+}
+
+// contractFenceAndMove: the fence (terminate through the group, forced detach) and the
+// ENI moved to the standby, as Terminate and AttachENI do them.
+func contractFenceAndMove(ctx context.Context, t *testing.T, f *fixture, ec2api awsapi.EC2API, asapi awsapi.AutoScalingAPI, active, standby string, att *ec2.AttachNetworkInterfaceOutput) {
+	t.Helper()
 	// The fence: TerminateInstanceInAutoScalingGroup without lowering the capacity, then
 	// DetachNetworkInterface (forced), as Terminate does. moto does not require the
 	// instance to be gone before the detach, nor does it model "detaching": AWS's strict
@@ -300,7 +321,7 @@ func TestEC2AndAutoScalingContract(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("DetachNetworkInterface: %v", err)
 	}
-	eni = describeENI(t, ec2api, f.eniID)
+	eni := describeENI(t, ec2api, f.eniID)
 	if eni.Status != ec2types.NetworkInterfaceStatusAvailable {
 		t.Errorf("after detach: ENI status %s, want available", eni.Status)
 	}
@@ -326,7 +347,7 @@ func TestEC2AndAutoScalingContract(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("SetDesiredCapacity: %v", err)
 	}
-	if g = describeGroup(t, asapi, f.asgName); aws.ToInt32(g.DesiredCapacity) != 4 {
+	if g := describeGroup(t, asapi, f.asgName); aws.ToInt32(g.DesiredCapacity) != 4 {
 		t.Errorf("desired capacity %d after SetDesiredCapacity(4)", aws.ToInt32(g.DesiredCapacity))
 	}
 }
