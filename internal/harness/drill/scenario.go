@@ -452,28 +452,7 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 	res.Observed = append(res.Observed, c.observed()...)
 	res.StandbyNoise, res.Observed = c.standbyNoise(failed, initial, res.Observed)
 
-	// Exactly one attachment at the end, on a healthy coordinator.
-	switch {
-	case holder == "" || status != "attached":
-		res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI is not attached (holder %q, status %q)", holder, status))
-	default:
-		hst := c.Host(holder)
-		if hst == nil {
-			res.Violations = append(res.Violations, "at the end the ENI is on "+holder+", which runs no coordinator")
-		} else {
-			r := c.probeHost(hst)
-			healthy := r.Status == signal.Healthy
-			// after a short pause the old holder must be healthy again; after a failover the new one
-			switch {
-			case sc.HolderDown && !healthy:
-				res.Observed = append(res.Observed, fmt.Sprintf("at the end the ENI is still on %s, which is down, as KeepCoordinatorNode=yes asks", holder))
-			case sc.HolderDown:
-				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is healthy, but the fault should have left it down", holder))
-			case !healthy:
-				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is not healthy: %s %s", holder, r.Status, r.Reason))
-			}
-		}
-	}
+	c.checkHolderAtEnd(res, holder, status, sc)
 	if res.FailedOver != expect {
 		want := "no failover"
 		if expect {
@@ -540,3 +519,29 @@ func (c *Cluster) standbyNoise(failed string, initial map[string]bool, obs []str
 // shortPause is the stall of the short-pause scenario: 10 s (GC stalls of about 9 s are
 // reported, see aws-facts.md), or half the grace window when that is shorter.
 func shortPause(st Settings) time.Duration { return min(10*time.Second, st.Grace/2) }
+
+// checkHolderAtEnd checks that exactly one instance holds the ENI at the end, and that
+// it is a healthy coordinator (or, with KeepCoordinatorNode=yes, the one left down).
+func (c *Cluster) checkHolderAtEnd(res *report.Scenario, holder, status string, sc Scenario) {
+	switch {
+	case holder == "" || status != "attached":
+		res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI is not attached (holder %q, status %q)", holder, status))
+	default:
+		hst := c.Host(holder)
+		if hst == nil {
+			res.Violations = append(res.Violations, "at the end the ENI is on "+holder+", which runs no coordinator")
+		} else {
+			r := c.probeHost(hst)
+			healthy := r.Status == signal.Healthy
+			// after a short pause the old holder must be healthy again; after a failover the new one
+			switch {
+			case sc.HolderDown && !healthy:
+				res.Observed = append(res.Observed, fmt.Sprintf("at the end the ENI is still on %s, which is down, as KeepCoordinatorNode=yes asks", holder))
+			case sc.HolderDown:
+				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is healthy, but the fault should have left it down", holder))
+			case !healthy:
+				res.Violations = append(res.Violations, fmt.Sprintf("at the end the ENI holder %s is not healthy: %s %s", holder, r.Status, r.Reason))
+			}
+		}
+	}
+}
