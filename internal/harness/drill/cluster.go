@@ -295,7 +295,8 @@ func (c *Cluster) onStateChange(ch sim.InstanceStateChange) {
 // boot starts an instance's coordinator process and agent.
 func (c *Cluster) boot(id string) error {
 	st := c.spec.Settings
-	opts := host.Options{NodeID: id, Environment: c.spec.Name, Clock: c.Clock, Startup: st.Startup}
+	opts := host.Options{NodeID: id, Environment: c.spec.Name, Clock: c.Clock,
+		Refused: st.Refused, Silent: st.Silent, Startup: st.Startup}
 	h := &Host{ID: id, done: make(chan struct{}), startedAt: c.Clock.Now()}
 	var client *http.Client
 	var role agent.RoleSource = &simRole{acct: c.Acct, eniID: c.ENIID, id: id}

@@ -160,8 +160,12 @@ func printClient(w io.Writer, s *report.Scenario) {
 		}
 		return fmt.Sprintf("T%+.1fs", *v)
 	}
-	fmt.Fprintf(w, "  client (%s): last rows before the fault %s, first after %s, worker on the new coordinator %s\n",
-		c.Query, f(c.LastOKBeforeS), f(c.FirstOKAfterS), f(c.WorkerSeenS))
+	worker := ", worker on the new coordinator " + f(c.WorkerSeenS)
+	if !s.FailedOver {
+		worker = ""
+	}
+	fmt.Fprintf(w, "  client (%s): last rows before the fault %s, first after %s%s\n",
+		c.Query, f(c.LastOKBeforeS), f(c.FirstOKAfterS), worker)
 	for _, e := range c.Errors {
 		fmt.Fprintf(w, "    T%+.1fs..T%+.1fs %-20s x%-3d %s\n", e.FromS, e.ToS, e.Name, e.Count, trim(e.Example, 110))
 	}

@@ -39,6 +39,22 @@
 // are this machine's: timeouts are scaled down onto the wall clock (with a floor), and a
 // very busy machine can make a healthy probe miss one.
 //
+// # Real Trino (make demo-trino, TestRealTrinoFailover in make test-trino)
+//
+// The third kind (trino.go, internal/harness/realtrino) runs on the wall clock at real
+// time with real processes: Trino 368 (fetched once, verified, pruned to tpch) as two
+// coordinators and a worker, each coordinator instance in its own network namespace
+// with its primary address from the simulated subnet (198.18.1.0/24), the real agent
+// per host reading a local IMDSv2 stub backed by the simulated account, and the ENI a
+// real veth interface that the account's attach and detach (sim.OnAttachmentChange) move
+// into the holder's namespace, configured as amazon-ec2-net-utils does. The worker
+// announces to, and the client (github.com/trinodb/trino-go-client, in its own
+// namespace) queries, only the ENI's address; served means SELECT count(*) FROM
+// tpch.tiny.nation returned 25. Executions run in aws-local-stepfunctions with the
+// definition's own waits. Terminating an instance kills its processes and removes its
+// namespace. After each scenario Network.CheckIsolated proves from the kernel's tables
+// that no packet could leave the drill's namespaces.
+//
 // Each scenario injects one fault into the active coordinator, waits for the outcome,
 // and checks invariants: at most one ENI attachment at any sample (every 100 ms of drill
 // time) and exactly one at the end, the holder healthy, the failed instance fenced

@@ -274,7 +274,9 @@ func TrinoSettings() Settings {
 	return st
 }
 
-// clientRecord summarizes the client's rounds around the fault.
+// clientRecord summarizes the client's rounds around the fault: the last that returned
+// the rows before it, every failed round after it until the first that returned them
+// again (runs of one error name merged), and when the worker showed on the new holder.
 func (c *Cluster) clientRecord(fault time.Time, failed string) *report.ClientRecord {
 	rec := &report.ClientRecord{Query: realtrino.Query}
 	rel := func(t time.Time) float64 { return t.Sub(fault).Seconds() }
@@ -282,7 +284,7 @@ func (c *Cluster) clientRecord(fault time.Time, failed string) *report.ClientRec
 	for _, s := range c.trino.client.Samples() {
 		rec.Rounds++
 		switch {
-		case s.Start.Before(fault):
+		case s.End.Before(fault): // a round in flight at the fault counts as after it
 			if s.OK {
 				rec.LastOKBeforeS = report.Seconds(s.End.Sub(fault))
 			}

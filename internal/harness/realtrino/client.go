@@ -54,7 +54,9 @@ var clientSeq atomic.Int64
 // Run queries until ctx ends.
 func (c *Client) Run(ctx context.Context) error {
 	key := fmt.Sprintf("realtrino-%d", clientSeq.Add(1))
-	hc := &http.Client{Transport: &http.Transport{DialContext: c.NS.DialContext, DisableKeepAlives: true}}
+	// The client's own timeout as well as the round's context: a request to a frozen
+	// coordinator must end even where the driver does not pass the context on.
+	hc := &http.Client{Timeout: c.Timeout, Transport: &http.Transport{DialContext: c.NS.DialContext, DisableKeepAlives: true}}
 	if err := trino.RegisterCustomClient(key, hc); err != nil {
 		return err
 	}

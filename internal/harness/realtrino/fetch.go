@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -74,6 +75,19 @@ func Fetch(ctx context.Context, r Release, dir string, log *slog.Logger) (string
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", st, err
+	}
+	// One fetch at a time per cache: concurrent runs (two worktrees' make test) wait
+	// here, then find the server in place.
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", st, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", st, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".complete")); err == nil {
+		return home, st, nil
 	}
 	tarball := filepath.Join(dir, "trino-server-"+r.Version+".tar.gz")
 	if err := verify(tarball, r); err != nil {

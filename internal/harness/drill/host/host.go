@@ -21,11 +21,17 @@ import (
 
 // Options configure a simulated coordinator server.
 type Options struct {
-	NodeID      string        // Trino nodeId; the drill uses the instance id
-	Environment string        // Trino environment; default "drill"
-	Version     string        // nodeVersion.version; default "476"
-	Clock       clock.Clock   // drill time; default clock.Real
-	Startup     time.Duration // how long /v1/info says starting: true (drill time)
+	NodeID      string      // Trino nodeId; the drill uses the instance id
+	Environment string      // Trino environment; default "drill"
+	Version     string      // nodeVersion.version; default "476"
+	Clock       clock.Clock // drill time; default clock.Real
+	// The start-up phases of a real Trino process, in drill time from the start (measured:
+	// internal/harness/realtrino TestMeasureStartupPhases): the port refuses connections
+	// for Refused, then accepts them and answers nothing for Silent, then /v1/info says
+	// starting: true for Startup, then the server is ready.
+	Refused time.Duration
+	Silent  time.Duration
+	Startup time.Duration
 }
 
 // Info is the JSON body of Trino's GET /v1/info (ServerInfo, as in
@@ -98,8 +104,25 @@ func Start(opts Options) (*Server, error) {
 // ServeHTTP answers one request as the process would (see New).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Refused reports whether a new connection would be refused: the process has exited.
-func (s *Server) Refused() bool { return s.Exited() }
+// Refused reports whether a new connection would be refused: the process has exited,
+// or has not opened its port yet.
+func (s *Server) Refused() bool {
+	return s.Exited() || s.clk.Now().Sub(s.started) < s.opts.Refused
+}
+
+// startingUp holds a request as the start-up phases would: false when the connection
+// is cut (before the port opens, a loopback listener's nearest to a refusal, since the
+// in-process network refuses through Refused), true after waiting out the silent phase.
+func (s *Server) startingUp(ctx context.Context) bool {
+	up := s.clk.Now().Sub(s.started)
+	if up < s.opts.Refused {
+		return false
+	}
+	if rest := s.opts.Refused + s.opts.Silent - up; rest > 0 {
+		return s.clk.Sleep(ctx, rest) == nil
+	}
+	return true
+}
 
 // Addr is host:port of the server ("" when it is not on the network).
 func (s *Server) Addr() string { return s.addr }
@@ -223,7 +246,7 @@ func (s *Server) wait(ctx context.Context) bool {
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
-	if !s.wait(r.Context()) {
+	if !s.startingUp(r.Context()) || !s.wait(r.Context()) {
 		panic(http.ErrAbortHandler) // cut the connection without an answer
 	}
 	s.mu.Lock()
@@ -242,7 +265,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		NodeVersion: NodeVersion{Version: s.opts.Version},
 		Environment: s.opts.Environment,
 		Coordinator: true,
-		Starting:    up < s.opts.Startup,
+		Starting:    up < s.opts.Refused+s.opts.Silent+s.opts.Startup,
 		Uptime:      Duration(up),
 		NodeGroups:  []string{},
 	}

@@ -221,3 +221,37 @@ func TestHangInSimulatedTime(t *testing.T) {
 		})
 	}
 }
+
+// The measured start-up phases: refused, then silent (a probe times out), then
+// starting, then ready.
+func TestStartupPhases(t *testing.T) {
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, err := Start(Options{NodeID: "i-0123456789abcdef0", Clock: clk, Refused: 14 * time.Second, Silent: 8 * time.Second, Startup: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Refused() {
+		t.Fatal("not refused at start")
+	}
+	if _, err := get(t, s.URL(), time.Second); err == nil {
+		t.Fatal("answered before the port opened")
+	}
+	clk.Advance(15 * time.Second)
+	if s.Refused() {
+		t.Fatal("refused after the port opened")
+	}
+	// Silent: the answer waits until the silent phase ends (a virtual clock's Sleep
+	// moves it there at once), and then says starting.
+	t0 := clk.Now()
+	if info, err := get(t, s.URL(), 10*time.Second); err != nil || !info.Starting {
+		t.Fatalf("after the silent phase: %+v %v, want starting", info, err)
+	}
+	if waited := clk.Now().Sub(t0); waited != 7*time.Second {
+		t.Fatalf("the silent phase held the request for %s, want 7s", waited)
+	}
+	clk.Advance(time.Second)
+	if info, err := get(t, s.URL(), 10*time.Second); err != nil || info.Starting {
+		t.Fatalf("at 23.5 s: %+v %v, want ready", info, err)
+	}
+}
