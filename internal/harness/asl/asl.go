@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/harness/sfnlocal"
 )
 
 // Machine is a parsed definition.
@@ -158,23 +158,10 @@ func (e *Error) Error() string     { return e.Name + ": " + e.Cause }
 func (e *Error) ErrorType() string { return e.Name }
 
 // ErrorName is the name Retry and Catch match for an error a Task function returned, as
-// a Lambda function error carries it: the error's own ErrorType() if it has one, else the
-// Go type name as aws-lambda-go reports it (the element type's name for a pointer, so a
-// *failover.TransientError is "TransientError").
-func ErrorName(err error) string {
-	var t interface{ ErrorType() string }
-	if errors.As(err, &t) {
-		return t.ErrorType()
-	}
-	rt := reflect.TypeOf(err)
-	if rt.Kind() == reflect.Pointer {
-		rt = rt.Elem()
-	}
-	if rt.Name() == "" {
-		return "Error"
-	}
-	return rt.Name()
-}
+// a Lambda function error carries it: aws-lambda-go's errorType, the same rule by which
+// aws-local-stepfunctions sees it (sfnlocal.ErrorType), so that both interpreters name
+// an error alike.
+func ErrorName(err error) string { return sfnlocal.ErrorType(err) }
 
 // matches reports whether a Retry or Catch ErrorEquals list matches an error name:
 // exactly, by States.ALL (never a States.Runtime error), or by States.TaskFailed (any
