@@ -22,11 +22,16 @@
 //     the attach path
 //     (FailoverState without FailedInstanceID). Only through the guards, in this order:
 //     KeepCoordinatorNode=yes (log and FailoverBlocked metric, no call at all); one
-//     failover at a time (ListExecutions RUNNING); the circuit breaker (executions
-//     started within the window, counted from ListExecutions newest first; when open,
-//     CircuitBreakerOpen=1 and an SNS alert). The execution is named
-//     events.ExecutionName, so a second trigger for the same failure collides:
-//     ExecutionAlreadyExists means it was handled before and is logged, not an error.
+//     failover at a time, by the cluster's failover lease (lease.go: executions are
+//     named events.LeaseName, "<cluster>-failover-<generation>", and generation N is
+//     taken with StartExecution only after generation N-1 was seen ended; Step
+//     Functions' name uniqueness makes that a conditional create, so the lease is a
+//     lock, not a listing; manual executions take it the same way); a newest generation
+//     that SUCCEEDED on the same failed instance means the failure was handled (a stale
+//     read), and at most maxAttempts uncured attempts in a row are made; the circuit
+//     breaker (generations started within the window, by their start dates; when open,
+//     CircuitBreakerOpen=1 and an SNS alert), except for UNATTACHED with a healthy
+//     standby: attaching an ENI nobody holds fences nothing, so it is never held back.
 //   - AGENT_LOST, PARTITIONED or FOREIGN_HOLDER (the ENI is attached to an instance
 //     that is not a live coordinator of the cluster: someone moved it by hand): an SNS alert (when a topic is configured), at most once
 //     per invocation per instance and verdict; never a failover. Operators get the rest

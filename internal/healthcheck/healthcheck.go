@@ -45,6 +45,7 @@ var IAMActions = []string{
 	"ec2:DescribeInstances",
 	"ec2:DescribeNetworkInterfaces",
 	"sns:Publish",
+	"states:DescribeExecution",
 	"states:ListExecutions",
 	"states:StartExecution",
 }
@@ -76,6 +77,14 @@ type Handler struct {
 	log    *slog.Logger
 	period time.Duration
 	loop   sync.Mutex // held by the running evaluation loop (TryLock)
+
+	// The failover lease (lease.go): the highest generation seen, ended generations
+	// (they never change), and this handler's token for events.Lease.Holder.
+	leaseMu   sync.Mutex
+	leaseTop  int
+	ended     map[int]leaseExec
+	tokenBase string
+	starts    int
 }
 
 // New checks cfg and deps and returns a Handler.
@@ -95,7 +104,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		return nil, fmt.Errorf("health check: missing dependencies %v", missing)
 	}
 	return &Handler{cfg: cfg, params: cfg.Params(), ec2: d.EC2, cw: d.CloudWatch, sfn: d.SFN, sns: d.SNS,
-		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: SchedulePeriod}, nil
+		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: SchedulePeriod,
+		ended: map[int]leaseExec{}, tokenBase: newToken()}, nil
 }
 
 // Config returns the handler's configuration.

@@ -58,7 +58,7 @@ func TestDetection(t *testing.T) {
 					t.Errorf("failover started %s after the fault, want within %s", delay, bound)
 				}
 				t.Logf("%s: %s detected and failover started %s after the fault (bound %s)", tc.name, tc.verdict, delay, bound)
-				if want := events.ExecutionName(cluster, active, w.eni, fault); e.Name != want || e.Caller != "healthcheck" {
+				if want := events.LeaseName(cluster, 1); e.Name != want || e.Caller != "healthcheck" {
 					t.Errorf("execution %s by %s, want %s by healthcheck", e.Name, e.Caller, want)
 				}
 				st, err := events.DecodeFailoverState([]byte(e.Input))
@@ -221,15 +221,15 @@ func TestSecondTriggerStartsNothing(t *testing.T) {
 		t.Fatalf("%d executions, want 1", len(execs))
 	}
 	// The execution ends without moving the ENI (Terminate crashed before the fence and
-	// the Catch ended it FAILED); the same failure is still there. The name collides,
-	// and that must not leave the cluster without a coordinator: a second attempt starts
-	// under the next attempt's name.
+	// the Catch ended it FAILED); the same failure is still there. That must not leave
+	// the cluster without a coordinator: a second attempt takes the next generation of
+	// the lease.
 	must(t, w.acct.FinishExecution(execs[0].ARN, "FAILED", `{"error":"test"}`))
 	ev, err := h.Evaluate(context.Background())
 	if err != nil {
 		t.Fatalf("evaluate after the execution ended: %v", err)
 	}
-	if want := events.AttemptName(execs[0].Name, 2); ev.Action != ActionStarted || ev.Execution != want {
+	if want := events.LeaseName(cluster, 2); ev.Action != ActionStarted || ev.Execution != want {
 		t.Errorf("action %s (%s) on %s, want %s on %s", ev.Action, ev.ActionDetail, ev.Execution, ActionStarted, want)
 	}
 	if n := len(w.acct.Executions()); n != 2 {
@@ -308,7 +308,7 @@ func TestCircuitBreaker(t *testing.T) {
 				st := events.FailoverState{Cluster: cluster, ENIID: w.eni, FailedInstanceID: id, Verdict: events.VerdictFailed, DetectedAt: w.clk.Now()}
 				in, _ := json.Marshal(st)
 				out, err := sfnc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(w.sm),
-					Name: aws.String(events.ExecutionName(cluster, id, w.eni, w.clk.Now())), Input: aws.String(string(in))})
+					Name: aws.String(events.LeaseName(cluster, i+1)), Input: aws.String(string(in))})
 				must(t, err)
 				must(t, w.acct.FinishExecution(aws.ToString(out.ExecutionArn), "SUCCEEDED", "{}"))
 				w.advance(time.Duration(i+1) * time.Second)
@@ -408,8 +408,8 @@ func checkAttachPath(t *testing.T, w *world, ev Evaluation, reason string) {
 		t.Errorf("reason %q does not mention %q", ev.Reason, reason)
 	}
 	execs := w.acct.Executions()
-	if len(execs) != 1 || !strings.Contains(execs[0].Name, "unattached") {
-		t.Fatalf("executions %+v, want one unattached", execs)
+	if len(execs) != 1 || execs[0].Name != events.LeaseName(cluster, 1) {
+		t.Fatalf("executions %+v, want one, generation 1 of the lease", execs)
 	}
 	st, err := events.DecodeFailoverState([]byte(execs[0].Input))
 	if err != nil {
@@ -618,12 +618,14 @@ func TestAWSErrors(t *testing.T) {
 	})
 }
 
-func TestBreakerStopsPagingPastTheWindow(t *testing.T) {
+// TestLeaseWalkIsShort: with a long history, the lease walk reads one page of the
+// listing and describes only the newest generation and the free one.
+func TestLeaseWalkIsShort(t *testing.T) {
 	w := newWorld(t)
 	sfnc := w.acct.Clients("setup").SFN
-	for i := range 250 { // old history, three pages of it
+	for i := range 250 { // old history, three pages of listing
 		out, err := sfnc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(w.sm),
-			Name: aws.String(fmt.Sprintf("old-%03d", i)), Input: aws.String("{}")})
+			Name: aws.String(events.LeaseName(cluster, i+1)), Input: aws.String("{}")})
 		must(t, err)
 		must(t, w.acct.FinishExecution(aws.ToString(out.ExecutionArn), "SUCCEEDED", "{}"))
 	}
@@ -635,17 +637,15 @@ func TestBreakerStopsPagingPastTheWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Action != ActionStarted || ev.BreakerCount != 0 {
-		t.Errorf("action %s, breaker count %d, want started with 0 in the window", ev.Action, ev.BreakerCount)
+	if ev.Action != ActionStarted || ev.BreakerCount != 0 || ev.Execution != events.LeaseName(cluster, 251) {
+		t.Errorf("action %s on %s, breaker count %d, want started on generation 251 with 0 in the window", ev.Action, ev.Execution, ev.BreakerCount)
 	}
-	lists := 0
+	count := map[string]int{}
 	for _, op := range w.callsBy("healthcheck") {
-		if op == "ListExecutions" {
-			lists++
-		}
+		count[op]++
 	}
-	if lists != 2 || ev.Calls.Guards != 2 {
-		t.Errorf("%d ListExecutions calls (counted %d), want 2: running, and one page of history", lists, ev.Calls.Guards)
+	if count["ListExecutions"] != 1 || count["DescribeExecution"] > 4 || ev.Calls.Guards != count["ListExecutions"]+count["DescribeExecution"] {
+		t.Errorf("calls %v (guards counted %d), want one listing and a few describes", count, ev.Calls.Guards)
 	}
 }
 

@@ -29,6 +29,7 @@ var Actions = map[string][]string{
 		"ec2:DescribeInstances",
 		"ec2:DescribeNetworkInterfaces",
 		"sns:Publish",
+		"states:DescribeExecution",
 		"states:ListExecutions",
 		"states:StartExecution",
 	},
