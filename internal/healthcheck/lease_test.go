@@ -128,3 +128,44 @@ func TestLeaseNextGenerationAfterEnd(t *testing.T) {
 		t.Errorf("generation 2 started %s, before generation 1 ended %s", execs[1].StartDate, e.StopDate)
 	}
 }
+
+// Problem 3 of issue 11: with the circuit breaker open, an ENI that no instance holds is
+// still re-attached to a healthy standby (attaching fences nothing); a failover of a
+// holder is still held back.
+func TestBreakerSparesUnattachedWithHealthyStandby(t *testing.T) {
+	w := newWorld(t)
+	sfnc := w.acct.Clients("setup").SFN
+	for i := range DefaultBreakerMax {
+		st := events.FailoverState{Cluster: cluster, ENIID: w.eni, FailedInstanceID: "i-0000000000000000" + string(rune('1'+i)),
+			Verdict: events.VerdictFailed, DetectedAt: w.clk.Now()}
+		in, _ := json.Marshal(st)
+		out, err := sfnc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(w.sm),
+			Name: aws.String(events.LeaseName(cluster, i+1)), Input: aws.String(string(in))})
+		must(t, err)
+		must(t, w.acct.FinishExecution(aws.ToString(out.ExecutionArn), "FAILED", "{}"))
+		w.advance(time.Second)
+	}
+	detach(t, w)
+	h := w.handler(w.config())
+	ev, err := h.Evaluate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Verdict != events.VerdictUnattached || ev.HealthyStandbys == 0 || ev.Action != ActionStarted || ev.BreakerCount != DefaultBreakerMax {
+		t.Fatalf("verdict %s, %d healthy standbys, action %s (%s), breaker count %d: want UNATTACHED started past an open breaker",
+			ev.Verdict, ev.HealthyStandbys, ev.Action, ev.ActionDetail, ev.BreakerCount)
+	}
+	// Without a healthy standby the attach path has nobody to attach to: the breaker holds.
+	must(t, w.acct.FinishExecution(ev.ExecutionARN, "FAILED", "{}"))
+	for _, id := range w.poolIDs() {
+		w.change(id, func(h *host) { h.proc = signal.Unhealthy })
+	}
+	w.advance(time.Minute)
+	ev, err = h.Evaluate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Action != ActionBlockedBreaker {
+		t.Errorf("unattached without a healthy standby: %s (%s), want %s", ev.Action, ev.ActionDetail, ActionBlockedBreaker)
+	}
+}
