@@ -315,28 +315,39 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 	return cands, nil
 }
 
-// readHealth reads the candidates' self-reports with one GetMetricData call (paged).
+// readHealth reads the candidates' self-reports with one GetMetricData call (paged). A
+// query that did not complete (its own StatusCode) is not a standby without reports: the
+// read is repeated, within the step's budget.
 func (s *Steps) readHealth(o *op, cluster string, ids []string) (map[string]*signal.Reports, error) {
-	now := o.now()
-	in, err := signal.Query(cluster, ids, now.Add(-s.t.HealthLookback), now)
-	if err != nil {
-		return nil, err
-	}
-	var results []cwtypes.MetricDataResult
 	for {
-		page, err := call(o, "reading standby health", func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) {
-			return s.d.CloudWatch.GetMetricData(ctx, in)
-		})
+		now := o.now()
+		in, err := signal.Query(cluster, ids, now.Add(-s.t.HealthLookback), now)
 		if err != nil {
 			return nil, err
 		}
-		results = append(results, page.MetricDataResults...)
-		if aws.ToString(page.NextToken) == "" {
-			break
+		var results []cwtypes.MetricDataResult
+		for {
+			page, err := call(o, "reading standby health", func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) {
+				return s.d.CloudWatch.GetMetricData(ctx, in)
+			})
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, page.MetricDataResults...)
+			if aws.ToString(page.NextToken) == "" {
+				break
+			}
+			in.NextToken = page.NextToken
 		}
-		in.NextToken = page.NextToken
+		err = signal.CheckStatus(results)
+		if err == nil {
+			return signal.Parse(ids, results)
+		}
+		o.log.WarnContext(o.ctx, "standby health read incomplete; reading again", "error", err)
+		if perr := o.pause("a complete read of standby health (" + err.Error() + ")"); perr != nil {
+			return nil, perr
+		}
 	}
-	return signal.Parse(ids, results)
 }
 
 func summarize(cs []events.Candidate) string {

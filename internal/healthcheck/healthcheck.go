@@ -428,6 +428,9 @@ func (h *Handler) fetchReports(ctx context.Context, pool []member, now time.Time
 		next.NextToken = page.NextToken
 		in = &next
 	}
+	if err := signal.CheckStatus(results); err != nil {
+		return nil, fmt.Errorf("reading health metrics of cluster %s: %w", h.cfg.Cluster, err)
+	}
 	parsed, err := signal.Parse(ids, results)
 	if err != nil {
 		return nil, fmt.Errorf("reading health metrics of cluster %s: %w", h.cfg.Cluster, err)

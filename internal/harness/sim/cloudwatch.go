@@ -353,6 +353,18 @@ func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*c
 			res.Timestamps = append(res.Timestamps, t)
 			res.Values = append(res.Values, v)
 		}
+		switch a.plan.query {
+		case QueryError:
+			res.StatusCode, res.Timestamps, res.Values = cwtypes.StatusCodeInternalError, nil, nil
+		case QueryPartial:
+			res.StatusCode = cwtypes.StatusCodePartialData
+			keep := len(res.Timestamps) / 2 // the older half
+			if in.ScanBy == cwtypes.ScanByTimestampAscending {
+				res.Timestamps, res.Values = res.Timestamps[:keep], res.Values[:keep]
+			} else {
+				res.Timestamps, res.Values = res.Timestamps[len(res.Timestamps)-keep:], res.Values[len(res.Values)-keep:]
+			}
+		}
 		out.MetricDataResults = append(out.MetricDataResults, res)
 	}
 	return out, nil

@@ -415,6 +415,11 @@ func (a *Account) describeInstances(w *world, in *ec2.DescribeInstancesInput) (*
 			missing = append(missing, id)
 		}
 	}
+	if len(in.InstanceIds) > 0 && len(missing) == 0 && (a.plan.notFound || a.justCreated(w, in.InstanceIds)) {
+		// Eventual consistency: an id that exists can still answer NotFound (see NotFound
+		// and Consistency.NewInstanceNotFound).
+		missing = in.InstanceIds
+	}
 	if len(missing) > 0 {
 		// AWS fails the whole call when any listed id does not exist.
 		return nil, ec2Err(awserr.CodeInvalidInstanceIDNotFound, "The instance IDs '%s' do not exist", strings.Join(missing, ", "))
