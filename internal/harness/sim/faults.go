@@ -132,7 +132,7 @@ type faultPlan struct {
 	latency   time.Duration
 	err       error // fail before applying
 	staleBy   time.Duration
-	lostReply error // fail after applying
+	lostReply error     // fail after applying
 	query     FaultKind // QueryError or QueryPartial: GetMetricData's per-query status
 	notFound  bool      // DescribeInstances by id answers NotFound
 }
