@@ -42,6 +42,11 @@ type Timing struct {
 	APIAttempts    int           // attempts of one AWS call on throttling/5xx (6)
 	BackoffBase    time.Duration // first backoff ceiling, doubled each attempt, full jitter (200 ms)
 	BackoffMax     time.Duration // largest backoff ceiling (5 s)
+	// GoneConfirm is how long every read must answer InvalidInstanceID.NotFound before an
+	// instance counts as gone (10 s, and at least three reads). EC2 answers NotFound for
+	// just-created ids too; a terminated instance stays describable for about an hour, so
+	// a real NotFound during a failover is rare and this wait seldom costs anything.
+	GoneConfirm time.Duration
 }
 
 // DefaultTiming returns the production timings.
@@ -56,6 +61,7 @@ func DefaultTiming() Timing {
 		APIAttempts:    6,
 		BackoffBase:    200 * time.Millisecond,
 		BackoffMax:     5 * time.Second,
+		GoneConfirm:    10 * time.Second,
 	}
 }
 
@@ -72,6 +78,7 @@ func (t Timing) withDefaults() Timing {
 	pick(&t.DefaultBudget, d.DefaultBudget)
 	pick(&t.HealthLookback, d.HealthLookback)
 	pick(&t.HealthMaxGap, d.HealthMaxGap)
+	pick(&t.GoneConfirm, d.GoneConfirm)
 	pick(&t.BackoffBase, d.BackoffBase)
 	pick(&t.BackoffMax, d.BackoffMax)
 	if t.APIAttempts <= 0 {

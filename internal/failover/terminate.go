@@ -48,12 +48,12 @@ func (s *Steps) terminate(o *op, st *events.FailoverState) error {
 		return nil
 	}
 
-	// 1. Terminate the failed instance (idempotent) and confirm it is going away.
-	inst, err := o.describeInstance(failed)
+	// 1. Terminate the failed instance (idempotent) and confirm it is going away. NotFound
+	// counts as gone only when confirmed (instanceStateConfirmed).
+	state, err := o.instanceStateConfirmed(failed)
 	if err != nil {
 		return err
 	}
-	state := instanceState(inst)
 	if fenced(state) {
 		o.event(st, "already-terminated", fmt.Sprintf("%s is %s", failed, state))
 	} else {
@@ -149,11 +149,11 @@ func (o *op) inGroup(id string) (bool, error) {
 
 func (o *op) waitInstanceFenced(id string) (string, error) {
 	for {
-		inst, err := o.describeInstance(id)
+		s, err := o.instanceStateConfirmed(id)
 		if err != nil {
 			return "", err
 		}
-		if s := instanceState(inst); fenced(s) {
+		if fenced(s) {
 			return s, nil
 		} else if err := o.pause(fmt.Sprintf("%s to shut down (it is %s)", id, s)); err != nil {
 			return "", err

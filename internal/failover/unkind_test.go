@@ -1,0 +1,118 @@
+package failover
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+)
+
+// Problem 2 of issue 11: AttachENI re-reads what Terminate confirmed. One stale
+// DescribeNetworkInterfaces or DescribeInstances (EC2's eventual consistency) raised
+// FenceNotConfirmed, never retried: the execution ended FAILED with the ENI available
+// and a healthy standby idle. It waits the stale reads out now.
+func TestAttachWaitsOutStaleReads(t *testing.T) {
+	for _, op := range []string{"DescribeNetworkInterfaces", "DescribeInstances"} {
+		t.Run(op, func(t *testing.T) {
+			w := newWorld(t, worldOpts{})
+			st, err := w.run(events.StepTerminate, w.input())
+			must(t, err)
+			if st.Terminate.Outcome != events.TerminateFenced {
+				t.Fatalf("terminate %+v", st.Terminate)
+			}
+			w.acct.Inject(sim.Fault{Service: "ec2", Operation: op, Caller: "attacheni", Kind: sim.StaleRead, Latency: 5 * time.Second, Times: 3})
+			st, err = w.run(events.StepAttachENI, st)
+			if err != nil {
+				t.Fatalf("AttachENI on stale reads: %v (%s)\n%s", err, ErrorType(err), timeline(st))
+			}
+			if st.Attach.Outcome != events.AttachAttached || st.Attach.InstanceID != w.standbys[0] {
+				t.Fatalf("attach %+v", st.Attach)
+			}
+			if !hasEvent(st, events.StepAttachENI, "fence-not-visible") {
+				t.Errorf("the wait is not in the timeline:\n%s", timeline(st))
+			}
+		})
+	}
+}
+
+// Problem 5 of issue 11: scale-in protection was set after the attach; when
+// SetInstanceProtection kept failing the new active was never protected, and a later
+// scale-in could terminate it. Now the standby is protected before it gets the ENI, and
+// a holder without protection is protected whenever the step sees it.
+func TestProtectedBeforeAttach(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	st, err := w.run(events.StepTerminate, w.input())
+	must(t, err)
+	w.acct.Inject(sim.Fault{Service: "autoscaling", Operation: "SetInstanceProtection", Caller: "attacheni", Kind: sim.ServerError})
+	out, err := w.run(events.StepAttachENI, st)
+	if err == nil || ErrorType(err) != "TransientError" {
+		t.Fatalf("AttachENI with protection failing: %v (%s), want a TransientError\n%s", err, ErrorType(err), timeline(out))
+	}
+	if e, _ := w.acct.ENI(w.eni); e.Attachment != nil {
+		t.Fatalf("the ENI went to %s, which could not be protected from scale-in", e.Attachment.InstanceID)
+	}
+	w.acct.ClearFaults()
+	st, err = w.run(events.StepAttachENI, st)
+	must(t, err)
+	var protectAt, attachAt time.Time
+	for _, c := range w.acct.Calls() {
+		if c.Caller == "attacheni" && c.Err == "" && c.Operation == "SetInstanceProtection" && protectAt.IsZero() {
+			protectAt = c.At
+		}
+		if c.Caller == "attacheni" && c.Err == "" && c.Operation == "AttachNetworkInterface" {
+			attachAt = c.At
+		}
+	}
+	if protectAt.IsZero() || attachAt.IsZero() || attachAt.Before(protectAt) {
+		t.Errorf("protected at %s, attached at %s: want protection first", protectAt, attachAt)
+	}
+	if !protected(w, st.Attach.InstanceID) {
+		t.Errorf("holder %s is not protected", st.Attach.InstanceID)
+	}
+
+	// Repair: someone removes the holder's protection; a re-run protects it again.
+	_, err = w.acct.Clients("setup").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+		AutoScalingGroupName: aws.String(testASG), InstanceIds: []string{st.Attach.InstanceID}, ProtectedFromScaleIn: aws.Bool(false)})
+	must(t, err)
+	if protected(w, st.Attach.InstanceID) {
+		t.Fatal("setup: still protected")
+	}
+	st, err = w.run(events.StepAttachENI, st)
+	must(t, err)
+	if !protected(w, st.Attach.InstanceID) {
+		t.Errorf("holder %s was not re-protected on sight", st.Attach.InstanceID)
+	}
+}
+
+func protected(w *world, id string) bool {
+	g, _ := w.acct.ASG(testASG)
+	for _, m := range g.Members {
+		if m.InstanceID == id {
+			return m.Protected
+		}
+	}
+	return false
+}
+
+// Problem 6 of issue 11: InvalidInstanceID.NotFound was taken as "fenced". EC2 also
+// answers NotFound for instances it has only just created, so an instance that still
+// runs could count as fenced (and lose the ENI without being terminated). NotFound
+// counts only once confirmed.
+func TestNotFoundIsNotFencedUntilConfirmed(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeInstances", Caller: "terminate", Kind: sim.NotFound, Times: 2})
+	st, err := w.run(events.StepTerminate, w.input())
+	must(t, err)
+	if hasEvent(st, events.StepTerminate, "already-terminated") {
+		t.Fatalf("a running instance that answered NotFound counted as terminated:\n%s", timeline(st))
+	}
+	inst, _ := w.acct.Instance(w.active)
+	if st.Terminate.Outcome != events.TerminateFenced || (inst.State != "shutting-down" && inst.State != "terminated") {
+		t.Fatalf("terminate %+v, failed instance %s", st.Terminate, inst.State)
+	}
+}
