@@ -17,6 +17,11 @@
 // is every standby that had been reporting, the verdict is AGENT_LOST, not FAILED (the
 // path to CloudWatch is down, not the coordinator; see metricsPathGuard).
 //
+// Agent clocks are measured too (skew.go): each agent's skew is estimated from which
+// reports arrived between two evaluations, its reports are judged corrected by that
+// lower bound (at most MaxClockSkew), and AgentClockSkew per instance goes to the
+// dashboard. A clock 35 s behind no longer eats the grace window.
+//
 // Then, for the active coordinator's verdict:
 //   - FAILED or GONE: start a failover; UNATTACHED (no instance holds the ENI) starts
 //     the attach path

@@ -80,6 +80,8 @@ type Handler struct {
 
 	// The failover lease (lease.go): the highest generation seen, ended generations
 	// (they never change), and this handler's token for events.Lease.Holder.
+	skew *skewTracker // agent clock skew estimates (skew.go)
+
 	leaseMu   sync.Mutex
 	leaseTop  int
 	ended     map[int]leaseExec
@@ -105,7 +107,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	return &Handler{cfg: cfg, params: cfg.Params(), ec2: d.EC2, cw: d.CloudWatch, sfn: d.SFN, sns: d.SNS,
 		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: SchedulePeriod,
-		ended: map[int]leaseExec{}, tokenBase: newToken()}, nil
+		ended: map[int]leaseExec{}, tokenBase: newToken(), skew: newSkewTracker()}, nil
 }
 
 // Config returns the handler's configuration.
@@ -147,6 +149,9 @@ type Judgement struct {
 	Reason             string          `json:"reason"`
 	Evidence           events.Evidence `json:"evidence"`
 	ConsecutiveHealthy int             `json:"consecutiveHealthy"`
+	// ClockSkewSeconds is the estimated skew of the agent's clock (positive: behind the
+	// health check's), a lower bound; its reports are judged corrected (skew.go).
+	ClockSkewSeconds float64 `json:"clockSkewSeconds,omitempty"`
 }
 
 // Evaluation is the result of one evaluation.
@@ -220,6 +225,9 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 	if err != nil {
 		return ev, err
 	}
+	// Agent clocks: estimate each one's skew from arrivals and judge its reports
+	// corrected, within MaxClockSkew (skew.go).
+	skew := h.skew.observe(reports, now, h.params.IngestionDelay+h.params.ReportInterval)
 
 	// Judge every member.
 	witnesses := map[string][]signal.Sample{}
@@ -242,7 +250,9 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		}
 		res := verdict.Evaluate(verdict.Input{Coordinator: c, Self: reports[in.id].Health, Witnesses: wit, Now: now, Params: h.params})
 		j := Judgement{InstanceID: in.id, State: in.state, AZ: in.az, Active: c.HoldsENI, Verdict: res.Verdict,
-			Reason: res.Reason, Evidence: res.Evidence, ConsecutiveHealthy: verdict.ConsecutiveHealthy(reports[in.id].Health, now, maxGap)}
+			Reason: res.Reason, Evidence: res.Evidence, ConsecutiveHealthy: verdict.ConsecutiveHealthy(reports[in.id].Health, now, maxGap),
+			ClockSkewSeconds: skew.estimate[in.id].Seconds()}
+		h.skewGuard(&j, skew, now)
 		ev.Coordinators = append(ev.Coordinators, j)
 		if !j.Active && j.Verdict == events.VerdictHealthy && in.state == verdict.StateRunning &&
 			j.ConsecutiveHealthy >= h.cfg.MinHealthyReports && (in.az == "" || in.az == aws.ToString(eni.AvailabilityZone)) {
@@ -465,7 +475,8 @@ func (h *Handler) publishMetrics(ctx context.Context, ev *Evaluation) {
 		datum(signal.MetricGuardBlocked, cluster, b(ev.Action == ActionBlockedKeep || ev.Action == ActionBlockedRunning || ev.Action == ActionBlockedBreaker)),
 	}
 	for _, j := range ev.Coordinators {
-		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()))
+		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()),
+			datum(signal.MetricClockSkew, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.ClockSkewSeconds))
 	}
 	if len(data) > 1000 {
 		data = data[:1000]

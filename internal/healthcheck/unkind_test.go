@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // Problem 4 of issue 11: GetMetricData results carry a StatusCode per query. A query
@@ -41,4 +42,68 @@ func TestQueryErrorIsNotSilence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// singleCoordinator terminates every member but the active: no witness can vouch.
+func singleCoordinator(t *testing.T, w *world) {
+	t.Helper()
+	for _, id := range w.poolIDs() {
+		if id != w.holder() {
+			must(t, w.acct.TerminateFromOutside(id))
+		}
+	}
+}
+
+// Problem 7 of issue 11: an agent clock running behind the Lambda's ate the grace
+// window: a healthy active whose clock is 35 s behind was FAILED when no standby witness
+// vouched for it. The skew is detected from arrivals, corrected within MaxClockSkew,
+// and reported (AgentClockSkew per instance).
+func TestAgentClockBehindIsNotFailure(t *testing.T) {
+	w := newWorldWith(t, func(w *world) { w.skew = 35 * time.Second }) // every agent's clock, from its start
+	active := w.holder()
+	singleCoordinator(t, w)
+	h := w.handler(w.config())
+	sums := w.runUntil(h, w.clk.Now().Add(3*time.Minute))
+	for _, s := range sums {
+		if s.Verdicts["FAILED"] > 0 || len(s.ExecutionsStarted) > 0 {
+			t.Fatalf("a healthy active with a clock 35 s behind: verdicts %v, started %v (last: %s)", s.Verdicts, s.ExecutionsStarted, s.Last.Reason)
+		}
+	}
+	last := sums[len(sums)-1].Last
+	var skew float64
+	for _, j := range last.Coordinators {
+		if j.InstanceID == active {
+			skew = j.ClockSkewSeconds
+		}
+	}
+	if last.Verdict != "HEALTHY" || skew < 10 || skew > 35 {
+		t.Errorf("last verdict %s (%s), skew estimate %.0f s: want HEALTHY and a lower bound of the 35 s", last.Verdict, last.Reason, skew)
+	}
+	if maxSkew(w, active) < 10 {
+		t.Errorf("no %s datapoint reports the skew", signal.MetricClockSkew)
+	}
+
+	// Bounded: when that host dies, its silence is still found, at most the estimate
+	// later than with a correct clock.
+	died := w.clk.Now()
+	w.change(active, func(h *host) { h.hostDown = true })
+	w.runUntil(h, died.Add(2*time.Minute))
+	execs := w.acct.Executions()
+	if len(execs) != 1 {
+		t.Fatalf("%d executions after the skewed agent died, want 1", len(execs))
+	}
+	bound := DefaultGrace + DefaultIngestionDelay + DefaultCheckInterval + time.Duration(skew*float64(time.Second)) + agentGap
+	if d := execs[0].StartDate.Sub(died); d > bound {
+		t.Errorf("failover %s after the agent died, want within %s", d, bound)
+	}
+}
+
+func maxSkew(w *world, id string) float64 {
+	m := 0.0
+	for _, d := range w.acct.Datapoints(signal.Namespace) {
+		if d.MetricName == signal.MetricClockSkew && d.Dimensions[signal.DimInstance] == id && d.Max > m {
+			m = d.Max
+		}
+	}
+	return m
 }

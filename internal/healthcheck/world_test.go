@@ -38,6 +38,7 @@ type host struct {
 	agentDown   bool          // the agent (or its path to CloudWatch) is dead: no reports at all
 	hostDown    bool          // the host is unresponsive: no reports, and witnesses cannot reach it
 	partitioned bool          // the ENI path is cut: witnesses cannot reach it, its agent still reports
+	skew        time.Duration // the agent's clock runs this far behind (negative: ahead)
 }
 
 // world is a simulated account with a coordinator pool, the ENI, the state machine, a
@@ -55,7 +56,8 @@ type world struct {
 	mu         sync.Mutex
 	hosts      map[string]*host
 	nextReport time.Time
-	scheduled  []scheduled // faults to inject when the clock passes their time
+	skew       time.Duration // the clock skew of every agent launched from now on
+	scheduled  []scheduled   // faults to inject when the clock passes their time
 }
 
 type scheduled struct {
@@ -86,7 +88,10 @@ func (c agentClock) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with setup run on the world before the pool is created.
+func newWorldWith(t *testing.T, setup func(*world)) *world {
 	t.Helper()
 	clk := clock.NewVirtual(t0)
 	acct := sim.New(sim.Options{Clock: clk, Seed: 7})
@@ -96,9 +101,12 @@ func newWorld(t *testing.T) *world {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if i, ok := w.acct.Instance(id); ok && i.Tags[config.TagCluster] == cluster {
-			w.hosts[id] = &host{proc: signal.Healthy}
+			w.hosts[id] = &host{proc: signal.Healthy, skew: w.skew}
 		}
 	})
+	if setup != nil {
+		setup(w)
+	}
 	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: cluster, Coordinators: 2, Min: 2, Max: 3, ASGName: asgName,
 		SubnetID: subnetID, CIDR: "10.0.0.0/24", ENIDescription: "prod coordinator", StateMachine: "prod-failover", Topic: "prod-alerts",
 		AttachActive: true, Warmup: sim.DefaultTimings().PendingToRunning + 5*time.Second, Wait: w.advance})
@@ -206,9 +214,10 @@ func (w *world) report(at time.Time) {
 		if !running[id] || h.agentDown || h.hostDown {
 			continue
 		}
-		data := []cwtypes.MetricDatum{signal.HealthDatum(cluster, id, h.proc, at)}
+		stamp := at.Add(-h.skew) // the agent's own clock
+		data := []cwtypes.MetricDatum{signal.HealthDatum(cluster, id, h.proc, stamp)}
 		if id != holder && holder != "" {
-			data = append(data, signal.WitnessDatum(cluster, id, reachable, at))
+			data = append(data, signal.WitnessDatum(cluster, id, reachable, stamp))
 		}
 		puts = append(puts, put{id, data})
 	}
