@@ -54,8 +54,8 @@ const skewWindow = 12
 
 type skewState struct {
 	prev     map[time.Time]bool // raw self-report timestamps the previous evaluation saw
-	seen     int             // evaluations that saw this instance
-	lower    []time.Duration // recent lower bounds of "behind"
+	seen     int                // evaluations that saw this instance
+	lower    []time.Duration    // recent lower bounds of "behind"
 	ahead    time.Duration
 	estimate time.Duration // signed: positive behind, negative ahead (unbounded)
 }
