@@ -52,11 +52,37 @@
 //
 // # The loop (Handler.Handle)
 //
-// EventBridge invokes the Lambda once a minute (its minimum rate). One invocation
-// evaluates every check interval for one schedule period, stopping early when the
+// EventBridge invokes the Lambda on a rate(1 minute) schedule (its minimum rate). One
+// invocation evaluates every check interval for LoopSpan, stopping early when the
 // Lambda's deadline minus DeadlineMargin is near, and returns a Summary. It keeps
-// evaluating after a failover started: the guards make duplicates impossible. At most
-// one evaluator runs at a time: the stack sets the function's reserved concurrency to 1
-// (and a timeout above one schedule period plus the margin), and Handle refuses to start
-// a second loop in the same process (ErrLoopRunning), which the local drill relies on.
+// evaluating after a failover started: the lease makes duplicates impossible.
+//
+// # No evaluation gap longer than one check interval
+//
+// The ticks of rate(1 minute) are not punctual: each fires somewhere within its minute,
+// and spacings from 8 s to 71 s have been reported. An invocation that evaluated for one
+// schedule period (60 s) and a next tick 71 s later left an 11 s hole; with reserved
+// concurrency 1, an early tick was throttled and its retry came late, another hole.
+// The design:
+//   - every invocation evaluates for LoopSpan = MaxTickSpacing (75 s) +
+//     TickStartAllowance (5 s), at start + k*CheckInterval;
+//   - claim: no two consecutive evaluations are more than one check interval I apart.
+//     The invocation of tick T_i evaluates at T_i, T_i+I, ... up to at least
+//     T_i + LoopSpan - I; the next tick's invocation evaluates from
+//     T_{i+1} + start <= T_i + MaxTickSpacing + TickStartAllowance = T_i + LoopSpan.
+//     So the next invocation's first evaluation is no later than one interval after
+//     this one's last, and within each invocation evaluations are I apart: no gap
+//     exceeds I, whatever the spacing between 0 and MaxTickSpacing;
+//   - invocations overlap (each runs 80 s per ~60 s); at most three ticks fall within
+//     one LoopSpan (one per minute slot), so the stack reserves concurrency 3 (not 1:
+//     a throttled tick would be late) and sets the timeout above LoopSpan plus the
+//     margin. Overlapping evaluators are safe: a failover starts only by taking the
+//     lease (lease.go), and alerts are at most one per invocation and key;
+//   - Handle still refuses a second loop in the same process (ErrLoopRunning): Lambda
+//     never runs two invocations in one sandbox, and the drill gives each overlapping
+//     invocation its own handler, as Lambda gives it its own sandbox.
+//
+// The cost is a third more evaluations than one 60 s loop per minute (the README's
+// cost table counts them). A tick that EventBridge drops entirely is not covered: it is
+// not documented to happen, and the next tick starts a loop within a minute.
 package healthcheck

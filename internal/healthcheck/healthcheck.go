@@ -25,9 +25,23 @@ import (
 
 // Timing constants of the evaluation loop.
 const (
-	// SchedulePeriod is the EventBridge schedule rate: one invocation evaluates for at
-	// most this long, so consecutive invocations tile the time line without overlapping.
+	// SchedulePeriod is the EventBridge schedule rate, rate(1 minute).
 	SchedulePeriod = time.Minute
+	// MaxTickSpacing bounds how far apart two invocations of the rate(1 minute) schedule
+	// can start. EventBridge fires "within the minute", not on the second: spacings from
+	// 8 s to 71 s have been reported (Zappa issue #806; Trek10 measured 25 s of delay on
+	// average). 75 s leaves room above the largest reported.
+	MaxTickSpacing = 75 * time.Second
+	// TickStartAllowance is what an invocation may take from the tick to its first
+	// evaluation: a cold start (provided.al2023 arm64, 36-44 ms init, maxday/lambda-perf)
+	// and the first AWS calls, with a wide margin.
+	TickStartAllowance = 5 * time.Second
+	// LoopSpan is how long one invocation evaluates: longer than any tick spacing plus the
+	// next invocation's start, so the next invocation's first evaluation always comes
+	// before this one's last one. Invocations overlap by design (reserved concurrency 3:
+	// three ticks can fall within one LoopSpan); the failover lease makes overlapping
+	// evaluators safe. See the package doc, "No evaluation gap".
+	LoopSpan = MaxTickSpacing + TickStartAllowance
 	// DeadlineMargin is kept free before the Lambda's deadline for the last evaluation's
 	// calls and the response.
 	DeadlineMargin = 5 * time.Second
@@ -40,6 +54,8 @@ const (
 // ListExecutions the state machine; Publish the topic; PutMetricData is conditioned on
 // cloudwatch:namespace = signal.Namespace). The tests check the calls against this list.
 var IAMActions = []string{
+	"autoscaling:DescribeAutoScalingGroups",
+	"autoscaling:SetInstanceProtection",
 	"cloudwatch:GetMetricData",
 	"cloudwatch:PutMetricData",
 	"ec2:DescribeInstances",
@@ -54,14 +70,16 @@ var IAMActions = []string{
 // same process (the stack also sets the Lambda's reserved concurrency to 1).
 var ErrLoopRunning = errors.New("health check: another evaluation loop is running in this process")
 
-// Deps are the health check's collaborators. Every field is required.
+// Deps are the health check's collaborators. Every field is required but AutoScaling
+// (without it the holder's scale-in protection is not repaired: protect.go).
 type Deps struct {
-	EC2        awsapi.EC2API
-	CloudWatch awsapi.CloudWatchAPI
-	SFN        awsapi.SFNAPI
-	SNS        awsapi.SNSAPI
-	Clock      clock.Clock
-	Logger     *slog.Logger
+	AutoScaling awsapi.AutoScalingAPI
+	EC2         awsapi.EC2API
+	CloudWatch  awsapi.CloudWatchAPI
+	SFN         awsapi.SFNAPI
+	SNS         awsapi.SNSAPI
+	Clock       clock.Clock
+	Logger      *slog.Logger
 }
 
 // Handler is the health check. Build it once with New (at cold start) and call Handle
@@ -81,6 +99,10 @@ type Handler struct {
 	// The failover lease (lease.go): the highest generation seen, ended generations
 	// (they never change), and this handler's token for events.Lease.Holder.
 	skew *skewTracker // agent clock skew estimates (skew.go)
+	asg  awsapi.AutoScalingAPI
+
+	protectedHolder string    // the holder last seen protected (protect.go)
+	protectedAt     time.Time // when
 
 	leaseMu   sync.Mutex
 	leaseTop  int
@@ -106,8 +128,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		return nil, fmt.Errorf("health check: missing dependencies %v", missing)
 	}
 	return &Handler{cfg: cfg, params: cfg.Params(), ec2: d.EC2, cw: d.CloudWatch, sfn: d.SFN, sns: d.SNS,
-		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: SchedulePeriod,
-		ended: map[int]leaseExec{}, tokenBase: newToken(), skew: newSkewTracker()}, nil
+		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: LoopSpan,
+		ended: map[int]leaseExec{}, tokenBase: newToken(), skew: newSkewTracker(), asg: d.AutoScaling}, nil
 }
 
 // Config returns the handler's configuration.
@@ -172,7 +194,9 @@ type Evaluation struct {
 	Execution       string           `json:"execution,omitempty"` // name of the execution started or collided with
 	ExecutionARN    string           `json:"executionArn,omitempty"`
 	BreakerCount    int              `json:"breakerCount,omitempty"` // executions started within the breaker window
-	Calls           Calls            `json:"calls"`
+	// ProtectionRepaired: the holder was found without scale-in protection and protected.
+	ProtectionRepaired bool  `json:"protectionRepaired,omitempty"`
+	Calls              Calls `json:"calls"`
 }
 
 // run is the state shared by the evaluations of one invocation.
@@ -291,8 +315,9 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 			slog.Int("consecutiveHealthy", j.ConsecutiveHealthy), slog.Any("evidence", j.Evidence))
 	}
 
-	// Act, only through the guards.
+	// Act, only through the guards; and keep the holder protected from scale-in.
 	actErr := h.act(ctx, r, &ev)
+	h.repairProtection(ctx, &ev)
 
 	// Our own metrics, one call; a failure is logged, never fatal.
 	h.publishMetrics(ctx, &ev)

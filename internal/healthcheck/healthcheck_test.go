@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -426,6 +427,9 @@ func checkAttachPath(t *testing.T, w *world, ev Evaluation, reason string) {
 func TestCallsPerEvaluation(t *testing.T) {
 	w := newWorld(t)
 	h := w.handler(w.config())
+	if _, err := h.Evaluate(context.Background()); err != nil { // the first one also checks the holder's protection
+		t.Fatal(err)
+	}
 	w.acct.ResetCalls()
 	ev, err := h.Evaluate(context.Background())
 	if err != nil {
@@ -454,7 +458,7 @@ func TestCallsPerEvaluation(t *testing.T) {
 			}
 		}
 	}
-	if perInstance != 2 || maxDatum(w, signal.MetricHealthyStandbys) != 1 {
+	if perInstance != 4 || maxDatum(w, signal.MetricHealthyStandbys) != 1 { // two evaluations, two members
 		t.Errorf("%d per-instance verdict datapoints, healthy standbys %v", perInstance, maxDatum(w, signal.MetricHealthyStandbys))
 	}
 }
@@ -468,15 +472,16 @@ func TestHandleLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One evaluation every check interval within the schedule period.
-	n := int(SchedulePeriod / DefaultCheckInterval)
+	n := int(LoopSpan / DefaultCheckInterval)
 	if s.Evaluations != n || s.Verdicts[events.VerdictHealthy] != n || s.Errors != 0 {
 		t.Errorf("summary %+v, want %d healthy evaluations", s, n)
 	}
 	if got, want := w.clk.Now().Sub(start), time.Duration(n-1)*DefaultCheckInterval; got != want {
 		t.Errorf("the loop ran for %s of simulated time, want %s", got, want)
 	}
-	if s.AWSCalls != n*4 {
-		t.Errorf("%d AWS calls, want %d", s.AWSCalls, n*4)
+	looks := 1 + int((LoopSpan-DefaultCheckInterval)/protectRecheck) // at the holder's scale-in protection
+	if s.AWSCalls != n*4+looks {
+		t.Errorf("%d AWS calls, want %d (and %d looks at the holder's scale-in protection)", s.AWSCalls, n*4+looks, looks)
 	}
 
 	// Near the Lambda deadline: one evaluation, then stop.
@@ -579,7 +584,7 @@ func TestAWSErrors(t *testing.T) {
 		h := w.handler(w.config())
 		w.acct.Inject(sim.Fault{Service: "cloudwatch", Operation: "GetMetricData", Caller: "healthcheck", Kind: sim.Throttle, Times: 1})
 		s := w.invoke(h)
-		n := int(SchedulePeriod / DefaultCheckInterval)
+		n := int(LoopSpan / DefaultCheckInterval)
 		if s.Errors != 1 || s.Evaluations != n || s.Verdicts[events.VerdictHealthy] != n-1 || !strings.Contains(s.LastError, "reading health metrics") {
 			t.Errorf("summary %+v", s)
 		}
@@ -589,7 +594,7 @@ func TestAWSErrors(t *testing.T) {
 		h := w.handler(w.config())
 		w.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeNetworkInterfaces", Caller: "healthcheck", Kind: sim.ServerError})
 		s, err := h.Handle(context.Background(), scheduleEvent(w.clk.Now()))
-		all := fmt.Sprintf("all %d evaluations failed", int(SchedulePeriod/DefaultCheckInterval))
+		all := fmt.Sprintf("all %d evaluations failed", int(LoopSpan/DefaultCheckInterval))
 		if err == nil || !strings.Contains(err.Error(), all) || !strings.Contains(err.Error(), w.eni) {
 			t.Errorf("error %v, summary %+v", err, s)
 		}
@@ -655,6 +660,9 @@ func TestIAMActions(t *testing.T) {
 	w := newWorld(t)
 	h := w.handler(w.config())
 	active := w.holder()
+	_, err := w.acct.Clients("operator").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+		AutoScalingGroupName: aws.String(asgName), InstanceIds: []string{active}, ProtectedFromScaleIn: aws.Bool(false)})
+	must(t, err) // autoscaling:SetInstanceProtection: the repair
 	w.change(active, func(h *host) { h.agentDown = true })
 	w.runUntil(h, w.clk.Now().Add(2*time.Minute)) // AGENT_LOST: sns:Publish
 	w.change(active, func(h *host) { h.agentDown, h.hostDown = false, true })

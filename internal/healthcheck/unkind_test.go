@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
@@ -106,4 +109,28 @@ func maxSkew(w *world, id string) float64 {
 		}
 	}
 	return m
+}
+
+// Problem 5, the health check's half: missing scale-in protection on the holder is
+// repaired whenever it is seen.
+func TestHolderProtectionRepaired(t *testing.T) {
+	w := newWorld(t)
+	active := w.holder()
+	_, err := w.acct.Clients("operator").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+		AutoScalingGroupName: aws.String(asgName), InstanceIds: []string{active}, ProtectedFromScaleIn: aws.Bool(false)})
+	must(t, err)
+	h := w.handler(w.config())
+	w.acct.Inject(sim.Fault{Service: "autoscaling", Operation: "SetInstanceProtection", Caller: "healthcheck", Kind: sim.ServerError, Times: 1})
+	for range 2 { // the first repair fails; the next evaluation tries again
+		if _, err := h.Evaluate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		w.advance(DefaultCheckInterval)
+	}
+	g, _ := w.acct.ASG(asgName)
+	for _, m := range g.Members {
+		if m.InstanceID == active && !m.Protected {
+			t.Fatalf("the holder %s is still unprotected from scale-in", active)
+		}
+	}
 }

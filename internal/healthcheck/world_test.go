@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -112,6 +113,9 @@ func newWorldWith(t *testing.T, setup func(*world)) *world {
 		AttachActive: true, Warmup: sim.DefaultTimings().PendingToRunning + 5*time.Second, Wait: w.advance})
 	must(t, err)
 	w.eni, w.sm, w.topic = pool.ENIID, pool.StateMachineARN, pool.TopicARN
+	_, err = acct.Clients("setup").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+		AutoScalingGroupName: aws.String(asgName), InstanceIds: []string{pool.Active()}, ProtectedFromScaleIn: aws.Bool(true)})
+	must(t, err)                                   // as AttachENI leaves it
 	w.advance(3*time.Minute - w.clk.Now().Sub(t0)) // some history; the schedule runs on the minute
 	return w
 }
@@ -241,7 +245,7 @@ func (w *world) config() Config {
 func (w *world) handler(cfg Config) *Handler {
 	w.t.Helper()
 	c := w.acct.Clients("healthcheck")
-	h, err := New(cfg, Deps{EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: agentClock{w},
+	h, err := New(cfg, Deps{AutoScaling: c.AutoScaling, EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: agentClock{w},
 		Logger: slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	must(w.t, err)
 	return h
@@ -261,7 +265,7 @@ func (w *world) invoke(h *Handler) Summary {
 	if err != nil {
 		w.t.Fatalf("invocation at %s: %v", start, err)
 	}
-	w.advance(start.Add(SchedulePeriod).Sub(w.clk.Now()))
+	w.advance(max(start.Add(SchedulePeriod).Sub(w.clk.Now()), 0))
 	return s
 }
 

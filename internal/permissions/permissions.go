@@ -24,6 +24,8 @@ var Callers = []string{Healthcheck, Terminate, AttachENI, LaunchStandby, Notify,
 // through internal/awsapi.
 var Actions = map[string][]string{
 	Healthcheck: {
+		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:SetInstanceProtection",
 		"cloudwatch:GetMetricData",
 		"cloudwatch:PutMetricData",
 		"ec2:DescribeInstances",

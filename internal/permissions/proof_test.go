@@ -106,7 +106,7 @@ func (w *world) healthcheck() healthcheck.Evaluation {
 	cfg, err := healthcheck.ConfigFromEnv(func(k string) string { return w.env[k] })
 	must(w.t, err)
 	cl := w.acct.Clients(Healthcheck)
-	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS,
+	h, err := healthcheck.New(cfg, healthcheck.Deps{AutoScaling: cl.AutoScaling, EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS,
 		Clock: w.clk, Logger: slog.New(slog.DiscardHandler)})
 	must(w.t, err)
 	ev, err := h.Evaluate(context.Background())

@@ -270,7 +270,7 @@ func (c *campaign) newHealthCheck(keep bool) *healthcheck.Handler {
 	cfg := c.hcCfg
 	cfg.KeepCoordinator = keep
 	cl := c.acct.Clients(statemachine.HealthCheckLambda)
-	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS, Clock: c.clk,
+	h, err := healthcheck.New(cfg, healthcheck.Deps{AutoScaling: cl.AutoScaling, EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS, Clock: c.clk,
 		Logger: c.log.With("component", statemachine.HealthCheckLambda)})
 	if err != nil {
 		panic(fmt.Sprintf("chaos: health check config: %v", err))

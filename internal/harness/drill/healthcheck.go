@@ -31,7 +31,7 @@ func (c *Cluster) startControlPlane() error {
 		HACount:           c.spec.HACount,
 		MinHealthyReports: st.MinHealthy,
 	}
-	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: c.HCCW, SFN: cl.SFN, SNS: cl.SNS, Clock: c.Clock, Logger: c.logger()})
+	h, err := healthcheck.New(cfg, healthcheck.Deps{AutoScaling: cl.AutoScaling, EC2: cl.EC2, CloudWatch: c.HCCW, SFN: cl.SFN, SNS: cl.SNS, Clock: c.Clock, Logger: c.logger()})
 	if err != nil {
 		return err
 	}
