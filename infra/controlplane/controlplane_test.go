@@ -54,9 +54,9 @@ func TestLambdas(t *testing.T) {
 				config.EnvHACount: "2", config.EnvTopicARN: assertions.Match_AnyValue()})},
 		})
 	})
-	cdktest.Check(t, "health check: 70 s, one at a time, state machine and guards in its env", func() {
+	cdktest.Check(t, "health check: 100 s, overlapping loops (3), state machine and guards in its env", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-			"Timeout": HealthCheckTimeoutSeconds, "ReservedConcurrentExecutions": 1,
+			"Timeout": HealthCheckTimeoutSeconds, "ReservedConcurrentExecutions": HealthCheckReservedConcurrency,
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 				config.EnvStateMachineARN: map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^ControlPlaneFailover"))},
 				config.EnvKeepCoordinator: "no", config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10"})},
@@ -285,4 +285,12 @@ func TestTeardownOrder(t *testing.T) {
 			"Description": "Coordinator HA teardown of unit", "Timeout": TeardownTimeoutSeconds,
 			"ReservedConcurrentExecutions": assertions.Match_Absent(), "TracingConfig": map[string]any{"Mode": "Active"}})
 	})
+}
+
+// The health check's timeout covers its loop (healthcheck.LoopSpan), the deadline margin
+// and one last evaluation, so the loop, not Lambda, ends each invocation.
+func TestHealthCheckTimeoutCoversTheLoop(t *testing.T) {
+	if got, need := time.Duration(HealthCheckTimeoutSeconds)*time.Second, healthcheck.LoopSpan+healthcheck.DeadlineMargin+10*time.Second; got < need {
+		t.Fatalf("timeout %s, the loop needs %s", got, need)
+	}
 }

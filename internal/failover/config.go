@@ -47,6 +47,9 @@ type Timing struct {
 	// just-created ids too; a terminated instance stays describable for about an hour, so
 	// a real NotFound during a failover is rare and this wait seldom costs anything.
 	GoneConfirm time.Duration
+	// HookWait is how long an instance terminated through its group may stay running
+	// (a Terminating:Wait lifecycle hook) before it is terminated through EC2 (10 s).
+	HookWait time.Duration
 }
 
 // DefaultTiming returns the production timings.
@@ -62,6 +65,7 @@ func DefaultTiming() Timing {
 		BackoffBase:    200 * time.Millisecond,
 		BackoffMax:     5 * time.Second,
 		GoneConfirm:    10 * time.Second,
+		HookWait:       10 * time.Second,
 	}
 }
 
@@ -79,6 +83,7 @@ func (t Timing) withDefaults() Timing {
 	pick(&t.HealthLookback, d.HealthLookback)
 	pick(&t.HealthMaxGap, d.HealthMaxGap)
 	pick(&t.GoneConfirm, d.GoneConfirm)
+	pick(&t.HookWait, d.HookWait)
 	pick(&t.BackoffBase, d.BackoffBase)
 	pick(&t.BackoffMax, d.BackoffMax)
 	if t.APIAttempts <= 0 {

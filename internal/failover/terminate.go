@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -62,7 +63,7 @@ func (s *Steps) terminate(o *op, st *events.FailoverState) error {
 			return err
 		}
 		o.event(st, "terminate-requested", fmt.Sprintf("%s was %s; terminated %s", failed, state, how))
-		if state, err = o.waitInstanceFenced(failed); err != nil {
+		if state, err = o.waitInstanceFenced(st, failed, strings.HasPrefix(how, "through Auto Scaling")); err != nil {
 			return err
 		}
 		o.event(st, "instance-"+state, fmt.Sprintf("%s is %s", failed, state))
@@ -147,7 +148,14 @@ func (o *op) inGroup(id string) (bool, error) {
 	return slices.ContainsFunc(g.Instances, func(i asgInstance) bool { return i.ID == id }), nil
 }
 
-func (o *op) waitInstanceFenced(id string) (string, error) {
+// waitInstanceFenced waits until the instance is shutting down or gone. A Terminating:Wait
+// lifecycle hook on the group keeps an instance terminated through the group running
+// until the hook is completed or times out (an hour by default); a failed coordinator
+// has nothing to drain and the fence cannot wait for it, so once Timing.HookWait has
+// passed with the instance still running, it is terminated through EC2, which no hook
+// holds back.
+func (o *op) waitInstanceFenced(st *events.FailoverState, id string, viaGroup bool) (string, error) {
+	start := o.now()
 	for {
 		s, err := o.instanceStateConfirmed(id)
 		if err != nil {
@@ -155,7 +163,18 @@ func (o *op) waitInstanceFenced(id string) (string, error) {
 		}
 		if fenced(s) {
 			return s, nil
-		} else if err := o.pause(fmt.Sprintf("%s to shut down (it is %s)", id, s)); err != nil {
+		}
+		if viaGroup && o.now().Sub(start) >= o.s.t.HookWait {
+			viaGroup = false
+			_, err := call(o, "terminating "+id+" through EC2", func(ctx context.Context) (*ec2.TerminateInstancesOutput, error) {
+				return o.s.d.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+			})
+			if err != nil && !awserr.IsNotFound(err) {
+				return "", err
+			}
+			o.event(st, "terminate-through-ec2", fmt.Sprintf("%s was still %s %s after its group was told to terminate it (a Terminating:Wait lifecycle hook?): terminated through EC2", id, s, o.s.t.HookWait))
+		}
+		if err := o.pause(fmt.Sprintf("%s to shut down (it is %s)", id, s)); err != nil {
 			return "", err
 		}
 	}

@@ -116,3 +116,30 @@ func TestNotFoundIsNotFencedUntilConfirmed(t *testing.T) {
 		t.Fatalf("terminate %+v, failed instance %s", st.Terminate, inst.State)
 	}
 }
+
+// Auto Scaling lifecycle hooks: a Terminating:Wait hook keeps an instance terminated
+// through its group running (an hour by default). The fence does not wait for it: the
+// instance is terminated through EC2 once Timing.HookWait has passed.
+func TestLifecycleHookDoesNotHoldTheFence(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.acct.SetConsistency(sim.Consistency{TerminationHook: time.Hour})
+	st, err := w.run(events.StepTerminate, w.input())
+	must(t, err)
+	inst, _ := w.acct.Instance(w.active)
+	if st.Terminate.Outcome != events.TerminateFenced || inst.State == "running" || !hasEvent(st, events.StepTerminate, "terminate-through-ec2") {
+		t.Fatalf("terminate %+v, instance %s\n%s", st.Terminate, inst.State, timeline(st))
+	}
+}
+
+// An attach that stays "attaching" is waited for within the step's budget.
+func TestAttachStuckAttachingIsWaitedFor(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	st, err := w.run(events.StepTerminate, w.input())
+	must(t, err)
+	w.acct.SetConsistency(sim.Consistency{AttachStuckP: 1, AttachStuckMax: 45 * time.Second})
+	st, err = w.run(events.StepAttachENI, st)
+	must(t, err)
+	if st.Attach.Outcome != events.AttachAttached {
+		t.Fatalf("attach %+v\n%s", st.Attach, timeline(st))
+	}
+}

@@ -128,6 +128,7 @@ func (a *Account) putMetricData(in *cloudwatch.PutMetricDataInput) error {
 		return cwErr(awserr.CodeInvalidParameterValue, "The collection MetricData must not have a size greater than 1000.")
 	}
 	now := a.clk.Now()
+	tail := a.draw(a.cons.MetricTailP, a.cons.MetricTailMax) // the visibility tail (Consistency)
 	type staged struct {
 		key string
 		p   datapoint
@@ -153,7 +154,7 @@ func (a *Account) putMetricData(in *cloudwatch.PutMetricDataInput) error {
 			}
 			seen[dn] = true
 		}
-		p := datapoint{ts: now, visibleAt: now.Add(a.timings.MetricIngestionDelay), min: math.Inf(1), mx: math.Inf(-1)}
+		p := datapoint{ts: now, visibleAt: now.Add(a.timings.MetricIngestionDelay + tail), min: math.Inf(1), mx: math.Inf(-1)}
 		if d.Timestamp != nil {
 			p.ts = *d.Timestamp
 		}

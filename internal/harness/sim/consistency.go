@@ -25,6 +25,37 @@ type Consistency struct {
 	// consistency: "If you try to describe a resource that you just created... you might
 	// get an InvalidInstanceID.NotFound error").
 	NewInstanceNotFound time.Duration
+
+	// TerminationHook: a Terminating:Wait lifecycle hook on the groups. An instance
+	// terminated through TerminateInstanceInAutoScalingGroup stays running, lifecycle Terminating:Wait, for this long before it shuts down
+	// (Amazon EC2 Auto Scaling user guide, "Lifecycle hooks": "the instance remains in a
+	// wait state until you complete the lifecycle action or the timeout period ends",
+	// default heartbeat timeout 3600 s). TerminateInstances through EC2 is not held.
+	TerminationHook time.Duration
+
+	// AttachStuckP and AttachStuckMax: with this probability an attachment stays
+	// "attaching" for up to AttachStuckMax more (uniform) before it is "attached". No
+	// published distribution: reports of attachments that stay in a transitional state
+	// (ansible amazon.aws PR #501: "detaching" after 200 s; amazon-ecs-agent #1520:
+	// "attached" long before usable).
+	AttachStuckP   float64
+	AttachStuckMax time.Duration
+
+	// MetricTailP and MetricTailMax: with this probability the datapoints of a
+	// PutMetricData call become visible to GetMetricData up to MetricTailMax (uniform)
+	// later than Timings.MetricIngestionDelay. CloudWatch publishes no visibility
+	// latency for fresh data (PutMetricData reference: "data points... typically"
+	// become available within a short time; older time stamps take far longer).
+	MetricTailP   float64
+	MetricTailMax time.Duration
+}
+
+// draw returns up to max with probability p (uniform), else 0. Callers hold the lock.
+func (a *Account) draw(p float64, max time.Duration) time.Duration {
+	if p <= 0 || max <= 0 || a.rng.Float64() >= p {
+		return 0
+	}
+	return time.Duration(a.rng.Int64N(int64(max) + 1))
 }
 
 // SetConsistency switches the eventual-consistency model (zero: strongly consistent).

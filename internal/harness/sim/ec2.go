@@ -773,7 +773,7 @@ func (a *Account) attach(in *ec2.AttachNetworkInterfaceInput) (*ec2.AttachNetwor
 	now := a.clk.Now()
 	e.att = &attachment{
 		id: a.ids.attachment(), instanceID: instID, deviceIndex: idx, status: attAttaching, attachTime: now,
-		doneAt: now.Add(a.timings.AttachDelay),
+		doneAt: now.Add(a.timings.AttachDelay + a.draw(a.cons.AttachStuckP, a.cons.AttachStuckMax)),
 	}
 	if i.state == stateStopped {
 		e.att.status = attAttached // warm attach completes at once
