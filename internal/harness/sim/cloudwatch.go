@@ -219,7 +219,13 @@ func (a *Account) putMetricData(in *cloudwatch.PutMetricDataInput) error {
 			sr = &series{}
 			a.metrics[s.key] = sr
 		}
-		sr.points = append(sr.points, s.p)
+		// Kept in time order (stable for equal times), so a query finds its range by
+		// binary search; agents send in time order, so this is almost always an append.
+		i := len(sr.points)
+		for i > 0 && sr.points[i-1].ts.After(s.p.ts) {
+			i--
+		}
+		sr.points = slices.Insert(sr.points, i, s.p)
 	}
 	return nil
 }
@@ -301,8 +307,12 @@ func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*c
 		type agg struct{ sum, count, min, mx float64 }
 		buckets := map[time.Time]*agg{}
 		if sr := a.metrics[metricKey(aws.ToString(ms.Metric.Namespace), aws.ToString(ms.Metric.MetricName), ms.Metric.Dimensions)]; sr != nil {
-			for _, p := range sr.points {
-				if p.visibleAt.After(now) || p.ts.Before(start) || !p.ts.Before(end) {
+			from, _ := slices.BinarySearchFunc(sr.points, start, func(p datapoint, t time.Time) int { return p.ts.Compare(t) })
+			for _, p := range sr.points[from:] {
+				if !p.ts.Before(end) {
+					break
+				}
+				if p.visibleAt.After(now) {
 					continue
 				}
 				ts := p.ts
