@@ -71,7 +71,6 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 		return err
 	}
 	var chosen *candidate
-	var protectErr error
 	for _, c := range cands {
 		if c.Rejected != "" {
 			continue
@@ -82,17 +81,7 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 		}
 		// Protected from scale-in before it gets the ENI: an unprotected holder is what a
 		// scale-in may pick (the default termination policy does not spare the newest).
-		if err := o.protect(c.InstanceID); err != nil {
-			if _, ok := err.(*notInGroupError); !ok {
-				c.Rejected = "could not protect it from scale-in: " + err.Error()
-				o.event(st, "protect-failed", fmt.Sprintf("%s: %v", c.InstanceID, err))
-				protectErr = err
-				continue
-			}
-			o.event(st, "protect-skipped", fmt.Sprintf("%s is not in group %s: %v", c.InstanceID, s.cfg.ASGName, err))
-		} else {
-			o.event(st, "protected", fmt.Sprintf("%s is protected from scale-in before the attach", c.InstanceID))
-		}
+		s.protectFirst(o, st, c.InstanceID)
 		attachmentID, err := s.attachTo(o, st.ENIID, c.InstanceID)
 		if err != nil {
 			var pe *PermanentError
@@ -111,12 +100,6 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 	for _, c := range cands {
 		res.Candidates = append(res.Candidates, c.Candidate)
 	}
-	if chosen == nil && protectErr != nil {
-		// Qualified standbys exist, but none could be protected: try again (the state
-		// machine retries a TransientError) rather than attach an unprotected one or take
-		// the slow path.
-		return transient("no qualified standby could be protected from scale-in: %v", protectErr)
-	}
 	if chosen == nil {
 		res.Outcome = events.AttachNoStandby
 		st.Attach = res
@@ -124,6 +107,30 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 		return nil
 	}
 	return s.finishAttach(o, st, res, chosen.InstanceID, cands)
+}
+
+// protectFirst protects the chosen standby from scale-in before it gets the ENI,
+// retrying for Timing.ProtectWait. When SetInstanceProtection keeps failing the attach
+// goes ahead unprotected: a cluster without a coordinator is worse than a coordinator a
+// later scale-in could pick, and the protection is repaired whenever the holder is seen
+// (a re-run of this step, and the health check at every look: protect.go there).
+func (s *Steps) protectFirst(o *op, st *events.FailoverState, id string) {
+	start := o.now()
+	for {
+		err := o.protect(id)
+		if err == nil {
+			o.event(st, "protected", fmt.Sprintf("%s is protected from scale-in before the attach", id))
+			return
+		}
+		if _, ok := err.(*notInGroupError); ok {
+			o.event(st, "protect-skipped", fmt.Sprintf("%s is not in group %s: %v", id, s.cfg.ASGName, err))
+			return
+		}
+		if o.now().Sub(start) >= s.t.ProtectWait || o.pause("scale-in protection of "+id) != nil {
+			o.event(st, "protect-failed", fmt.Sprintf("%s could not be protected from scale-in (%v): attaching anyway; the protection is repaired when the holder is next seen", id, err))
+			return
+		}
+	}
 }
 
 // waitFenceVisible waits until the reads agree with the fence Terminate confirmed: the

@@ -50,6 +50,9 @@ type Timing struct {
 	// HookWait is how long an instance terminated through its group may stay running
 	// (a Terminating:Wait lifecycle hook) before it is terminated through EC2 (10 s).
 	HookWait time.Duration
+	// ProtectWait is how long AttachENI keeps trying to protect the chosen standby from
+	// scale-in before attaching it anyway (20 s).
+	ProtectWait time.Duration
 }
 
 // DefaultTiming returns the production timings.
@@ -66,6 +69,7 @@ func DefaultTiming() Timing {
 		BackoffMax:     5 * time.Second,
 		GoneConfirm:    10 * time.Second,
 		HookWait:       10 * time.Second,
+		ProtectWait:    20 * time.Second,
 	}
 }
 
@@ -84,6 +88,7 @@ func (t Timing) withDefaults() Timing {
 	pick(&t.HealthMaxGap, d.HealthMaxGap)
 	pick(&t.GoneConfirm, d.GoneConfirm)
 	pick(&t.HookWait, d.HookWait)
+	pick(&t.ProtectWait, d.ProtectWait)
 	pick(&t.BackoffBase, d.BackoffBase)
 	pick(&t.BackoffMax, d.BackoffMax)
 	if t.APIAttempts <= 0 {

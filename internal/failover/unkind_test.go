@@ -42,51 +42,69 @@ func TestAttachWaitsOutStaleReads(t *testing.T) {
 
 // Problem 5 of issue 11: scale-in protection was set after the attach; when
 // SetInstanceProtection kept failing the new active was never protected, and a later
-// scale-in could terminate it. Now the standby is protected before it gets the ENI, and
-// a holder without protection is protected whenever the step sees it.
+// scale-in could terminate it. Now the standby is protected before it gets the ENI
+// (retried for Timing.ProtectWait); if protection keeps failing, the attach goes ahead
+// (a coordinator beats none) and the protection is repaired whenever the holder is seen:
+// by a re-run of this step, and by the health check (TestHolderProtectionRepaired).
 func TestProtectedBeforeAttach(t *testing.T) {
-	w := newWorld(t, worldOpts{})
-	st, err := w.run(events.StepTerminate, w.input())
-	must(t, err)
-	w.acct.Inject(sim.Fault{Service: "autoscaling", Operation: "SetInstanceProtection", Caller: "attacheni", Kind: sim.ServerError})
-	out, err := w.run(events.StepAttachENI, st)
-	if err == nil || ErrorType(err) != "TransientError" {
-		t.Fatalf("AttachENI with protection failing: %v (%s), want a TransientError\n%s", err, ErrorType(err), timeline(out))
-	}
-	if e, _ := w.acct.ENI(w.eni); e.Attachment != nil {
-		t.Fatalf("the ENI went to %s, which could not be protected from scale-in", e.Attachment.InstanceID)
-	}
-	w.acct.ClearFaults()
-	st, err = w.run(events.StepAttachENI, st)
-	must(t, err)
-	var protectAt, attachAt time.Time
-	for _, c := range w.acct.Calls() {
-		if c.Caller == "attacheni" && c.Err == "" && c.Operation == "SetInstanceProtection" && protectAt.IsZero() {
-			protectAt = c.At
+	t.Run("protection fails twice", func(t *testing.T) {
+		w := newWorld(t, worldOpts{})
+		st, err := w.run(events.StepTerminate, w.input())
+		must(t, err)
+		w.acct.Inject(sim.Fault{Service: "autoscaling", Operation: "SetInstanceProtection", Caller: "attacheni", Kind: sim.ServerError, Times: 8})
+		st, err = w.run(events.StepAttachENI, st)
+		must(t, err)
+		var protectAt, attachAt time.Time
+		for _, c := range w.acct.Calls() {
+			if c.Caller == "attacheni" && c.Err == "" && c.Operation == "SetInstanceProtection" && protectAt.IsZero() {
+				protectAt = c.At
+			}
+			if c.Caller == "attacheni" && c.Err == "" && c.Operation == "AttachNetworkInterface" {
+				attachAt = c.At
+			}
 		}
-		if c.Caller == "attacheni" && c.Err == "" && c.Operation == "AttachNetworkInterface" {
-			attachAt = c.At
+		if protectAt.IsZero() || attachAt.IsZero() || attachAt.Before(protectAt) {
+			t.Errorf("protected at %s, attached at %s: want protection first\n%s", protectAt, attachAt, timeline(st))
 		}
-	}
-	if protectAt.IsZero() || attachAt.IsZero() || attachAt.Before(protectAt) {
-		t.Errorf("protected at %s, attached at %s: want protection first", protectAt, attachAt)
-	}
-	if !protected(w, st.Attach.InstanceID) {
-		t.Errorf("holder %s is not protected", st.Attach.InstanceID)
-	}
-
-	// Repair: someone removes the holder's protection; a re-run protects it again.
-	_, err = w.acct.Clients("setup").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
-		AutoScalingGroupName: aws.String(testASG), InstanceIds: []string{st.Attach.InstanceID}, ProtectedFromScaleIn: aws.Bool(false)})
-	must(t, err)
-	if protected(w, st.Attach.InstanceID) {
-		t.Fatal("setup: still protected")
-	}
-	st, err = w.run(events.StepAttachENI, st)
-	must(t, err)
-	if !protected(w, st.Attach.InstanceID) {
-		t.Errorf("holder %s was not re-protected on sight", st.Attach.InstanceID)
-	}
+		if !protected(w, st.Attach.InstanceID) {
+			t.Errorf("holder %s is not protected", st.Attach.InstanceID)
+		}
+	})
+	t.Run("protection keeps failing", func(t *testing.T) {
+		w := newWorld(t, worldOpts{})
+		st, err := w.run(events.StepTerminate, w.input())
+		must(t, err)
+		w.acct.Inject(sim.Fault{Service: "autoscaling", Operation: "SetInstanceProtection", Caller: "attacheni", Kind: sim.ServerError})
+		st, err = w.run(events.StepAttachENI, st)
+		if err == nil {
+			t.Fatalf("AttachENI succeeded although the holder could not be protected (the step must fail so that the repair is visible)\n%s", timeline(st))
+		}
+		if e, _ := w.acct.ENI(w.eni); e.Attachment == nil || !hasEvent(st, events.StepAttachENI, "protect-failed") {
+			t.Fatalf("ENI %+v: the cluster must not stay without a coordinator\n%s", e.Attachment, timeline(st))
+		}
+		// The re-run (the state machine's Retry) finds the holder and repairs it.
+		w.acct.ClearFaults()
+		st, err = w.run(events.StepAttachENI, st)
+		must(t, err)
+		if !protected(w, st.Attach.InstanceID) {
+			t.Errorf("holder %s was not protected on sight", st.Attach.InstanceID)
+		}
+	})
+	t.Run("repair on sight", func(t *testing.T) {
+		w := newWorld(t, worldOpts{})
+		st, err := w.run(events.StepTerminate, w.input())
+		must(t, err)
+		st, err = w.run(events.StepAttachENI, st)
+		must(t, err)
+		_, err = w.acct.Clients("setup").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+			AutoScalingGroupName: aws.String(testASG), InstanceIds: []string{st.Attach.InstanceID}, ProtectedFromScaleIn: aws.Bool(false)})
+		must(t, err)
+		st, err = w.run(events.StepAttachENI, st)
+		must(t, err)
+		if !protected(w, st.Attach.InstanceID) {
+			t.Errorf("holder %s was not re-protected on sight", st.Attach.InstanceID)
+		}
+	})
 }
 
 func protected(w *world, id string) bool {
