@@ -304,8 +304,13 @@ func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*c
 			label = aws.ToString(ms.Metric.MetricName)
 		}
 		res := cwtypes.MetricDataResult{Id: q.Id, Label: aws.String(label), StatusCode: cwtypes.StatusCodeComplete}
-		type agg struct{ sum, count, min, mx float64 }
-		buckets := map[time.Time]*agg{}
+		// Buckets in ascending time: the points are in time order, so almost every point
+		// falls in the last bucket or opens the next one.
+		type agg struct {
+			at                  time.Time
+			sum, count, min, mx float64
+		}
+		var buckets []agg
 		if sr := a.metrics[metricKey(aws.ToString(ms.Metric.Namespace), aws.ToString(ms.Metric.MetricName), ms.Metric.Dimensions)]; sr != nil {
 			from, _ := slices.BinarySearchFunc(sr.points, start, func(p datapoint, t time.Time) int { return p.ts.Compare(t) })
 			for _, p := range sr.points[from:] {
@@ -325,26 +330,25 @@ func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*c
 					}
 				}
 				b := ts.Truncate(period)
-				g := buckets[b]
-				if g == nil {
-					g = &agg{min: math.Inf(1), mx: math.Inf(-1)}
-					buckets[b] = g
+				k := len(buckets)
+				for k > 0 && buckets[k-1].at.After(b) {
+					k--
 				}
+				if k == 0 || !buckets[k-1].at.Equal(b) {
+					buckets = slices.Insert(buckets, k, agg{at: b, min: math.Inf(1), mx: math.Inf(-1)})
+					k++
+				}
+				g := &buckets[k-1]
 				g.sum += p.sum
 				g.count += p.count
 				g.min, g.mx = math.Min(g.min, p.min), math.Max(g.mx, p.mx)
 			}
 		}
-		times := make([]time.Time, 0, len(buckets))
-		for t := range buckets {
-			times = append(times, t)
+		if in.ScanBy != cwtypes.ScanByTimestampAscending {
+			slices.Reverse(buckets) // newest first, CloudWatch's default
 		}
-		slices.SortFunc(times, func(x, y time.Time) int { return y.Compare(x) })
-		if in.ScanBy == cwtypes.ScanByTimestampAscending {
-			slices.Reverse(times)
-		}
-		for _, t := range times {
-			g := buckets[t]
+		for _, g := range buckets {
+			t := g.at
 			var v float64
 			switch aws.ToString(ms.Stat) {
 			case "Average":
