@@ -136,18 +136,18 @@ type campaign struct {
 	hcCfg     healthcheck.Config
 	sandboxes []*sandbox // the health check's Lambda sandboxes (schedule.go)
 	realism   sim.Realism
-	evalTimes []time.Time // every evaluation, for the evaluation-gap invariant
-	latency   bool        // Step Functions transitions and step cold starts take time
+	evalTimes []time.Time     // every evaluation, for the evaluation-gap invariant
+	latency   bool            // Step Functions transitions and step cold starts take time
 	cons      sim.Consistency // the run's consistency model (eventual_consistency)
-	machine  *asl.Machine
-	resource map[string]string      // Task state -> the Lambda its Resource names
-	lambdas  map[string]*stepLambda // by statemachine.Task.Lambda
-	queue    []sim.Execution        // started, not yet run
-	execs    []execRecord
-	defaults sim.Timings
-	heal     time.Time // every fault ends
-	end      time.Time // the run ends (the heal plus Settle)
-	recovery recoveryWatch
+	machine   *asl.Machine
+	resource  map[string]string      // Task state -> the Lambda its Resource names
+	lambdas   map[string]*stepLambda // by statemachine.Task.Lambda
+	queue     []sim.Execution        // started, not yet run
+	execs     []execRecord
+	defaults  sim.Timings
+	heal      time.Time // every fault ends
+	end       time.Time // the run ends (the heal plus Settle)
+	recovery  recoveryWatch
 
 	// What the fault kinds set.
 	crash            *crashPlan

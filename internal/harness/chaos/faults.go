@@ -34,21 +34,21 @@ const (
 
 	// AWS as its documentation describes it (issue 11). Per-run kinds (perRun > 0) are
 	// switched on at the start for the whole run; the others are injected like any fault.
-	FaultEventual       = "eventual_consistency"     // per run: sim.DefaultConsistency (stale EC2 and Step Functions reads, NotFound for new instances, stuck attaches, CloudWatch tail)
-	FaultLateTicks      = "late_ticks"               // per run: rate(1 minute) ticks spaced 8 to 71 s (sim.Realism.Ticks)
-	FaultLatency        = "sfn_lambda_latency"       // per run: state transitions and step cold starts take time
-	FaultGuestDelay     = "guest_config_delay"       // per run: a moved ENI serves only once the guest configured it (1-3 s, tail 20 s)
-	FaultIMDSLag        = "imds_lag"                 // per run: a new holder's agent learns it holds the ENI up to 30 s late
-	FaultListLag        = "list_executions_lag"      // Step Functions reads of the health check up to a minute stale
-	FaultEC2Stale       = "ec2_stale_after_mutation" // EC2 and Auto Scaling reads up to 20 s stale, half of them
-	FaultNotFound       = "instance_not_found"       // DescribeInstances answers NotFound for an instance that exists
-	FaultQueryError     = "metric_query_error"       // GetMetricData queries answer InternalError with no data
-	FaultQueryPartial   = "metric_query_partial"     // GetMetricData queries answer PartialData
-	FaultProtectFails   = "protect_fails"            // SetInstanceProtection fails
-	FaultCWTail         = "cw_visibility_tail"       // a third of the datapoints become visible up to 20 s late
-	FaultLifecycleHook  = "lifecycle_hook"           // a Terminating:Wait hook holds instances the group terminates
-	FaultAttachStuck    = "attach_stuck"             // attachments stay "attaching" up to a minute, half of them
-	FaultClockSkew      = "clock_skew"               // an agent's clock is 5 to 35 s off, either way
+	FaultEventual      = "eventual_consistency"     // per run: sim.DefaultConsistency (stale EC2 and Step Functions reads, NotFound for new instances, stuck attaches, CloudWatch tail)
+	FaultLateTicks     = "late_ticks"               // per run: rate(1 minute) ticks spaced 8 to 71 s (sim.Realism.Ticks)
+	FaultLatency       = "sfn_lambda_latency"       // per run: state transitions and step cold starts take time
+	FaultGuestDelay    = "guest_config_delay"       // per run: a moved ENI serves only once the guest configured it (1-3 s, tail 20 s)
+	FaultIMDSLag       = "imds_lag"                 // per run: a new holder's agent learns it holds the ENI up to 30 s late
+	FaultListLag       = "list_executions_lag"      // Step Functions reads of the health check up to a minute stale
+	FaultEC2Stale      = "ec2_stale_after_mutation" // EC2 and Auto Scaling reads up to 20 s stale, half of them
+	FaultNotFound      = "instance_not_found"       // DescribeInstances answers NotFound for an instance that exists
+	FaultQueryError    = "metric_query_error"       // GetMetricData queries answer InternalError with no data
+	FaultQueryPartial  = "metric_query_partial"     // GetMetricData queries answer PartialData
+	FaultProtectFails  = "protect_fails"            // SetInstanceProtection fails
+	FaultCWTail        = "cw_visibility_tail"       // a third of the datapoints become visible up to 20 s late
+	FaultLifecycleHook = "lifecycle_hook"           // a Terminating:Wait hook holds instances the group terminates
+	FaultAttachStuck   = "attach_stuck"             // attachments stay "attaching" up to a minute, half of them
+	FaultClockSkew     = "clock_skew"               // an agent's clock is 5 to 35 s off, either way
 )
 
 // target says which coordinator a fault kind hits.

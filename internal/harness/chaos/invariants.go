@@ -75,10 +75,10 @@ func (w *world) knowsItHolds(id string) bool {
 type recoveryWatch struct {
 	// holder-gap: since when the ENI has had no holder while a healthy standby existed,
 	// and whether KeepCoordinatorNode was set meanwhile (then nothing may act).
-	gapStart     time.Time
-	gapKeep      bool
-	gapViolated  bool
-	hostHealthy  map[string]time.Time // per host: healthy (running, up, reporting) since
+	gapStart    time.Time
+	gapKeep     bool
+	gapViolated bool
+	hostHealthy map[string]time.Time // per host: healthy (running, up, reporting) since
 
 	lastFault     time.Time
 	healthySince  *time.Time
