@@ -15,6 +15,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/coldstart"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
@@ -75,21 +76,27 @@ type Model struct {
 
 // BenchReport is out/bench/report.json.
 type BenchReport struct {
-	GeneratedAt time.Time                  `json:"generated_at"`
-	Machine     string                     `json:"machine"`
-	Load        LoadNote                   `json:"machine_load"`
-	Settings    report.Settings            `json:"settings"`
-	FloorS      float64                    `json:"floor_s"`
-	FloorNote   string                     `json:"floor_note"`
-	Scenarios   []BenchScenario            `json:"scenarios"`
-	AllFast     BenchScenario              `json:"all_hot_standby_scenarios"`
-	Model       Model                      `json:"model"`
-	Agent       *AgentFootprint            `json:"agent,omitempty"`
-	Binaries    []BinarySize               `json:"binaries"`
-	ColdStarts  map[string]coldstart.Stats `json:"cold_starts_ms"`
-	Cost        *Cost                      `json:"cost,omitempty"`
-	Errors      []string                   `json:"errors,omitempty"`
-	WallSeconds float64                    `json:"wall_s"`
+	GeneratedAt time.Time       `json:"generated_at"`
+	Machine     string          `json:"machine"`
+	Load        LoadNote        `json:"machine_load"`
+	Settings    report.Settings `json:"settings"`
+	FloorS      float64         `json:"floor_s"`
+	FloorNote   string          `json:"floor_note"`
+	Scenarios   []BenchScenario `json:"scenarios"`
+	AllFast     BenchScenario   `json:"all_hot_standby_scenarios"`
+	Model       Model           `json:"model"`
+	// The same scenarios and seeds under the unkind model (sim.DefaultConsistency and
+	// sim.DefaultRealism), beside today's.
+	RealisticScenarios []BenchScenario            `json:"realistic_scenarios"`
+	RealisticAllFast   BenchScenario              `json:"realistic_all_hot_standby_scenarios"`
+	RealisticModel     Model                      `json:"realistic_model"`
+	RealismParams      []string                   `json:"realistic_model_parameters"`
+	Agent              *AgentFootprint            `json:"agent,omitempty"`
+	Binaries           []BinarySize               `json:"binaries"`
+	ColdStarts         map[string]coldstart.Stats `json:"cold_starts_ms"`
+	Cost               *Cost                      `json:"cost,omitempty"`
+	Errors             []string                   `json:"errors,omitempty"`
+	WallSeconds        float64                    `json:"wall_s"`
 	// Runs are the individual runs (without the health check's running commentary).
 	Runs []report.Scenario `json:"runs"`
 }
@@ -145,55 +152,12 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	// 1. Failover timings, on simulated time: the same seeds give the same figures on
 	// any machine, busy or idle.
 	say("bench: %d failover scenarios x %d runs on simulated time, %d at a time", len(scs), runs, par)
-	type job struct {
-		sc  Scenario
-		run int
-	}
-	results := map[string][]report.Scenario{}
-	transitions := 0
-	var rmu sync.Mutex
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	for i := 0; i < par; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				seed := runSeed(j.sc.Name, j.run)
-				res, stats := runScenario(ctx, j.sc, runOptions{Settings: st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, st.Schedule)})
-				rmu.Lock()
-				results[j.sc.Name] = append(results[j.sc.Name], res)
-				if j.sc.Name == "process-exit" && stats.transitions > 0 {
-					transitions = stats.transitions
-				}
-				n := len(results[j.sc.Name])
-				rmu.Unlock()
-				line := fmt.Sprintf("  %-20s run %2d/%d: ", j.sc.Name, n, runs)
-				if res.OK {
-					line += fmt.Sprintf("detect %5.1fs  attached %5.1fs  serving %5.1fs  (seed %d, %.2fs wall)", val(res.DetectS), val(res.ENIAttachedS), val(res.ServingS), seed, res.WallSeconds)
-				} else {
-					line += "MISBEHAVED: " + strings.Join(res.Violations, "; ")
-				}
-				say("%s", line)
-			}
-		}()
-	}
-	for r := 0; r < runs && ctx.Err() == nil; r++ {
-		for _, sc := range scs {
-			select {
-			case jobs <- job{sc, r}:
-			case <-ctx.Done():
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
+	results, transitions := benchRuns(ctx, scs, runs, par, st, false, say)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var fast []report.Scenario
 	for _, sc := range scs {
-		sort.SliceStable(results[sc.Name], func(i, j int) bool { return results[sc.Name][i].Seed < results[sc.Name][j].Seed })
 		for _, r := range results[sc.Name] {
 			r.Observed = nil
 			rep.Runs = append(rep.Runs, r)
@@ -205,6 +169,22 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		}
 	}
 	rep.AllFast = benchScenario("all hot-standby failovers", fast, st)
+
+	// 1b. The same scenarios and seeds under the unkind model.
+	say("bench: the same runs under the unkind model (%s)", sim.DefaultRealism())
+	rres, _ := benchRuns(ctx, scs, runs, par, st, true, say)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var rfast []report.Scenario
+	for _, sc := range scs {
+		rep.RealisticScenarios = append(rep.RealisticScenarios, benchScenario(sc.Name, rres[sc.Name], st))
+		if sc.HACount == 0 {
+			rfast = append(rfast, rres[sc.Name]...)
+		}
+	}
+	rep.RealisticAllFast = benchScenario("all hot-standby failovers (unkind model)", rfast, st)
+	rep.RealismParams = []string{"account: " + sim.DefaultConsistency().String(), "around it: " + sim.DefaultRealism().String()}
 
 	// 2. Lambda cold starts (init time of the real bootstrap, built for this machine).
 	for _, name := range Lambdas {
@@ -222,8 +202,9 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		rep.ColdStarts[name] = s
 	}
 
-	// 3. The production model.
+	// 3. The production model, today's and the unkind one.
 	rep.Model = model(rep.AllFast, st)
+	rep.RealisticModel = realisticModel(rep.RealisticAllFast, st)
 
 	// 4. The agent's footprint.
 	say("bench: agent CPU and RSS over %ds of wall time", o.AgentSeconds)
@@ -327,6 +308,76 @@ func model(all BenchScenario, st Settings) Model {
 		ServingP99: round3(all.Serving.P99 + cs),
 		ServingP50: round3(all.Serving.P50 + cs),
 		ColdStartS: round3(cs),
+	}
+}
+
+// benchRuns runs every scenario runs times on simulated time, par at a time, each run
+// with its own seed and the fault at a seeded phase of the schedule; realistic runs
+// them under the unkind model. It returns the runs by scenario, in seed order, and the
+// state transitions of one process-exit failover.
+func benchRuns(ctx context.Context, scs []Scenario, runs, par int, st Settings, realistic bool, say func(string, ...any)) (map[string][]report.Scenario, int) {
+	type job struct {
+		sc  Scenario
+		run int
+	}
+	results := map[string][]report.Scenario{}
+	transitions := 0
+	var rmu sync.Mutex
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for i := 0; i < par; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				seed := runSeed(j.sc.Name, j.run)
+				res, stats := runScenario(ctx, j.sc, runOptions{Settings: st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, st.Schedule), Realistic: realistic})
+				rmu.Lock()
+				results[j.sc.Name] = append(results[j.sc.Name], res)
+				if j.sc.Name == "process-exit" && stats.transitions > 0 {
+					transitions = stats.transitions
+				}
+				n := len(results[j.sc.Name])
+				rmu.Unlock()
+				line := fmt.Sprintf("  %-20s run %2d/%d: ", j.sc.Name, n, runs)
+				if realistic {
+					line = fmt.Sprintf("  %-20s unkind run %2d/%d: ", j.sc.Name, n, runs)
+				}
+				if res.OK {
+					line += fmt.Sprintf("detect %5.1fs  attached %5.1fs  serving %5.1fs  (seed %d, %.2fs wall)", val(res.DetectS), val(res.ENIAttachedS), val(res.ServingS), seed, res.WallSeconds)
+				} else {
+					line += "MISBEHAVED: " + strings.Join(res.Violations, "; ")
+				}
+				say("%s", line)
+			}
+		}()
+	}
+	for r := 0; r < runs && ctx.Err() == nil; r++ {
+		for _, sc := range scs {
+			select {
+			case jobs <- job{sc, r}:
+			case <-ctx.Done():
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	for _, sc := range scs {
+		sort.SliceStable(results[sc.Name], func(i, j int) bool { return results[sc.Name][i].Seed < results[sc.Name][j].Seed })
+	}
+	return results, transitions
+}
+
+// realisticModel: fault-to-serving under the unkind model. Its runs already pay the
+// Step Functions transitions, the step Lambdas' cold starts (drawn), the guest OS
+// configuring the moved ENI, late ticks and eventually consistent reads, so nothing is
+// added on top.
+func realisticModel(all BenchScenario, st Settings) Model {
+	return Model{
+		Description: fmt.Sprintf("fault-to-serving of the same runs (seeds, fault phases) on simulated time at default settings (grace %s, check %s, probe %s, publish %s, ingestion allowance %s) under the unkind model: every term drawn in the run itself (see its parameters). Deterministic.",
+			st.Grace, st.CheckInterval, st.ProbeInterval, st.PublishInterval, st.IngestionAllow),
+		ServingP99: round3(all.Serving.P99),
+		ServingP50: round3(all.Serving.P50),
 	}
 }
 

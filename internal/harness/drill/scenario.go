@@ -102,6 +102,8 @@ type runOptions struct {
 	// the agents' and the health check's cycles at different phases.
 	FaultDelay time.Duration
 	Progress   func(format string, a ...any) // nil: quiet
+	// Realistic runs under the unkind model (clusterSpec.Realistic).
+	Realistic bool
 }
 
 // clock returns a new drill clock for one run.
@@ -155,7 +157,7 @@ func playScenario(ctx context.Context, sc Scenario, o runOptions, clk drillTime)
 		res.OK = false
 		return c, res, stats
 	}
-	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated}, clk)
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated, Realistic: o.Realistic}, clk)
 	if err != nil {
 		return fail("building the cluster: %v", err)
 	}
