@@ -448,7 +448,9 @@ func (a *Account) do(ctx context.Context, caller, service, op string, mutating b
 	a.plan = plan
 	err := fn(w)
 	a.plan = faultPlan{}
-	if err == nil && mutating {
+	if err == nil && mutating && service != "cloudwatch" && service != "sns" {
+		// Metrics and messages live outside the world that stale reads replay: a
+		// PutMetricData or a Publish needs no new snapshot.
 		a.dirty = true
 	}
 	a.commit()
