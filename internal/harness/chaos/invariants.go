@@ -178,11 +178,12 @@ func (c *campaign) checkOneAtATime() {
 	for i, a := range all {
 		for _, b := range all[i+1:] {
 			aEnd, bEnd := a.StopDate, b.StopDate
+			forever := c.clk.Now().Add(24 * time.Hour) // still running: no end yet
 			if a.Status == "RUNNING" {
-				aEnd = c.clk.Now()
+				aEnd = forever
 			}
 			if b.Status == "RUNNING" {
-				bEnd = c.clk.Now()
+				bEnd = forever
 			}
 			if a.StartDate.Before(bEnd) && b.StartDate.Before(aEnd) {
 				c.rs.violate("one-at-a-time", "executions %s (%s to %s) and %s (%s to %s) ran at the same time",
