@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -12,6 +13,7 @@ import (
 	"github.com/prestoha/coordinator-ha/infra/cfn"
 	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/permissions"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 	"github.com/prestoha/coordinator-ha/internal/teardown"
