@@ -33,7 +33,7 @@ type Config struct {
 
 // Timing bounds the steps' waits and retries. Zero fields take the defaults.
 type Timing struct {
-	PollInterval   time.Duration // between two looks at an instance or ENI (2 s)
+	PollInterval   time.Duration // between two looks at an instance or ENI (1 s: a failover waits in these steps, and the calls cost nothing)
 	LaunchWait     time.Duration // LaunchStandby waits this long for a replacement to appear (60 s)
 	DeadlineMargin time.Duration // every wait ends this long before the Lambda deadline (15 s)
 	DefaultBudget  time.Duration // budget when the context has no deadline (4 min)
@@ -58,7 +58,7 @@ type Timing struct {
 // DefaultTiming returns the production timings.
 func DefaultTiming() Timing {
 	return Timing{
-		PollInterval:   2 * time.Second,
+		PollInterval:   1 * time.Second,
 		LaunchWait:     60 * time.Second,
 		DeadlineMargin: 15 * time.Second,
 		DefaultBudget:  4 * time.Minute,
