@@ -55,7 +55,14 @@ func (s *Steps) terminate(o *op, st *events.FailoverState) error {
 	if err != nil {
 		return err
 	}
-	if fenced(state) {
+	if state == stateGone {
+		// Even a confirmed NotFound is only EC2's word: terminate it anyway (idempotent,
+		// and NotFound is accepted), so that an instance that still runs is fenced.
+		if _, err := o.terminateInstance(failed); err != nil {
+			return err
+		}
+		o.event(st, "already-terminated", fmt.Sprintf("%s is gone (EC2 answers NotFound); terminated again to be sure", failed))
+	} else if fenced(state) {
 		o.event(st, "already-terminated", fmt.Sprintf("%s is %s", failed, state))
 	} else {
 		how, err := o.terminateInstance(failed)

@@ -122,16 +122,18 @@ func protected(w *world, id string) bool {
 // runs could count as fenced (and lose the ENI without being terminated). NotFound
 // counts only once confirmed.
 func TestNotFoundIsNotFencedUntilConfirmed(t *testing.T) {
-	w := newWorld(t, worldOpts{})
-	w.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeInstances", Caller: "terminate", Kind: sim.NotFound, Times: 2})
-	st, err := w.run(events.StepTerminate, w.input())
-	must(t, err)
-	if hasEvent(st, events.StepTerminate, "already-terminated") {
-		t.Fatalf("a running instance that answered NotFound counted as terminated:\n%s", timeline(st))
-	}
-	inst, _ := w.acct.Instance(w.active)
-	if st.Terminate.Outcome != events.TerminateFenced || (inst.State != "shutting-down" && inst.State != "terminated") {
-		t.Fatalf("terminate %+v, failed instance %s", st.Terminate, inst.State)
+	for _, times := range []int{2, 0} { // NotFound twice; NotFound for every read (0: until cleared)
+		w := newWorld(t, worldOpts{})
+		w.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeInstances", Caller: "terminate", Kind: sim.NotFound, Times: times})
+		st, err := w.run(events.StepTerminate, w.input())
+		must(t, err)
+		if times > 0 && hasEvent(st, events.StepTerminate, "already-terminated") {
+			t.Fatalf("a running instance that answered NotFound twice counted as terminated:\n%s", timeline(st))
+		}
+		inst, _ := w.acct.Instance(w.active)
+		if st.Terminate.Outcome != events.TerminateFenced || (inst.State != "shutting-down" && inst.State != "terminated") {
+			t.Fatalf("NotFound x%d: terminate %+v, failed instance %s (it still runs: not fenced)\n%s", times, st.Terminate, inst.State, timeline(st))
+		}
 	}
 }
 

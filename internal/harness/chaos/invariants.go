@@ -330,6 +330,11 @@ func (c *campaign) checkFailover(r execRecord, fencedBy map[string]string, witne
 	if witnessImpaired {
 		return
 	}
+	if ev := in.Evidence; ev != nil && len(ev.Witnesses) == 0 && in.Verdict == events.VerdictFailed {
+		// No standby was there to witness (the others were down, starting or not yet
+		// replaced): the design's table fails over a silent coordinator then.
+		return
+	}
 	kinds := make([]string, 0, len(h.faults))
 	for k := range h.faults {
 		kinds = append(kinds, k)

@@ -13,9 +13,13 @@ type sandbox struct {
 	busyUntil time.Time
 }
 
-// maxSandboxes is the health check's reserved concurrency
-// (infra/controlplane.HealthCheckReservedConcurrency; not imported: no CDK here).
-const maxSandboxes = 3
+// maxSandboxes bounds the health check's concurrent sandboxes. The stack reserves none by
+// default (LambdaConcurrency=unreserved), which the campaign plays: duplicated and
+// overlapping deliveries each get a sandbox. With LambdaConcurrency=reserved the stack
+// reserves 3 (infra/controlplane.HealthCheckReservedConcurrency), enough for the ticks
+// of one LoopSpan; a duplicated delivery can then take the sandbox of the next tick
+// (a known limit of that option, in the README).
+const maxSandboxes = 16
 
 // scheduleTicks plays EventBridge's rate(1 minute): punctual ticks, or (late_ticks) the
 // Realism model's ticks, spaced 8 to 71 s. Each tick is one invocation of the health
