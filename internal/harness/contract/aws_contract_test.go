@@ -385,6 +385,16 @@ func TestCloudWatchHealthSignalContract(t *testing.T) {
 		}
 		all = append(all, out.MetricDataResults...)
 	}
+	// Every query carries its own StatusCode; a complete answer passes signal.CheckStatus
+	// (which turns InternalError or PartialData into an error, never silence).
+	for _, r := range all {
+		if r.StatusCode != cwtypes.StatusCodeComplete {
+			t.Errorf("query %s: StatusCode %q, want Complete", aws.ToString(r.Id), r.StatusCode)
+		}
+	}
+	if err := signal.CheckStatus(all); err != nil {
+		t.Errorf("signal.CheckStatus of moto's complete answer: %v", err)
+	}
 	reports, err := signal.Parse(ids, all)
 	if err != nil {
 		t.Fatalf("signal.Parse of moto's answer: %v", err)
