@@ -10,6 +10,16 @@
 //	LaunchStandby  bring the pool back to HACoordinatorsCount and tag newcomers standby.
 //	Notify         one SNS message per execution with the outcome and the timeline.
 //
+// AWS is eventually consistent and the steps are written for it (issue 11): AttachENI
+// waits out reads that do not yet show the fence Terminate confirmed, and an attachment
+// that does not show yet, within its budget; InvalidInstanceID.NotFound counts as gone
+// only when every read for Timing.GoneConfirm says so, and such an instance is
+// terminated anyway; an instance a Terminating:Wait lifecycle hook keeps running is
+// terminated through EC2 after Timing.HookWait; the next active is protected from
+// scale-in before it gets the ENI (a protection that keeps failing does not keep the
+// cluster without a coordinator: it is repaired on the next sight); a standby health
+// read whose query did not complete is read again.
+//
 // Every step validates the document, does its work, fills its result field, appends
 // timeline entries and returns the whole document, so the execution's output in the
 // Step Functions console is the failover's history. Every step is idempotent: re-run

@@ -43,6 +43,11 @@
 //     from the dashboard and its alarms on the Verdict metric, which every evaluation
 //     publishes.
 //
+// A GetMetricData query whose own StatusCode is not Complete (InternalError, PartialData)
+// makes the evaluation fail: it is never read as silence (signal.CheckStatus). The holder
+// of the ENI is kept protected from scale-in: its protection is looked at when the holder
+// changes and every minute, and repaired when missing (protect.go).
+//
 // Every evaluation ends with one PutMetricData (Verdict with Cluster only for the active
 // coordinator or UNATTACHED, so an alarm survives a failover; Verdict per member with
 // InstanceId; HealthyStandbys; FailoversStarted; CircuitBreakerOpen; FailoverBlocked)
