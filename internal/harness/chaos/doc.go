@@ -44,10 +44,12 @@
 //   - settled-attachment and recovery: at the end the ENI is attached to a running,
 //     healthy coordinator, healthy for good within RecoveryBound of the last fault
 //     (not required when the circuit breaker held a failover back: that is its job);
-//   - single-failover: no execution fences or attaches for a failed instance after one
-//     has fenced it (the health check's next attempt after an execution that ended
-//     unfenced is allowed: holding it back would leave the cluster without a
-//     coordinator; an attempt that finds the ENI moved ends SUPERSEDED and acts on nothing);
+//   - single-failover: exactly one execution acts per failure: one fences the failed
+//     instance (asks for its termination or forces the ENI off it) and one moves the ENI.
+//     The health check's next attempt after one that ended without finishing (a step
+//     crashed after the fence) is allowed to complete the job, fencing nothing again and
+//     attaching once: holding it back would leave the cluster without a coordinator; an
+//     attempt that finds the ENI moved ends SUPERSEDED and acts on nothing;
 //   - false-failover: no failover of a coordinator whose Presto never failed, unless the
 //     run also impaired the witnesses (partition, silence, several dead agents, AWS
 //     faults, a pool of one);

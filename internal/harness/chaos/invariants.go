@@ -311,15 +311,30 @@ func (c *campaign) checkFailover(r execRecord, fencedBy map[string]string, witne
 	if f == "" {
 		return
 	}
-	// A later attempt that finds the ENI moved (SUPERSEDED: possible when the health
-	// check read a stale listing or a stale holder) acts on nothing; one that fences or
-	// attaches again is a second failover.
-	again := rr.Doc.Attach != nil || (rr.Doc.Terminate != nil && rr.Doc.Terminate.Outcome == events.TerminateFenced)
-	if prev, ok := fencedBy[f]; ok && again {
-		c.rs.violate("single-failover", "a second failover for %s (%s) after %s had fenced it", f, r.exec.Name, prev)
+	// Exactly one execution acts per failure: one fences the failed instance (asks for its
+	// termination or forces the ENI off it) and one moves the ENI to a standby. A later
+	// attempt that finds the ENI moved (SUPERSEDED, after a stale read) acts on nothing;
+	// one that completes what an earlier attempt left undone (it fenced, then a step
+	// crashed before the attach) fences nothing again and attaches once: that is the
+	// retry the cluster needs. Fencing again, or attaching again after an attach, is a
+	// second failover.
+	fenced, attached := false, rr.Doc.Attach != nil && rr.Doc.Attach.Outcome == events.AttachAttached
+	for _, e := range rr.Doc.Timeline {
+		if e.Step == events.StepTerminate && (e.Event == "terminate-requested" || e.Event == "force-detach-requested") {
+			fenced = true
+		}
 	}
-	if t := rr.Doc.Terminate; t != nil && t.Outcome == events.TerminateFenced {
+	if prev, ok := fencedBy[f]; ok && fenced {
+		c.rs.violate("single-failover", "a second failover for %s (%s) fenced it again after %s had fenced it", f, r.exec.Name, prev)
+	}
+	if prev, ok := fencedBy["attached/"+f]; ok && attached {
+		c.rs.violate("single-failover", "a second failover for %s (%s) moved the ENI again after %s had moved it", f, r.exec.Name, prev)
+	}
+	if fenced {
 		fencedBy[f] = r.exec.Name
+	}
+	if attached {
+		fencedBy["attached/"+f] = r.exec.Name
 	}
 	h := c.w.hostOf(f)
 	for name := range h.faults {
