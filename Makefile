@@ -150,9 +150,9 @@ demo-trino: deps tools ## Run the real-Trino drill (five scenarios, real process
 bench: deps tools build ## Failover timings on simulated time (deterministic), cold starts, agent footprint, binary sizes and cost; writes out/bench/.
 	$(GO) run ./drill bench $(BENCH_FLAGS)
 
-CHAOS_RUNS ?= 2000
+CHAOS_RUNS ?= 9000
 CHAOS_CRASH_RUNS ?= 1000
-chaos: ## Run the randomized fault campaign (2000 mixed + 1000 crash-focused runs); writes out/chaos/report.json; fails on any violation.
+chaos: ## Run the randomized fault campaign (9000 mixed + 1000 crash-focused runs); writes out/chaos/report.json; fails on any violation.
 	$(GO) run ./drill chaos -runs $(CHAOS_RUNS) -crash-runs $(CHAOS_CRASH_RUNS) -out out/chaos/report.json
 
 FUZZTIME ?= 10s

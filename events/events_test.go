@@ -197,3 +197,21 @@ func TestAttemptName(t *testing.T) {
 		t.Fatalf("AttemptName of an 80-character name = %q (%d characters)", got, len(got))
 	}
 }
+
+func TestLeaseName(t *testing.T) {
+	name := LeaseName("prod", 42)
+	if name != "prod-failover-000042" {
+		t.Fatalf("LeaseName = %q", name)
+	}
+	if g, ok := ParseLeaseName("prod", name); !ok || g != 42 {
+		t.Fatalf("ParseLeaseName(%q) = %d, %v", name, g, ok)
+	}
+	for _, bad := range []string{"prod-i-0123456789abcdef0", "prod-failover-", "prod-failover-00x1", "other-failover-000001", "prod-failover-000000", "prod-failover-1234567890"} {
+		if g, ok := ParseLeaseName("prod", bad); ok {
+			t.Errorf("ParseLeaseName(%q) = %d, want not a lease name", bad, g)
+		}
+	}
+	if !validExecutionName(LeaseName("a-forty-character-cluster-name-123456789", 999999999)) {
+		t.Errorf("a lease name of the longest cluster is not a valid execution name")
+	}
+}

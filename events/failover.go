@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,9 @@ type FailoverState struct {
 	Reason           string    `json:"reason"`
 	Evidence         *Evidence `json:"evidence,omitempty"`
 	DetectedAt       time.Time `json:"detectedAt"`
+	// Lease is the cluster-wide failover lease this execution holds (see LeaseName); set
+	// by whoever started the execution through the lease protocol.
+	Lease *Lease `json:"lease,omitempty"`
 
 	Terminate *TerminateResult `json:"terminate,omitempty"`
 	Attach    *AttachResult    `json:"attach,omitempty"`
@@ -191,6 +195,9 @@ func (s *FailoverState) Validate() error {
 	}
 	errs.check(s.FailedInstanceID == "" || ValidInstanceID(s.FailedInstanceID), fmt.Sprintf("failedInstanceId %q is not an instance id (i-...)", s.FailedInstanceID))
 	errs.require(!s.DetectedAt.IsZero(), "detectedAt")
+	if s.Lease != nil {
+		errs.check(s.Lease.Generation > 0, fmt.Sprintf("lease generation %d: must be at least 1", s.Lease.Generation))
+	}
 	return errs.err("failover state")
 }
 
@@ -206,6 +213,44 @@ func DecodeFailoverState(data []byte) (*FailoverState, error) {
 // AddEvent appends a timeline entry.
 func (s *FailoverState) AddEvent(step, event string, at time.Time, detail string) {
 	s.Timeline = append(s.Timeline, TimelineEntry{Step: step, Event: event, At: at.UTC(), Detail: detail})
+}
+
+// Lease is the cluster's failover lease an execution holds: its generation (the number
+// in its name, LeaseName) and a token unique to the starter, so that two starters never
+// send the same input (StartExecution returns an existing RUNNING execution instead of
+// failing when name and input are both the same).
+type Lease struct {
+	Generation int    `json:"generation"`
+	Holder     string `json:"holder"` // who took it: "healthcheck/<token>", "manual/<who>"
+}
+
+// LeasePrefix is the part of every failover execution name before the generation.
+func LeasePrefix(cluster string) string { return cluster + "-failover-" }
+
+// LeaseName is the name of the execution that holds generation gen of the cluster's
+// failover lease: "<cluster>-failover-<gen, 6 digits>". Step Functions refuses a second
+// execution with a name already used on the state machine (ExecutionAlreadyExists, for
+// 90 days after it ended), atomically and not eventually: taking generation gen is a
+// conditional create. internal/healthcheck (lease.go) takes gen only after seeing gen-1
+// ended, so at most one execution of a cluster runs at a time.
+func LeaseName(cluster string, gen int) string {
+	return fmt.Sprintf("%s%06d", LeasePrefix(cluster), gen)
+}
+
+// ParseLeaseName returns the generation of a lease name of cluster, or false.
+func ParseLeaseName(cluster, name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, LeasePrefix(cluster))
+	if !ok || rest == "" || len(rest) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, r := range rest {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n, n > 0
 }
 
 // AttemptName is the name of the attempt-th execution for one failure (attempt 1 is

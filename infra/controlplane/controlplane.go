@@ -23,10 +23,18 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/teardown"
 )
 
-// HealthCheckTimeoutSeconds is the health check's Lambda timeout: one invocation per
-// minute evaluates every CheckIntervalSeconds and stops before its deadline, so the
-// next tick's invocation starts as this one ends (reserved concurrency 1).
-const HealthCheckTimeoutSeconds = 70
+// HealthCheckTimeoutSeconds is the health check's Lambda timeout: each invocation
+// evaluates every CheckIntervalSeconds for healthcheck.LoopSpan (80 s: longer than any
+// reported spacing of rate(1 minute) ticks) and stops before its deadline, so
+// consecutive invocations overlap and no evaluation gap exceeds one check interval
+// (internal/healthcheck, package doc).
+const HealthCheckTimeoutSeconds = 100
+
+// HealthCheckReservedConcurrency: up to three ticks fall within one LoopSpan (one per
+// minute slot, each anywhere in its minute), so three invocations may run at once; a
+// throttled tick would start late and leave a gap. Overlapping evaluators are safe: a
+// failover starts only by taking the cluster's failover lease.
+const HealthCheckReservedConcurrency = 3
 
 // StepReservedConcurrency is the reserved concurrency of each failover step Lambda
 // (the health check has 1): the steps run one at a time, so 2 leaves room for one
@@ -175,7 +183,7 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 		arns = append(arns, c.Functions[name].FunctionArn())
 	}
 	c.StateMachine = awsstepfunctions.NewStateMachine(c.Construct, jsii.String("Failover"), &awsstepfunctions.StateMachineProps{
-		Comment:                 jsii.String("Coordinator failover of " + p.Cluster + ": one execution per failover, named <cluster>-<failed instance id>"),
+		Comment:                 jsii.String("Coordinator failover of " + p.Cluster + ": one execution per failover, named <cluster>-failover-<generation> (the failover lease)"),
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(p.Definition)),
 		DefinitionSubstitutions: &subs,
@@ -276,7 +284,7 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	}
 	if len(permissions.ByScope(acts)[permissions.Execution]) > 0 {
 		cfn.Suppress(role, cfn.Suppression{ID: "AwsSolutions-IAM5",
-			Reason:    "Executions of the failover state machine are named at start (<cluster>-<failed instance id>); the wildcard covers this state machine's executions only.",
+			Reason:    "Executions of the failover state machine are named at start (<cluster>-failover-<generation>, the failover lease); the wildcard covers this state machine's executions only.",
 			AppliesTo: []string{"/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<.*>:\\*$/g"}})
 	}
 	environment := map[string]*string{}
@@ -307,7 +315,7 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	var retries *float64
 	var maxAge awscdk.Duration
 	if name == permissions.Healthcheck {
-		reserved = jsii.Number(1)
+		reserved = jsii.Number(HealthCheckReservedConcurrency)
 		retries, maxAge = jsii.Number(0), awscdk.Duration_Seconds(jsii.Number(60))
 	}
 	if name == permissions.Teardown {

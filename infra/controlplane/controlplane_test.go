@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -13,6 +14,7 @@ import (
 	"github.com/prestoha/coordinator-ha/infra/cfn"
 	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 	"github.com/prestoha/coordinator-ha/internal/permissions"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 	"github.com/prestoha/coordinator-ha/internal/teardown"
@@ -56,9 +58,9 @@ func TestLambdas(t *testing.T) {
 				config.EnvHACount: "2", config.EnvTopicARN: assertions.Match_AnyValue()})},
 		})
 	})
-	cdktest.Check(t, "health check: 70 s, one at a time, state machine and guards in its env", func() {
+	cdktest.Check(t, "health check: 100 s, overlapping loops (3), state machine and guards in its env", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-			"Timeout": HealthCheckTimeoutSeconds, "ReservedConcurrentExecutions": 1,
+			"Timeout": HealthCheckTimeoutSeconds, "ReservedConcurrentExecutions": HealthCheckReservedConcurrency,
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 				config.EnvStateMachineARN: map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^ControlPlaneFailover"))},
 				config.EnvKeepCoordinator: "no", config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10"})},
@@ -326,7 +328,15 @@ func TestEC2MutationsNeedGroupMembership(t *testing.T) {
 			t.Errorf("no statement grants %s", want)
 		}
 	}
-	if seen["ec2:TerminateInstances instance"] {
-		t.Error("ec2:TerminateInstances is granted: instances are terminated through their group only")
+	if seen["ec2:TerminateInstances eni"] || !seen["ec2:TerminateInstances instance"] {
+		t.Error("ec2:TerminateInstances (the fence's fallback) must be granted on the group's instances only")
+	}
+}
+
+// The health check's timeout covers its loop (healthcheck.LoopSpan), the deadline margin
+// and one last evaluation, so the loop, not Lambda, ends each invocation.
+func TestHealthCheckTimeoutCoversTheLoop(t *testing.T) {
+	if got, need := time.Duration(HealthCheckTimeoutSeconds)*time.Second, healthcheck.LoopSpan+healthcheck.DeadlineMargin+10*time.Second; got < need {
+		t.Fatalf("timeout %s, the loop needs %s", got, need)
 	}
 }

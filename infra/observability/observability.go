@@ -93,7 +93,7 @@ func New(scope constructs.Construct, id string, p *Props) *Observability {
 	o.Dashboard.AddWidgets(
 		awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{Width: jsii.Number(24), Height: jsii.Number(2), Markdown: jsii.String(
 			"## Coordinator HA: " + p.Cluster + "\nVerdict values: " + VerdictLegend() +
-				". Each failover is one execution of the failover state machine, named `<cluster>-<failed instance id>`.")}),
+				". Each failover is one execution of the failover state machine, named `<cluster>-failover-<generation>` (the cluster's failover lease); its input names the failed instance.")}),
 	)
 	o.Dashboard.AddWidgets(
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Verdict per coordinator (maximum)"), Width: jsii.Number(12),
@@ -125,7 +125,11 @@ func New(scope constructs.Construct, id string, p *Props) *Observability {
 			}}),
 	)
 	o.Dashboard.AddWidgets(
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Health check Lambda"), Width: jsii.Number(24),
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Agent clock skew per coordinator (s, positive: behind; corrected up to 60 s)"), Width: jsii.Number(12),
+			Left: &[]awscloudwatch.IMetric{search(signal.MetricClockSkew, "Maximum")},
+			LeftAnnotations: &[]*awscloudwatch.HorizontalAnnotation{
+				{Value: jsii.Number(10), Label: jsii.String("10 s")}, {Value: jsii.Number(-10), Label: jsii.String("-10 s")}}}),
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Health check Lambda"), Width: jsii.Number(12),
 			Left: &[]awscloudwatch.IMetric{
 				p.HealthCheck.MetricInvocations(&awscloudwatch.MetricOptions{Period: minute}),
 				p.HealthCheck.MetricErrors(&awscloudwatch.MetricOptions{Period: minute}),

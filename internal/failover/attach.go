@@ -45,7 +45,6 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 	if st.Attach != nil {
 		res.Attempts = st.Attach.Attempts + 1
 	}
-	failed := st.FailedInstanceID
 
 	if st.Terminate == nil || (st.Terminate.Outcome != events.TerminateFenced && st.Terminate.Outcome != events.TerminateNoHolder) {
 		got := "no Terminate result"
@@ -56,34 +55,15 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 		return fenceNotConfirmed("refusing to attach %s: the fence is not confirmed (%s)", st.ENIID, got)
 	}
 
-	eni, err := o.describeENI(st.ENIID)
+	// Terminate confirmed the fence; reads after it may still show the old state for a
+	// while (EC2's eventual consistency). Wait until they agree, within the step's
+	// budget, rather than fail the execution on one stale read.
+	eni, attached, err := s.waitFenceVisible(o, st)
 	if err != nil {
 		return err
 	}
-	if h := eni.holder(); h != "" && eni.AttachStatus != "detaching" {
-		if h == failed {
-			o.event(st, "refused", fmt.Sprintf("%s is attached to the failed instance %s again", st.ENIID, failed))
-			return fenceNotConfirmed("refusing to attach %s: it is %s on the failed instance %s", st.ENIID, eni.AttachStatus, failed)
-		}
+	if attached {
 		return s.alreadyAttached(o, st, res, eni)
-	}
-	if !eni.available() {
-		if eni, err = o.waitENIFree(st.ENIID, ""); err != nil {
-			return err
-		}
-		if eni.holder() != "" {
-			return s.alreadyAttached(o, st, res, eni)
-		}
-	}
-	if failed != "" {
-		inst, err := o.describeInstance(failed)
-		if err != nil {
-			return err
-		}
-		if state := instanceState(inst); !fenced(state) {
-			o.event(st, "refused", fmt.Sprintf("the failed instance %s is %s", failed, state))
-			return fenceNotConfirmed("refusing to attach %s: the failed instance %s is %s, not terminated", st.ENIID, failed, state)
-		}
 	}
 
 	cands, err := s.candidates(o, st, eni)
@@ -99,6 +79,9 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 			c.Rejected = fmt.Sprintf("qualified; %s preferred (longer healthy streak or uptime)", chosen.InstanceID)
 			continue
 		}
+		// Protected from scale-in before it gets the ENI: an unprotected holder is what a
+		// scale-in may pick (the default termination policy does not spare the newest).
+		s.protectFirst(o, st, c.InstanceID)
 		attachmentID, err := s.attachTo(o, st.ENIID, c.InstanceID)
 		if err != nil {
 			var pe *PermanentError
@@ -124,6 +107,81 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 		return nil
 	}
 	return s.finishAttach(o, st, res, chosen.InstanceID, cands)
+}
+
+// protectFirst protects the chosen standby from scale-in before it gets the ENI,
+// retrying for Timing.ProtectWait. When SetInstanceProtection keeps failing the attach
+// goes ahead unprotected: a cluster without a coordinator is worse than a coordinator a
+// later scale-in could pick, and the protection is repaired whenever the holder is seen
+// (a re-run of this step, and the health check at every look: protect.go there).
+func (s *Steps) protectFirst(o *op, st *events.FailoverState, id string) {
+	start := o.now()
+	for {
+		err := o.protect(id)
+		if err == nil {
+			o.event(st, "protected", fmt.Sprintf("%s is protected from scale-in before the attach", id))
+			return
+		}
+		if _, ok := err.(*notInGroupError); ok {
+			o.event(st, "protect-skipped", fmt.Sprintf("%s is not in group %s: %v", id, s.cfg.ASGName, err))
+			return
+		}
+		if o.now().Sub(start) >= s.t.ProtectWait || o.pause("scale-in protection of "+id) != nil {
+			o.event(st, "protect-failed", fmt.Sprintf("%s could not be protected from scale-in (%v): attaching anyway; the protection is repaired when the holder is next seen", id, err))
+			return
+		}
+	}
+}
+
+// waitFenceVisible waits until the reads agree with the fence Terminate confirmed: the
+// ENI is off the failed instance and available (or already on a pool member: attached
+// is true), and the failed instance is shutting down, terminated or confirmed gone. A
+// stale read (the ENI still shown on the failed instance, the instance still shown
+// running) is waited out within the step's budget; only when the budget runs out is the
+// fence reported not confirmed.
+func (s *Steps) waitFenceVisible(o *op, st *events.FailoverState) (eniView, bool, error) {
+	failed := st.FailedInstanceID
+	waited := false
+	for {
+		eni, err := o.describeENI(st.ENIID)
+		if err != nil {
+			return eni, false, err
+		}
+		h := eni.holder()
+		var why string
+		switch {
+		case h != "" && h != failed && eni.AttachStatus != "detaching":
+			return eni, true, nil
+		case h != "" && h != failed:
+			why = fmt.Sprintf("%s is %s", st.ENIID, eni)
+		case h != "" && h == failed:
+			why = fmt.Sprintf("%s is %s on the failed instance %s", st.ENIID, eni.AttachStatus, failed)
+		case !eni.available():
+			why = fmt.Sprintf("%s is %s", st.ENIID, eni)
+		case failed == "":
+			return eni, false, nil
+		default:
+			state, err := o.instanceStateConfirmed(failed)
+			if err != nil {
+				return eni, false, err
+			}
+			if fenced(state) {
+				if waited {
+					o.event(st, "fence-visible", fmt.Sprintf("%s is available and %s is %s", st.ENIID, failed, state))
+				}
+				return eni, false, nil
+			}
+			why = fmt.Sprintf("the failed instance %s is %s", failed, state)
+		}
+		if !waited {
+			o.event(st, "fence-not-visible", why+": Terminate confirmed the fence; waiting for the reads to agree")
+			waited = true
+		}
+		if err := o.pause(why); err != nil {
+			o.event(st, "refused", "fence not confirmed: "+why)
+			return eni, false, fenceNotConfirmed("refusing to attach %s: %s (still, at the end of the step's budget)", st.ENIID, why)
+		}
+	}
 }
 
 // alreadyAttached handles a re-run after the ENI was attached: it is fine when the
@@ -152,7 +210,12 @@ func (s *Steps) finishAttach(o *op, st *events.FailoverState, res *events.Attach
 			return err
 		}
 		if eni.holder() != id {
-			return permanent("%s was to be attached to %s but is now %s", st.ENIID, id, eni)
+			// Just attached: a read that does not show it yet may be stale (eventual
+			// consistency); only one that still disagrees at the end of the budget counts.
+			if err := o.pause(fmt.Sprintf("%s to show the attachment to %s (it shows %s)", st.ENIID, id, eni)); err != nil {
+				return permanent("%s was to be attached to %s but is now %s", st.ENIID, id, eni)
+			}
+			continue
 		}
 		if eni.AttachStatus == string(ec2types.AttachmentStatusAttached) {
 			res.AttachmentID = eni.AttachmentID
@@ -170,12 +233,14 @@ func (s *Steps) finishAttach(o *op, st *events.FailoverState, res *events.Attach
 	st.Attach = res
 	o.event(st, "attached", fmt.Sprintf("%s is attached to %s (%s, device index %d)", st.ENIID, id, res.AttachmentID, res.DeviceIndex))
 
+	// Protection is repaired on every sight of the holder (a re-run, the already-attached
+	// path): idempotent, and it was set before the attach on the normal path.
 	if err := o.protect(id); err != nil {
 		if _, ok := err.(*notInGroupError); !ok {
 			return err
 		}
 		o.event(st, "protect-skipped", fmt.Sprintf("%s is not in group %s: %v", id, s.cfg.ASGName, err))
-	} else {
+	} else if cands == nil {
 		o.event(st, "protected", fmt.Sprintf("%s is protected from scale-in", id))
 	}
 	if err := o.tagRole(config.RoleActive, id); err != nil {
@@ -339,28 +404,39 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 	return cands, nil
 }
 
-// readHealth reads the candidates' self-reports with one GetMetricData call (paged).
+// readHealth reads the candidates' self-reports with one GetMetricData call (paged). A
+// query that did not complete (its own StatusCode) is not a standby without reports: the
+// read is repeated, within the step's budget.
 func (s *Steps) readHealth(o *op, cluster string, ids []string) (map[string]*signal.Reports, error) {
-	now := o.now()
-	in, err := signal.Query(cluster, s.cfg.HostRoleID, ids, now.Add(-s.t.HealthLookback), now)
-	if err != nil {
-		return nil, err
-	}
-	var results []cwtypes.MetricDataResult
 	for {
-		page, err := call(o, "reading standby health", func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) {
-			return s.d.CloudWatch.GetMetricData(ctx, in)
-		})
+		now := o.now()
+		in, err := signal.Query(cluster, s.cfg.HostRoleID, ids, now.Add(-s.t.HealthLookback), now)
 		if err != nil {
 			return nil, err
 		}
-		results = append(results, page.MetricDataResults...)
-		if aws.ToString(page.NextToken) == "" {
-			break
+		var results []cwtypes.MetricDataResult
+		for {
+			page, err := call(o, "reading standby health", func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) {
+				return s.d.CloudWatch.GetMetricData(ctx, in)
+			})
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, page.MetricDataResults...)
+			if aws.ToString(page.NextToken) == "" {
+				break
+			}
+			in.NextToken = page.NextToken
 		}
-		in.NextToken = page.NextToken
+		err = signal.CheckStatus(results)
+		if err == nil {
+			return signal.Parse(ids, results)
+		}
+		o.log.WarnContext(o.ctx, "standby health read incomplete; reading again", "error", err)
+		if perr := o.pause("a complete read of standby health (" + err.Error() + ")"); perr != nil {
+			return nil, perr
+		}
 	}
-	return signal.Parse(ids, results)
 }
 
 func summarize(cs []events.Candidate) string {

@@ -34,7 +34,7 @@ type Config struct {
 
 // Timing bounds the steps' waits and retries. Zero fields take the defaults.
 type Timing struct {
-	PollInterval   time.Duration // between two looks at an instance or ENI (2 s)
+	PollInterval   time.Duration // between two looks at an instance or ENI (1 s: a failover waits in these steps, and the calls cost nothing)
 	LaunchWait     time.Duration // LaunchStandby waits this long for a replacement to appear (60 s)
 	DeadlineMargin time.Duration // every wait ends this long before the Lambda deadline (15 s)
 	DefaultBudget  time.Duration // budget when the context has no deadline (4 min)
@@ -43,12 +43,23 @@ type Timing struct {
 	APIAttempts    int           // attempts of one AWS call on throttling/5xx (6)
 	BackoffBase    time.Duration // first backoff ceiling, doubled each attempt, full jitter (200 ms)
 	BackoffMax     time.Duration // largest backoff ceiling (5 s)
+	// GoneConfirm is how long every read must answer InvalidInstanceID.NotFound before an
+	// instance counts as gone (10 s, and at least three reads). EC2 answers NotFound for
+	// just-created ids too; a terminated instance stays describable for about an hour, so
+	// a real NotFound during a failover is rare and this wait seldom costs anything.
+	GoneConfirm time.Duration
+	// HookWait is how long an instance terminated through its group may stay running
+	// (a Terminating:Wait lifecycle hook) before it is terminated through EC2 (10 s).
+	HookWait time.Duration
+	// ProtectWait is how long AttachENI keeps trying to protect the chosen standby from
+	// scale-in before attaching it anyway (20 s).
+	ProtectWait time.Duration
 }
 
 // DefaultTiming returns the production timings.
 func DefaultTiming() Timing {
 	return Timing{
-		PollInterval:   2 * time.Second,
+		PollInterval:   1 * time.Second,
 		LaunchWait:     60 * time.Second,
 		DeadlineMargin: 15 * time.Second,
 		DefaultBudget:  4 * time.Minute,
@@ -57,6 +68,9 @@ func DefaultTiming() Timing {
 		APIAttempts:    6,
 		BackoffBase:    200 * time.Millisecond,
 		BackoffMax:     5 * time.Second,
+		GoneConfirm:    10 * time.Second,
+		HookWait:       10 * time.Second,
+		ProtectWait:    20 * time.Second,
 	}
 }
 
@@ -73,6 +87,9 @@ func (t Timing) withDefaults() Timing {
 	pick(&t.DefaultBudget, d.DefaultBudget)
 	pick(&t.HealthLookback, d.HealthLookback)
 	pick(&t.HealthMaxGap, d.HealthMaxGap)
+	pick(&t.GoneConfirm, d.GoneConfirm)
+	pick(&t.HookWait, d.HookWait)
+	pick(&t.ProtectWait, d.ProtectWait)
 	pick(&t.BackoffBase, d.BackoffBase)
 	pick(&t.BackoffMax, d.BackoffMax)
 	if t.APIAttempts <= 0 {

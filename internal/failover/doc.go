@@ -17,9 +17,20 @@
 // Authority: the steps act only on what IAM says is the cluster's. Terminate refuses, as
 // a PermanentError before any change, to fence an instance that EC2 knows and that does
 // not carry aws:autoscaling:groupName = the group (a manual execution naming an
-// outsider); it terminates through the group only, never with ec2:TerminateInstances,
-// which no step is granted. The policies allow EC2 mutations only on instances with that
-// tag, which only Auto Scaling can write, and on the coordinator ENI's exact ARN.
+// outsider); it terminates through the group, and through EC2 only as the fence's
+// fallback (a lifecycle hook holding the member, a member EC2 answers NotFound for). The
+// policies allow EC2 mutations, ec2:TerminateInstances included, only on instances with
+// that tag, which only Auto Scaling can write, and on the coordinator ENI's exact ARN.
+//
+// AWS is eventually consistent and the steps are written for it (issue 11): AttachENI
+// waits out reads that do not yet show the fence Terminate confirmed, and an attachment
+// that does not show yet, within its budget; InvalidInstanceID.NotFound counts as gone
+// only when every read for Timing.GoneConfirm says so, and such an instance is
+// terminated anyway; an instance a Terminating:Wait lifecycle hook keeps running is
+// terminated through EC2 after Timing.HookWait; the next active is protected from
+// scale-in before it gets the ENI (a protection that keeps failing does not keep the
+// cluster without a coordinator: it is repaired on the next sight); a standby health
+// read whose query did not complete is read again.
 //
 // Every step validates the document, does its work, fills its result field, appends
 // timeline entries and returns the whole document, so the execution's output in the

@@ -306,6 +306,28 @@ func (o *op) describeInstance(id string) (*ec2types.Instance, error) {
 	return nil, nil
 }
 
+// instanceStateConfirmed is the instance's state, where "gone" (EC2 answers
+// InvalidInstanceID.NotFound) counts only once confirmed: EC2 also answers NotFound for
+// ids it has only just created (eventual consistency), so an instance that still runs
+// must not count as fenced on one such answer. NotFound is confirmed when every read for
+// Timing.GoneConfirm (at least three) says so; any read that finds the instance wins.
+func (o *op) instanceStateConfirmed(id string) (string, error) {
+	inst, err := o.describeInstance(id)
+	if err != nil || inst != nil {
+		return instanceState(inst), err
+	}
+	first := o.now()
+	for reads := 1; reads < 3 || o.now().Sub(first) < o.s.t.GoneConfirm; reads++ {
+		if err := o.pause(fmt.Sprintf("%s to be confirmed gone (EC2 answers NotFound)", id)); err != nil {
+			return "", err
+		}
+		if inst, err = o.describeInstance(id); err != nil || inst != nil {
+			return instanceState(inst), err
+		}
+	}
+	return stateGone, nil
+}
+
 func instanceState(inst *ec2types.Instance) string {
 	if inst == nil {
 		return stateGone

@@ -477,8 +477,10 @@ func TestFailedInstanceAlreadyGone(t *testing.T) {
 			if st.Terminate.Outcome != events.TerminateFenced || st.Terminate.InstanceState != gone.state || !hasEvent(st, events.StepTerminate, "already-terminated") {
 				t.Fatalf("terminate %+v\n%s", st.Terminate, timeline(st))
 			}
-			if w.calls("terminate", "TerminateInstanceInAutoScalingGroup", false)+w.calls("terminate", "TerminateInstances", false) != 0 {
-				t.Error("terminated again")
+			// A describable terminated instance is left alone; one EC2 no longer knows is
+			// terminated again (NotFound is only EC2's word: issue 11, problem 6).
+			if n := w.calls("terminate", "TerminateInstanceInAutoScalingGroup", false) + w.calls("terminate", "TerminateInstances", false); (n != 0) != (gone.state == stateGone) {
+				t.Errorf("%d terminate calls", n)
 			}
 			st, err = w.run(events.StepAttachENI, st)
 			must(t, err)

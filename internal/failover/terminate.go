@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -53,13 +54,20 @@ func (s *Steps) terminate(o *op, st *events.FailoverState) error {
 		return nil
 	}
 
-	// 1. Terminate the failed instance (idempotent) and confirm it is going away.
-	inst, err := o.describeInstance(failed)
+	// 1. Terminate the failed instance (idempotent) and confirm it is going away. NotFound
+	// counts as gone only when confirmed (instanceStateConfirmed).
+	state, err := o.instanceStateConfirmed(failed)
 	if err != nil {
 		return err
 	}
-	state := instanceState(inst)
-	if fenced(state) {
+	if state == stateGone {
+		// Even a confirmed NotFound is only EC2's word: terminate it anyway (idempotent,
+		// and NotFound is accepted), so that an instance that still runs is fenced.
+		if _, err := o.terminateInstance(failed); err != nil {
+			return err
+		}
+		o.event(st, "already-terminated", fmt.Sprintf("%s is gone (EC2 answers NotFound); terminated again to be sure", failed))
+	} else if fenced(state) {
 		o.event(st, "already-terminated", fmt.Sprintf("%s is %s", failed, state))
 	} else {
 		how, err := o.terminateInstance(failed)
@@ -67,7 +75,7 @@ func (s *Steps) terminate(o *op, st *events.FailoverState) error {
 			return err
 		}
 		o.event(st, "terminate-requested", fmt.Sprintf("%s was %s; terminated %s", failed, state, how))
-		if state, err = o.waitInstanceFenced(failed); err != nil {
+		if state, err = o.waitInstanceFenced(st, failed, strings.HasPrefix(how, "through Auto Scaling")); err != nil {
 			return err
 		}
 		o.event(st, "instance-"+state, fmt.Sprintf("%s is %s", failed, state))
@@ -165,10 +173,30 @@ func (o *op) terminateInstance(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if state := instanceState(inst); !fenced(state) {
+	state := instanceState(inst)
+	if state == stateGone {
+		// NotFound is only EC2's word (an instance it has only just created answers
+		// NotFound too): terminate it through EC2 anyway. IAM allows that only on
+		// instances Auto Scaling launched for this group, so this fences no outsider.
+		return "through EC2 (EC2 answers NotFound)", o.terminateThroughEC2(id)
+	}
+	if !fenced(state) {
 		return "", permanent("%s is %s and not a member of Auto Scaling group %s: not terminating it", id, state, o.s.cfg.ASGName)
 	}
 	return "already by its group (it left " + o.s.cfg.ASGName + ")", nil
+}
+
+// terminateThroughEC2 terminates a member of the group through EC2 (a NotFound is
+// accepted). The policy allows ec2:TerminateInstances only on instances tagged
+// aws:autoscaling:groupName = the group, a tag only Auto Scaling writes.
+func (o *op) terminateThroughEC2(id string) error {
+	_, err := call(o, "terminating "+id+" through EC2", func(ctx context.Context) (*ec2.TerminateInstancesOutput, error) {
+		return o.s.d.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+	})
+	if err != nil && !awserr.IsNotFound(err) {
+		return err
+	}
+	return nil
 }
 
 func (o *op) inGroup(id string) (bool, error) {
@@ -179,15 +207,30 @@ func (o *op) inGroup(id string) (bool, error) {
 	return slices.ContainsFunc(g.Instances, func(i asgInstance) bool { return i.ID == id }), nil
 }
 
-func (o *op) waitInstanceFenced(id string) (string, error) {
+// waitInstanceFenced waits until the instance is shutting down or gone. A Terminating:Wait
+// lifecycle hook on the group keeps an instance terminated through the group running
+// until the hook is completed or times out (an hour by default); a failed coordinator
+// has nothing to drain and the fence cannot wait for it, so once Timing.HookWait has
+// passed with the instance still running, it is terminated through EC2, which no hook
+// holds back.
+func (o *op) waitInstanceFenced(st *events.FailoverState, id string, viaGroup bool) (string, error) {
+	start := o.now()
 	for {
-		inst, err := o.describeInstance(id)
+		s, err := o.instanceStateConfirmed(id)
 		if err != nil {
 			return "", err
 		}
-		if s := instanceState(inst); fenced(s) {
+		if fenced(s) {
 			return s, nil
-		} else if err := o.pause(fmt.Sprintf("%s to shut down (it is %s)", id, s)); err != nil {
+		}
+		if viaGroup && o.now().Sub(start) >= o.s.t.HookWait {
+			viaGroup = false
+			if err := o.terminateThroughEC2(id); err != nil {
+				return "", err
+			}
+			o.event(st, "terminate-through-ec2", fmt.Sprintf("%s was still %s %s after its group was told to terminate it (a Terminating:Wait lifecycle hook?): terminated through EC2", id, s, o.s.t.HookWait))
+		}
+		if err := o.pause(fmt.Sprintf("%s to shut down (it is %s)", id, s)); err != nil {
 			return "", err
 		}
 	}

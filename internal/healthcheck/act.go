@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/awserr"
 )
 
 // act decides what the active coordinator's verdict calls for and does it, only
@@ -39,91 +37,93 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 		return nil
 	}
 
-	// One failover at a time.
-	ev.Calls.Guards++
-	running, err := h.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(h.cfg.StateMachineARN),
-		StatusFilter: sfntypes.ExecutionStatusRunning, MaxResults: 10})
+	// One failover at a time: the cluster's failover lease (lease.go).
+	lv, err := h.walkLease(ctx, &ev.Calls)
 	if err != nil {
-		return fmt.Errorf("listing running failovers of %s: %w", h.cfg.StateMachineARN, err)
+		return err
 	}
-	if len(running.Executions) > 0 {
-		e := running.Executions[0]
-		ev.Action, ev.Execution, ev.ExecutionARN = ActionBlockedRunning, aws.ToString(e.Name), aws.ToString(e.ExecutionArn)
-		ev.ActionDetail = fmt.Sprintf("failover %s is running since %s", aws.ToString(e.Name), aws.ToTime(e.StartDate).UTC().Format(time.RFC3339))
+	if e := lv.running; e != nil {
+		ev.Action, ev.Execution, ev.ExecutionARN = ActionBlockedRunning, e.name, h.executionARN(e.name)
+		ev.ActionDetail = fmt.Sprintf("failover %s holds the lease (running since %s)", e.name, e.start.UTC().Format(time.RFC3339))
 		log.InfoContext(ctx, "failover blocked", "guard", "one-at-a-time", "detail", ev.ActionDetail, "execution", ev.Execution)
 		return nil
 	}
 
-	// Circuit breaker, counted from the state machine's own history.
+	// The same failure already cured: the newest generation succeeded on this instance.
+	// Seeing it still hold the ENI is a stale read, or an operator moved it back.
+	// Attempts that ended without curing it are retried, at most maxAttempts in a row.
+	if failed != "" {
+		same, err := h.history(ctx, lv.next, maxAttempts, &ev.Calls, func(e leaseExec) bool { return e.failed == failed })
+		if err != nil {
+			return err
+		}
+		if len(same) > 0 && same[0].status == sfntypes.ExecutionStatusSucceeded {
+			ev.Action, ev.Execution = ActionAlreadyHandled, same[0].name
+			ev.ActionDetail = "execution " + same[0].name + " of this failure succeeded; not starting another"
+			log.InfoContext(ctx, "failover already handled", "execution", same[0].name)
+			return nil
+		}
+		if len(same) >= maxAttempts {
+			ev.Action, ev.Execution = ActionAlreadyHandled, same[0].name
+			ev.ActionDetail = fmt.Sprintf("%d executions of this failure (%s ... %s) ended without curing it; not starting another", len(same), same[len(same)-1].name, same[0].name)
+			log.ErrorContext(ctx, "failover attempts exhausted", "execution", same[0].name, "attempts", len(same))
+			return h.alert(ctx, r, ev, "attempts/"+failed, fmt.Sprintf("%s failover of %s: %d attempts ended without curing it", h.cfg.Cluster, describe(failed), len(same)), ActionAlreadyHandled)
+		}
+	}
+
+	// Circuit breaker, counted from the lease's own generations.
 	now := h.clk.Now()
-	n, ended, err := h.startedSince(ctx, now.Add(-h.cfg.BreakerWindow), &ev.Calls)
+	since := now.Add(-h.cfg.BreakerWindow)
+	recent, err := h.history(ctx, lv.next, h.cfg.BreakerMax, &ev.Calls, func(e leaseExec) bool { return !e.start.Before(since) })
 	if err != nil {
 		return err
 	}
+	n := len(recent)
 	ev.BreakerCount = n
 	if n >= h.cfg.BreakerMax {
-		ev.Action = ActionBlockedBreaker
-		ev.ActionDetail = fmt.Sprintf("circuit breaker open: %d failovers started in the last %s (max %d); a coordinator that keeps failing on every host is not a host problem",
-			n, h.cfg.BreakerWindow, h.cfg.BreakerMax)
-		log.ErrorContext(ctx, "failover blocked", "guard", "circuit-breaker", "detail", ev.ActionDetail, "count", n)
-		return h.alert(ctx, r, ev, "breaker", fmt.Sprintf("%s failover blocked: circuit breaker open", h.cfg.Cluster), ActionBlockedBreaker)
+		if breakerExempt(ev) {
+			log.WarnContext(ctx, "circuit breaker open, but exempt", "guard", "circuit-breaker", "count", n,
+				"detail", "no instance holds the ENI and a healthy standby waits: attaching it fences nothing")
+		} else {
+			ev.Action = ActionBlockedBreaker
+			ev.ActionDetail = fmt.Sprintf("circuit breaker open: %d failovers started in the last %s (max %d); a coordinator that keeps failing on every host is not a host problem",
+				n, h.cfg.BreakerWindow, h.cfg.BreakerMax)
+			log.ErrorContext(ctx, "failover blocked", "guard", "circuit-breaker", "detail", ev.ActionDetail, "count", n)
+			return h.alert(ctx, r, ev, "breaker", fmt.Sprintf("%s failover blocked: circuit breaker open", h.cfg.Cluster), ActionBlockedBreaker)
+		}
 	}
 
-	// Start.
+	// Start: take the next generation of the lease.
 	state := events.FailoverState{Cluster: h.cfg.Cluster, ENIID: h.cfg.ENIID, FailedInstanceID: failed, Verdict: ev.Verdict,
 		Reason: ev.Reason, Evidence: ev.Evidence, DetectedAt: ev.At}
 	state.AddEvent(events.StepDetect, "detected", ev.At, "verdict "+string(ev.Verdict)+": "+ev.Reason)
 	if err := state.Validate(); err != nil {
 		return fmt.Errorf("building failover input: %w", err)
 	}
-	input, err := json.Marshal(state)
+	name := events.LeaseName(h.cfg.Cluster, lv.next)
+	ev.Execution = name
+	arn, ok, err := h.takeLease(ctx, lv.next, state, &ev.Calls)
 	if err != nil {
-		return fmt.Errorf("encoding failover input: %w", err)
+		return fmt.Errorf("starting failover %s for %s: %w", name, describe(failed), err)
 	}
-	// The name is deterministic, so a second trigger for the same failure collides with
-	// the first. No execution is running (checked above), so a collision means an earlier
-	// attempt at this failure has ended, and since the same instance still holds the ENI
-	// and still fails, it did not cure it (a crash before the fence, retries exhausted):
-	// try again under the next attempt's name. Every attempt counts in the breaker.
-	base := events.ExecutionName(h.cfg.Cluster, failed, h.cfg.ENIID, ev.At)
-	var out *sfn.StartExecutionOutput
-	attempt := 1
-	for ; ; attempt++ {
-		name := events.AttemptName(base, attempt)
-		ev.Execution = name
-		ev.Calls.Actions++
-		out, err = h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.cfg.StateMachineARN),
-			Name: aws.String(name), Input: aws.String(string(input))})
-		if !awserr.IsAlreadyExists(err) {
-			break
-		}
-		if ended[name] == sfntypes.ExecutionStatusSucceeded {
-			// That attempt completed: it fenced the instance and moved the ENI, or found
-			// it moved. Seeing the instance still hold the ENI is a stale read, or an
-			// operator moved it back: not a reason for another failover of the same failure.
-			ev.Action = ActionAlreadyHandled
-			ev.ActionDetail = "execution " + name + " of this failure succeeded; not starting another"
-			log.InfoContext(ctx, "failover already handled", "execution", name)
-			return nil
-		}
-		log.WarnContext(ctx, "an earlier failover of this failure ended without curing it", "execution", name, "status", string(ended[name]))
-		if attempt >= maxAttempts {
-			ev.Action = ActionAlreadyHandled
-			ev.ActionDetail = fmt.Sprintf("%d executions of this failure (%s ... %s) ended without curing it; not starting another", attempt, base, name)
-			log.ErrorContext(ctx, "failover attempts exhausted", "execution", name, "attempts", attempt)
-			return h.alert(ctx, r, ev, "attempts/"+base, fmt.Sprintf("%s failover of %s: %d attempts ended without curing it", h.cfg.Cluster, describe(failed), attempt), ActionAlreadyHandled)
-		}
+	if !ok {
+		ev.Action, ev.ExecutionARN = ActionBlockedRunning, h.executionARN(name)
+		ev.ActionDetail = fmt.Sprintf("lease generation %d (%s) was taken by another starter first", lv.next, name)
+		log.InfoContext(ctx, "failover blocked", "guard", "one-at-a-time", "detail", ev.ActionDetail, "execution", name)
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("starting failover %s for %s: %w", ev.Execution, describe(failed), err)
-	}
-	ev.Action, ev.ExecutionARN = ActionStarted, aws.ToString(out.ExecutionArn)
-	ev.ActionDetail = fmt.Sprintf("failover started (%d of %d in the breaker window)", n+1, h.cfg.BreakerMax)
-	if attempt > 1 {
-		ev.ActionDetail += fmt.Sprintf("; attempt %d: the earlier execution(s) of this failure ended without curing it", attempt)
-	}
-	log.WarnContext(ctx, "failover started", "execution", ev.Execution, "attempt", attempt, "executionArn", ev.ExecutionARN, "evidence", ev.Evidence)
+	ev.Action, ev.ExecutionARN = ActionStarted, arn
+	ev.ActionDetail = fmt.Sprintf("failover started (%d of %d in the breaker window; lease generation %d)", n+1, h.cfg.BreakerMax, lv.next)
+	log.WarnContext(ctx, "failover started", "execution", ev.Execution, "generation", lv.next, "executionArn", ev.ExecutionARN, "evidence", ev.Evidence)
 	return nil
+}
+
+// breakerExempt: re-attaching an ENI that no instance holds to a healthy standby is
+// never held back by the circuit breaker. It terminates nothing (Terminate reports
+// NO_HOLDER), so it cannot be the runaway the breaker exists for, and holding it back
+// would leave the cluster without a coordinator while a healthy standby waits.
+func breakerExempt(ev *Evaluation) bool {
+	return ev.Verdict == events.VerdictUnattached && ev.HealthyStandbys > 0
 }
 
 // maxAttempts bounds the executions for one failure, whatever their age (the circuit
@@ -135,36 +135,6 @@ func describe(instance string) string {
 		return "the unattached ENI"
 	}
 	return instance
-}
-
-// startedSince counts the executions started at or after since, paging newest first and
-// stopping once a page reaches past since. It also returns the status of every
-// execution it saw, by name: an attempt of the same failure that succeeded is not
-// retried.
-func (h *Handler) startedSince(ctx context.Context, since time.Time, calls *Calls) (int, map[string]sfntypes.ExecutionStatus, error) {
-	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(h.cfg.StateMachineARN), MaxResults: 100}
-	n := 0
-	seen := map[string]sfntypes.ExecutionStatus{}
-	for {
-		calls.Guards++
-		out, err := h.sfn.ListExecutions(ctx, in)
-		if err != nil {
-			return 0, nil, fmt.Errorf("listing failovers of %s for the circuit breaker: %w", h.cfg.StateMachineARN, err)
-		}
-		past := false
-		for _, e := range out.Executions {
-			seen[aws.ToString(e.Name)] = e.Status
-			if aws.ToTime(e.StartDate).Before(since) {
-				past = true
-				continue
-			}
-			n++
-		}
-		if past || aws.ToString(out.NextToken) == "" {
-			return n, seen, nil
-		}
-		in.NextToken = out.NextToken
-	}
 }
 
 // alert publishes one SNS message per key and invocation (operators see the rest on the

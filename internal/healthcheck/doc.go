@@ -29,21 +29,36 @@
 // is every standby that had been reporting, the verdict is AGENT_LOST, not FAILED (the
 // path to CloudWatch is down, not the coordinator; see metricsPathGuard).
 //
+// Agent clocks are measured too (skew.go): each agent's skew is estimated from which
+// reports arrived between two evaluations, its reports are judged corrected by that
+// lower bound (at most MaxClockSkew), and AgentClockSkew per instance goes to the
+// dashboard. A clock 35 s behind no longer eats the grace window.
+//
 // Then, for the active coordinator's verdict:
 //   - FAILED or GONE: start a failover; UNATTACHED (no instance holds the ENI) starts
 //     the attach path
 //     (FailoverState without FailedInstanceID). Only through the guards, in this order:
 //     KeepCoordinatorNode=yes (log and FailoverBlocked metric, no call at all); one
-//     failover at a time (ListExecutions RUNNING); the circuit breaker (executions
-//     started within the window, counted from ListExecutions newest first; when open,
-//     CircuitBreakerOpen=1 and an SNS alert). The execution is named
-//     events.ExecutionName, so a second trigger for the same failure collides:
-//     ExecutionAlreadyExists means it was handled before and is logged, not an error.
+//     failover at a time, by the cluster's failover lease (lease.go: executions are
+//     named events.LeaseName, "<cluster>-failover-<generation>", and generation N is
+//     taken with StartExecution only after generation N-1 was seen ended; Step
+//     Functions' name uniqueness makes that a conditional create, so the lease is a
+//     lock, not a listing; manual executions take it the same way); a newest generation
+//     that SUCCEEDED on the same failed instance means the failure was handled (a stale
+//     read), and at most maxAttempts uncured attempts in a row are made; the circuit
+//     breaker (generations started within the window, by their start dates; when open,
+//     CircuitBreakerOpen=1 and an SNS alert), except for UNATTACHED with a healthy
+//     standby: attaching an ENI nobody holds fences nothing, so it is never held back.
 //   - AGENT_LOST, PARTITIONED or FOREIGN_HOLDER (the ENI is attached to an instance
 //     that is not a live coordinator of the cluster: someone moved it by hand): an SNS alert (when a topic is configured), at most once
 //     per invocation per instance and verdict; never a failover. Operators get the rest
 //     from the dashboard and its alarms on the Verdict metric, which every evaluation
 //     publishes.
+//
+// A GetMetricData query whose own StatusCode is not Complete (InternalError, PartialData)
+// makes the evaluation fail: it is never read as silence (signal.CheckStatus). The holder
+// of the ENI is kept protected from scale-in: its protection is looked at when the holder
+// changes and every minute, and repaired when missing (protect.go).
 //
 // Every evaluation ends with one PutMetricData (Verdict with Cluster only for the active
 // coordinator or UNATTACHED, so an alarm survives a failover; Verdict per member with
@@ -55,11 +70,37 @@
 //
 // # The loop (Handler.Handle)
 //
-// EventBridge invokes the Lambda once a minute (its minimum rate). One invocation
-// evaluates every check interval for one schedule period, stopping early when the
+// EventBridge invokes the Lambda on a rate(1 minute) schedule (its minimum rate). One
+// invocation evaluates every check interval for LoopSpan, stopping early when the
 // Lambda's deadline minus DeadlineMargin is near, and returns a Summary. It keeps
-// evaluating after a failover started: the guards make duplicates impossible. At most
-// one evaluator runs at a time: the stack sets the function's reserved concurrency to 1
-// (and a timeout above one schedule period plus the margin), and Handle refuses to start
-// a second loop in the same process (ErrLoopRunning), which the local drill relies on.
+// evaluating after a failover started: the lease makes duplicates impossible.
+//
+// # No evaluation gap longer than one check interval
+//
+// The ticks of rate(1 minute) are not punctual: each fires somewhere within its minute,
+// and spacings from 8 s to 71 s have been reported. An invocation that evaluated for one
+// schedule period (60 s) and a next tick 71 s later left an 11 s hole; with reserved
+// concurrency 1, an early tick was throttled and its retry came late, another hole.
+// The design:
+//   - every invocation evaluates for LoopSpan = MaxTickSpacing (75 s) +
+//     TickStartAllowance (5 s), at start + k*CheckInterval;
+//   - claim: no two consecutive evaluations are more than one check interval I apart.
+//     The invocation of tick T_i evaluates at T_i, T_i+I, ... up to at least
+//     T_i + LoopSpan - I; the next tick's invocation evaluates from
+//     T_{i+1} + start <= T_i + MaxTickSpacing + TickStartAllowance = T_i + LoopSpan.
+//     So the next invocation's first evaluation is no later than one interval after
+//     this one's last, and within each invocation evaluations are I apart: no gap
+//     exceeds I, whatever the spacing between 0 and MaxTickSpacing;
+//   - invocations overlap (each runs 80 s per ~60 s); at most three ticks fall within
+//     one LoopSpan (one per minute slot), so the stack reserves concurrency 3 (not 1:
+//     a throttled tick would be late) and sets the timeout above LoopSpan plus the
+//     margin. Overlapping evaluators are safe: a failover starts only by taking the
+//     lease (lease.go), and alerts are at most one per invocation and key;
+//   - Handle still refuses a second loop in the same process (ErrLoopRunning): Lambda
+//     never runs two invocations in one sandbox, and the drill gives each overlapping
+//     invocation its own handler, as Lambda gives it its own sandbox.
+//
+// The cost is a third more evaluations than one 60 s loop per minute (the README's
+// cost table counts them). A tick that EventBridge drops entirely is not covered: it is
+// not documented to happen, and the next tick starts a loop within a minute.
 package healthcheck

@@ -30,7 +30,7 @@ type Summary struct {
 
 // Handle is the Lambda handler for one scheduled invocation. It validates the event
 // (a bad event is an error before any AWS call), then evaluates every check interval
-// until one schedule period has passed or the Lambda's deadline (minus DeadlineMargin)
+// for LoopSpan (longer than any tick spacing) or until the Lambda's deadline (minus DeadlineMargin)
 // is near, and returns a summary. It keeps evaluating after starting a failover: the
 // guards make a second start for the same failure impossible. Evaluation errors are
 // logged and counted; Handle fails only when no evaluation succeeded.

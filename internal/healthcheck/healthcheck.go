@@ -25,9 +25,23 @@ import (
 
 // Timing constants of the evaluation loop.
 const (
-	// SchedulePeriod is the EventBridge schedule rate: one invocation evaluates for at
-	// most this long, so consecutive invocations tile the time line without overlapping.
+	// SchedulePeriod is the EventBridge schedule rate, rate(1 minute).
 	SchedulePeriod = time.Minute
+	// MaxTickSpacing bounds how far apart two invocations of the rate(1 minute) schedule
+	// can start. EventBridge fires "within the minute", not on the second: spacings from
+	// 8 s to 71 s have been reported (Zappa issue #806; Trek10 measured 25 s of delay on
+	// average). 75 s leaves room above the largest reported.
+	MaxTickSpacing = 75 * time.Second
+	// TickStartAllowance is what an invocation may take from the tick to its first
+	// evaluation: a cold start (provided.al2023 arm64, 36-44 ms init, maxday/lambda-perf)
+	// and the first AWS calls, with a wide margin.
+	TickStartAllowance = 5 * time.Second
+	// LoopSpan is how long one invocation evaluates: longer than any tick spacing plus the
+	// next invocation's start, so the next invocation's first evaluation always comes
+	// before this one's last one. Invocations overlap by design (reserved concurrency 3:
+	// three ticks can fall within one LoopSpan); the failover lease makes overlapping
+	// evaluators safe. See the package doc, "No evaluation gap".
+	LoopSpan = MaxTickSpacing + TickStartAllowance
 	// DeadlineMargin is kept free before the Lambda's deadline for the last evaluation's
 	// calls and the response.
 	DeadlineMargin = 5 * time.Second
@@ -41,11 +55,14 @@ const (
 // cloudwatch:namespace = signal.Namespace). The tests check the calls against this list.
 // The health check writes no report: its PutMetricData cannot reach a host's namespace.
 var IAMActions = []string{
+	"autoscaling:DescribeAutoScalingGroups",
+	"autoscaling:SetInstanceProtection",
 	"cloudwatch:GetMetricData",
 	"cloudwatch:PutMetricData",
 	"ec2:DescribeInstances",
 	"ec2:DescribeNetworkInterfaces",
 	"sns:Publish",
+	"states:DescribeExecution",
 	"states:ListExecutions",
 	"states:StartExecution",
 }
@@ -54,14 +71,16 @@ var IAMActions = []string{
 // same process (the stack also sets the Lambda's reserved concurrency to 1).
 var ErrLoopRunning = errors.New("health check: another evaluation loop is running in this process")
 
-// Deps are the health check's collaborators. Every field is required.
+// Deps are the health check's collaborators. Every field is required but AutoScaling
+// (without it the holder's scale-in protection is not repaired: protect.go).
 type Deps struct {
-	EC2        awsapi.EC2API
-	CloudWatch awsapi.CloudWatchAPI
-	SFN        awsapi.SFNAPI
-	SNS        awsapi.SNSAPI
-	Clock      clock.Clock
-	Logger     *slog.Logger
+	AutoScaling awsapi.AutoScalingAPI
+	EC2         awsapi.EC2API
+	CloudWatch  awsapi.CloudWatchAPI
+	SFN         awsapi.SFNAPI
+	SNS         awsapi.SNSAPI
+	Clock       clock.Clock
+	Logger      *slog.Logger
 }
 
 // Handler is the health check. Build it once with New (at cold start) and call Handle
@@ -77,6 +96,20 @@ type Handler struct {
 	log    *slog.Logger
 	period time.Duration
 	loop   sync.Mutex // held by the running evaluation loop (TryLock)
+
+	// The failover lease (lease.go): the highest generation seen, ended generations
+	// (they never change), and this handler's token for events.Lease.Holder.
+	skew *skewTracker // agent clock skew estimates (skew.go)
+	asg  awsapi.AutoScalingAPI
+
+	protectedHolder string    // the holder last seen protected (protect.go)
+	protectedAt     time.Time // when
+
+	leaseMu   sync.Mutex
+	leaseTop  int
+	ended     map[int]leaseExec
+	tokenBase string
+	starts    int
 }
 
 // New checks cfg and deps and returns a Handler.
@@ -96,7 +129,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		return nil, fmt.Errorf("health check: missing dependencies %v", missing)
 	}
 	return &Handler{cfg: cfg, params: cfg.Params(), ec2: d.EC2, cw: d.CloudWatch, sfn: d.SFN, sns: d.SNS,
-		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: SchedulePeriod}, nil
+		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: LoopSpan,
+		ended: map[int]leaseExec{}, tokenBase: newToken(), skew: newSkewTracker(), asg: d.AutoScaling}, nil
 }
 
 // Config returns the handler's configuration.
@@ -138,6 +172,9 @@ type Judgement struct {
 	Reason             string          `json:"reason"`
 	Evidence           events.Evidence `json:"evidence"`
 	ConsecutiveHealthy int             `json:"consecutiveHealthy"`
+	// ClockSkewSeconds is the estimated skew of the agent's clock (positive: behind the
+	// health check's), a lower bound; its reports are judged corrected (skew.go).
+	ClockSkewSeconds float64 `json:"clockSkewSeconds,omitempty"`
 }
 
 // Evaluation is the result of one evaluation.
@@ -158,7 +195,9 @@ type Evaluation struct {
 	Execution       string           `json:"execution,omitempty"` // name of the execution started or collided with
 	ExecutionARN    string           `json:"executionArn,omitempty"`
 	BreakerCount    int              `json:"breakerCount,omitempty"` // executions started within the breaker window
-	Calls           Calls            `json:"calls"`
+	// ProtectionRepaired: the holder was found without scale-in protection and protected.
+	ProtectionRepaired bool  `json:"protectionRepaired,omitempty"`
+	Calls              Calls `json:"calls"`
 	// Tampered lists the members whose reports held what no agent writes (see
 	// signal.Check), with what was found; those samples were set aside.
 	Tampered map[string]string `json:"tampered,omitempty"`
@@ -216,6 +255,9 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		return ev, err
 	}
 	tampered := screenReports(reports)
+	// Agent clocks: estimate each one's skew from arrivals and judge its reports
+	// corrected, within MaxClockSkew (skew.go).
+	skew := h.skew.observe(reports, now, h.params.IngestionDelay+h.params.ReportInterval)
 
 	// Judge every member.
 	witnesses := map[string][]signal.Sample{}
@@ -238,7 +280,9 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		}
 		res := verdict.Evaluate(verdict.Input{Coordinator: c, Self: reports[in.id].Health, Witnesses: wit, Now: now, Params: h.params})
 		j := Judgement{InstanceID: in.id, State: in.state, AZ: in.az, Active: c.HoldsENI, Verdict: res.Verdict,
-			Reason: res.Reason, Evidence: res.Evidence, ConsecutiveHealthy: verdict.ConsecutiveHealthy(reports[in.id].Health, now, maxGap)}
+			Reason: res.Reason, Evidence: res.Evidence, ConsecutiveHealthy: verdict.ConsecutiveHealthy(reports[in.id].Health, now, maxGap),
+			ClockSkewSeconds: skew.estimate[in.id].Seconds()}
+		h.skewGuard(&j, skew, now)
 		ev.Coordinators = append(ev.Coordinators, j)
 		if !j.Active && j.Verdict == events.VerdictHealthy && in.state == verdict.StateRunning &&
 			j.ConsecutiveHealthy >= h.cfg.MinHealthyReports && (in.az == "" || in.az == aws.ToString(eni.AvailabilityZone)) {
@@ -278,11 +322,12 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 			slog.Int("consecutiveHealthy", j.ConsecutiveHealthy), slog.Any("evidence", j.Evidence))
 	}
 
-	// Act, only through the guards.
+	// Act, only through the guards; and keep the holder protected from scale-in.
 	actErr := h.act(ctx, r, &ev)
 	if err := h.alertTampering(ctx, r, &ev, tampered); err != nil && actErr == nil {
 		actErr = err
 	}
+	h.repairProtection(ctx, &ev)
 
 	// Our own metrics, one call; a failure is logged, never fatal.
 	h.publishMetrics(ctx, &ev)
@@ -432,6 +477,9 @@ func (h *Handler) fetchReports(ctx context.Context, pool []member, now time.Time
 		next.NextToken = page.NextToken
 		in = &next
 	}
+	if err := signal.CheckStatus(results); err != nil {
+		return nil, fmt.Errorf("reading health metrics of cluster %s: %w", h.cfg.Cluster, err)
+	}
 	parsed, err := signal.Parse(ids, results)
 	if err != nil {
 		return nil, fmt.Errorf("reading health metrics of cluster %s: %w", h.cfg.Cluster, err)
@@ -467,7 +515,8 @@ func (h *Handler) publishMetrics(ctx context.Context, ev *Evaluation) {
 		datum(signal.MetricTampering, cluster, float64(len(ev.Tampered))),
 	}
 	for _, j := range ev.Coordinators {
-		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()))
+		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()),
+			datum(signal.MetricClockSkew, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.ClockSkewSeconds))
 	}
 	if len(data) > 1000 {
 		data = data[:1000]

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -58,7 +59,7 @@ func TestDetection(t *testing.T) {
 					t.Errorf("failover started %s after the fault, want within %s", delay, bound)
 				}
 				t.Logf("%s: %s detected and failover started %s after the fault (bound %s)", tc.name, tc.verdict, delay, bound)
-				if want := events.ExecutionName(cluster, active, w.eni, fault); e.Name != want || e.Caller != "healthcheck" {
+				if want := events.LeaseName(cluster, 1); e.Name != want || e.Caller != "healthcheck" {
 					t.Errorf("execution %s by %s, want %s by healthcheck", e.Name, e.Caller, want)
 				}
 				st, err := events.DecodeFailoverState([]byte(e.Input))
@@ -221,15 +222,15 @@ func TestSecondTriggerStartsNothing(t *testing.T) {
 		t.Fatalf("%d executions, want 1", len(execs))
 	}
 	// The execution ends without moving the ENI (Terminate crashed before the fence and
-	// the Catch ended it FAILED); the same failure is still there. The name collides,
-	// and that must not leave the cluster without a coordinator: a second attempt starts
-	// under the next attempt's name.
+	// the Catch ended it FAILED); the same failure is still there. That must not leave
+	// the cluster without a coordinator: a second attempt takes the next generation of
+	// the lease.
 	must(t, w.acct.FinishExecution(execs[0].ARN, "FAILED", `{"error":"test"}`))
 	ev, err := h.Evaluate(context.Background())
 	if err != nil {
 		t.Fatalf("evaluate after the execution ended: %v", err)
 	}
-	if want := events.AttemptName(execs[0].Name, 2); ev.Action != ActionStarted || ev.Execution != want {
+	if want := events.LeaseName(cluster, 2); ev.Action != ActionStarted || ev.Execution != want {
 		t.Errorf("action %s (%s) on %s, want %s on %s", ev.Action, ev.ActionDetail, ev.Execution, ActionStarted, want)
 	}
 	if n := len(w.acct.Executions()); n != 2 {
@@ -308,7 +309,7 @@ func TestCircuitBreaker(t *testing.T) {
 				st := events.FailoverState{Cluster: cluster, ENIID: w.eni, FailedInstanceID: id, Verdict: events.VerdictFailed, DetectedAt: w.clk.Now()}
 				in, _ := json.Marshal(st)
 				out, err := sfnc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(w.sm),
-					Name: aws.String(events.ExecutionName(cluster, id, w.eni, w.clk.Now())), Input: aws.String(string(in))})
+					Name: aws.String(events.LeaseName(cluster, i+1)), Input: aws.String(string(in))})
 				must(t, err)
 				must(t, w.acct.FinishExecution(aws.ToString(out.ExecutionArn), "SUCCEEDED", "{}"))
 				w.advance(time.Duration(i+1) * time.Second)
@@ -408,8 +409,8 @@ func checkAttachPath(t *testing.T, w *world, ev Evaluation, reason string) {
 		t.Errorf("reason %q does not mention %q", ev.Reason, reason)
 	}
 	execs := w.acct.Executions()
-	if len(execs) != 1 || !strings.Contains(execs[0].Name, "unattached") {
-		t.Fatalf("executions %+v, want one unattached", execs)
+	if len(execs) != 1 || execs[0].Name != events.LeaseName(cluster, 1) {
+		t.Fatalf("executions %+v, want one, generation 1 of the lease", execs)
 	}
 	st, err := events.DecodeFailoverState([]byte(execs[0].Input))
 	if err != nil {
@@ -426,6 +427,9 @@ func checkAttachPath(t *testing.T, w *world, ev Evaluation, reason string) {
 func TestCallsPerEvaluation(t *testing.T) {
 	w := newWorld(t)
 	h := w.handler(w.config())
+	if _, err := h.Evaluate(context.Background()); err != nil { // the first one also checks the holder's protection
+		t.Fatal(err)
+	}
 	w.acct.ResetCalls()
 	ev, err := h.Evaluate(context.Background())
 	if err != nil {
@@ -454,7 +458,7 @@ func TestCallsPerEvaluation(t *testing.T) {
 			}
 		}
 	}
-	if perInstance != 2 || maxDatum(w, signal.MetricHealthyStandbys) != 1 {
+	if perInstance != 4 || maxDatum(w, signal.MetricHealthyStandbys) != 1 { // two evaluations, two members
 		t.Errorf("%d per-instance verdict datapoints, healthy standbys %v", perInstance, maxDatum(w, signal.MetricHealthyStandbys))
 	}
 }
@@ -468,15 +472,16 @@ func TestHandleLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One evaluation every check interval within the schedule period.
-	n := int(SchedulePeriod / DefaultCheckInterval)
+	n := int(LoopSpan / DefaultCheckInterval)
 	if s.Evaluations != n || s.Verdicts[events.VerdictHealthy] != n || s.Errors != 0 {
 		t.Errorf("summary %+v, want %d healthy evaluations", s, n)
 	}
 	if got, want := w.clk.Now().Sub(start), time.Duration(n-1)*DefaultCheckInterval; got != want {
 		t.Errorf("the loop ran for %s of simulated time, want %s", got, want)
 	}
-	if s.AWSCalls != n*4 {
-		t.Errorf("%d AWS calls, want %d", s.AWSCalls, n*4)
+	looks := 1 + int((LoopSpan-DefaultCheckInterval)/protectRecheck) // at the holder's scale-in protection
+	if s.AWSCalls != n*4+looks {
+		t.Errorf("%d AWS calls, want %d (and %d looks at the holder's scale-in protection)", s.AWSCalls, n*4+looks, looks)
 	}
 
 	// Near the Lambda deadline: one evaluation, then stop.
@@ -579,7 +584,7 @@ func TestAWSErrors(t *testing.T) {
 		h := w.handler(w.config())
 		w.acct.Inject(sim.Fault{Service: "cloudwatch", Operation: "GetMetricData", Caller: "healthcheck", Kind: sim.Throttle, Times: 1})
 		s := w.invoke(h)
-		n := int(SchedulePeriod / DefaultCheckInterval)
+		n := int(LoopSpan / DefaultCheckInterval)
 		if s.Errors != 1 || s.Evaluations != n || s.Verdicts[events.VerdictHealthy] != n-1 || !strings.Contains(s.LastError, "reading health metrics") {
 			t.Errorf("summary %+v", s)
 		}
@@ -589,7 +594,7 @@ func TestAWSErrors(t *testing.T) {
 		h := w.handler(w.config())
 		w.acct.Inject(sim.Fault{Service: "ec2", Operation: "DescribeNetworkInterfaces", Caller: "healthcheck", Kind: sim.ServerError})
 		s, err := h.Handle(context.Background(), scheduleEvent(w.clk.Now()))
-		all := fmt.Sprintf("all %d evaluations failed", int(SchedulePeriod/DefaultCheckInterval))
+		all := fmt.Sprintf("all %d evaluations failed", int(LoopSpan/DefaultCheckInterval))
 		if err == nil || !strings.Contains(err.Error(), all) || !strings.Contains(err.Error(), w.eni) {
 			t.Errorf("error %v, summary %+v", err, s)
 		}
@@ -618,12 +623,14 @@ func TestAWSErrors(t *testing.T) {
 	})
 }
 
-func TestBreakerStopsPagingPastTheWindow(t *testing.T) {
+// TestLeaseWalkIsShort: with a long history, the lease walk reads one page of the
+// listing and describes only the newest generation and the free one.
+func TestLeaseWalkIsShort(t *testing.T) {
 	w := newWorld(t)
 	sfnc := w.acct.Clients("setup").SFN
-	for i := range 250 { // old history, three pages of it
+	for i := range 250 { // old history, three pages of listing
 		out, err := sfnc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(w.sm),
-			Name: aws.String(fmt.Sprintf("old-%03d", i)), Input: aws.String("{}")})
+			Name: aws.String(events.LeaseName(cluster, i+1)), Input: aws.String("{}")})
 		must(t, err)
 		must(t, w.acct.FinishExecution(aws.ToString(out.ExecutionArn), "SUCCEEDED", "{}"))
 	}
@@ -635,17 +642,15 @@ func TestBreakerStopsPagingPastTheWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Action != ActionStarted || ev.BreakerCount != 0 {
-		t.Errorf("action %s, breaker count %d, want started with 0 in the window", ev.Action, ev.BreakerCount)
+	if ev.Action != ActionStarted || ev.BreakerCount != 0 || ev.Execution != events.LeaseName(cluster, 251) {
+		t.Errorf("action %s on %s, breaker count %d, want started on generation 251 with 0 in the window", ev.Action, ev.Execution, ev.BreakerCount)
 	}
-	lists := 0
+	count := map[string]int{}
 	for _, op := range w.callsBy("healthcheck") {
-		if op == "ListExecutions" {
-			lists++
-		}
+		count[op]++
 	}
-	if lists != 2 || ev.Calls.Guards != 2 {
-		t.Errorf("%d ListExecutions calls (counted %d), want 2: running, and one page of history", lists, ev.Calls.Guards)
+	if count["ListExecutions"] != 1 || count["DescribeExecution"] > 4 || ev.Calls.Guards != count["ListExecutions"]+count["DescribeExecution"] {
+		t.Errorf("calls %v (guards counted %d), want one listing and a few describes", count, ev.Calls.Guards)
 	}
 }
 
@@ -655,6 +660,9 @@ func TestIAMActions(t *testing.T) {
 	w := newWorld(t)
 	h := w.handler(w.config())
 	active := w.holder()
+	_, err := w.acct.Clients("operator").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+		AutoScalingGroupName: aws.String(asgName), InstanceIds: []string{active}, ProtectedFromScaleIn: aws.Bool(false)})
+	must(t, err) // autoscaling:SetInstanceProtection: the repair
 	w.change(active, func(h *host) { h.agentDown = true })
 	w.runUntil(h, w.clk.Now().Add(2*time.Minute)) // AGENT_LOST: sns:Publish
 	w.change(active, func(h *host) { h.agentDown, h.hostDown = false, true })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -39,6 +40,7 @@ type host struct {
 	agentDown   bool          // the agent (or its path to CloudWatch) is dead: no reports at all
 	hostDown    bool          // the host is unresponsive: no reports, and witnesses cannot reach it
 	partitioned bool          // the ENI path is cut: witnesses cannot reach it, its agent still reports
+	skew        time.Duration // the agent's clock runs this far behind (negative: ahead)
 }
 
 // world is a simulated account with a coordinator pool, the ENI, the state machine, a
@@ -56,6 +58,7 @@ type world struct {
 	mu         sync.Mutex
 	hosts      map[string]*host
 	nextReport time.Time
+	skew       time.Duration        // the clock skew of every agent launched from now on
 	scheduled  []scheduled          // faults to inject when the clock passes their time
 	forgers    []func(at time.Time) // attackers, called at every report tick after the agents (see attack_test.go)
 }
@@ -88,7 +91,10 @@ func (c agentClock) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with setup run on the world before the pool is created.
+func newWorldWith(t *testing.T, setup func(*world)) *world {
 	t.Helper()
 	clk := clock.NewVirtual(t0)
 	acct := sim.New(sim.Options{Clock: clk, Seed: 7})
@@ -98,9 +104,12 @@ func newWorld(t *testing.T) *world {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if i, ok := w.acct.Instance(id); ok && i.Tags[config.TagASGName] == asgName {
-			w.hosts[id] = &host{proc: signal.Healthy}
+			w.hosts[id] = &host{proc: signal.Healthy, skew: w.skew}
 		}
 	})
+	if setup != nil {
+		setup(w)
+	}
 	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: cluster, Coordinators: 2, Min: 2, Max: 3, ASGName: asgName, HostRole: hostRole,
 		SubnetID: subnetID, CIDR: "10.0.0.0/24", ENIDescription: "prod coordinator", StateMachine: "prod-failover", Topic: "prod-alerts",
 		AttachActive: true, Warmup: sim.DefaultTimings().PendingToRunning + 5*time.Second, Wait: w.advance})
@@ -110,6 +119,9 @@ func newWorld(t *testing.T) *world {
 	// instance role session, the health check with its own role.
 	pool.EnforcePolicies()
 	w.pool = pool
+	_, err = acct.Clients("setup").AutoScaling.SetInstanceProtection(context.Background(), &autoscaling.SetInstanceProtectionInput{
+		AutoScalingGroupName: aws.String(asgName), InstanceIds: []string{pool.Active()}, ProtectedFromScaleIn: aws.Bool(true)})
+	must(t, err)                                   // as AttachENI leaves it
 	w.advance(3*time.Minute - w.clk.Now().Sub(t0)) // some history; the schedule runs on the minute
 	return w
 }
@@ -212,9 +224,10 @@ func (w *world) report(at time.Time) {
 		if !running[id] || h.agentDown || h.hostDown {
 			continue
 		}
-		data := []cwtypes.MetricDatum{signal.HealthDatum(cluster, id, h.proc, at)}
+		stamp := at.Add(-h.skew) // the agent's own clock
+		data := []cwtypes.MetricDatum{signal.HealthDatum(cluster, id, h.proc, stamp)}
 		if id != holder && holder != "" {
-			data = append(data, signal.WitnessDatum(cluster, id, reachable, at))
+			data = append(data, signal.WitnessDatum(cluster, id, reachable, stamp))
 		}
 		puts = append(puts, put{id, data})
 	}
@@ -246,7 +259,7 @@ func (w *world) config() Config {
 func (w *world) handler(cfg Config) *Handler {
 	w.t.Helper()
 	c := w.pool.ClientsOf("healthcheck")
-	h, err := New(cfg, Deps{EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: agentClock{w},
+	h, err := New(cfg, Deps{AutoScaling: c.AutoScaling, EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: agentClock{w},
 		Logger: slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	must(w.t, err)
 	return h
@@ -266,7 +279,7 @@ func (w *world) invoke(h *Handler) Summary {
 	if err != nil {
 		w.t.Fatalf("invocation at %s: %v", start, err)
 	}
-	w.advance(start.Add(SchedulePeriod).Sub(w.clk.Now()))
+	w.advance(max(start.Add(SchedulePeriod).Sub(w.clk.Now()), 0))
 	return s
 }
 

@@ -24,11 +24,14 @@ var Callers = []string{Healthcheck, Terminate, AttachENI, LaunchStandby, Notify,
 // through internal/awsapi.
 var Actions = map[string][]string{
 	Healthcheck: {
+		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:SetInstanceProtection",
 		"cloudwatch:GetMetricData",
 		"cloudwatch:PutMetricData",
 		"ec2:DescribeInstances",
 		"ec2:DescribeNetworkInterfaces",
 		"sns:Publish",
+		"states:DescribeExecution",
 		"states:ListExecutions",
 		"states:StartExecution",
 	},
@@ -39,6 +42,7 @@ var Actions = map[string][]string{
 		"ec2:DescribeInstances",
 		"ec2:DescribeNetworkInterfaces",
 		"ec2:DetachNetworkInterface",
+		"ec2:TerminateInstances",
 	},
 	AttachENI: {
 		"autoscaling:DescribeAutoScalingGroups",
@@ -185,6 +189,7 @@ var Scopes = map[string]Scope{
 	"ec2:AttachNetworkInterface":                      GroupInstances,
 	"ec2:CreateTags":                                  GroupInstances,
 	"ec2:DetachNetworkInterface":                      GroupInstances,
+	"ec2:TerminateInstances":                          GroupInstances,
 	"autoscaling:SetDesiredCapacity":                  ClusterGroup,
 	"autoscaling:SetInstanceProtection":               ClusterGroup,
 	"autoscaling:TerminateInstanceInAutoScalingGroup": ClusterGroup,

@@ -114,7 +114,7 @@ func (w *world) healthcheck() healthcheck.Evaluation {
 	cfg, err := healthcheck.ConfigFromEnv(func(k string) string { return w.env[k] })
 	must(w.t, err)
 	cl := w.pool.ClientsOf(Healthcheck)
-	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS,
+	h, err := healthcheck.New(cfg, healthcheck.Deps{AutoScaling: cl.AutoScaling, EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS,
 		Clock: w.clk, Logger: slog.New(slog.DiscardHandler)})
 	must(w.t, err)
 	ev, err := h.Evaluate(context.Background())
@@ -186,6 +186,14 @@ func TestPermissionsProof(t *testing.T) {
 			if ev.Verdict != events.VerdictAgentLost {
 				t.Fatalf("verdict %s, want AGENT_LOST", ev.Verdict)
 			}
+			return w
+		}},
+		{"a lifecycle hook holds the failed member: Terminate terminates it through EC2", func(t *testing.T) *world {
+			w := newWorld(t, 2, 3, 2)
+			w.acct.SetConsistency(sim.Consistency{TerminationHook: time.Hour})
+			in := events.FailoverState{Cluster: cluster, ENIID: w.eni, FailedInstanceID: w.active, Verdict: events.VerdictManual,
+				Reason: "operator", DetectedAt: w.clk.Now()}
+			w.step(Terminate, events.StepTerminate, in)
 			return w
 		}},
 		{"stack delete: the delete-time step unprotects the active and empties the group", func(t *testing.T) *world {

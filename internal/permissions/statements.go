@@ -91,11 +91,14 @@ func Statements(caller string, r Resources) []Statement {
 		case AnyResource:
 			add("DescribeNoResourceLevel", acts, []string{"*"}, nil)
 		case GroupInstances:
-			var moves, tags []string
+			var moves, tags, terminate []string
 			for _, a := range acts {
-				if a == "ec2:CreateTags" {
+				switch a {
+				case "ec2:CreateTags":
 					tags = append(tags, a)
-				} else {
+				case "ec2:TerminateInstances":
+					terminate = append(terminate, a)
+				default:
 					moves = append(moves, a)
 				}
 			}
@@ -103,6 +106,9 @@ func Statements(caller string, r Resources) []Statement {
 			instances := []string{r.ARN("ec2", "instance/*")}
 			add("GroupInstances", moves, instances, group)
 			add("CoordinatorENI", moves, []string{r.ARN("ec2", "network-interface/"+need(r.ENIID, "ENIID"))}, nil)
+			// The fence's fallback (a lifecycle hook holding a member, a member EC2 answers
+			// NotFound for): only on the group's own instances.
+			add("GroupInstancesTerminate", terminate, instances, group)
 			add("GroupInstancesRoleTagOnly", tags, instances, map[string]map[string][]string{
 				"StringEquals":              {"aws:ResourceTag/" + GroupTagKey: {r.ASGName}},
 				"ForAllValues:StringEquals": {"aws:TagKeys": {config.TagRole}},

@@ -42,6 +42,7 @@ func newE2E(t *testing.T, haCount int) *e2e {
 	for _, s := range e.standbys {
 		e.reportFrom(s, e.clk.Now().Add(-time.Minute))
 	}
+	e.advance(3 * time.Second) // the reports of the last minute become visible (ingestion), as they are in a running cluster
 	// New instances' agents report healthy once they run (pending -> running takes 30 s).
 	acct.OnInstanceLaunched(func(id string) {
 		if !e.newStandbysSick {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -34,12 +35,13 @@ func main() {
 		os.Exit(1)
 	}
 	h, err := healthcheck.New(cfg, healthcheck.Deps{
-		EC2:        ec2.NewFromConfig(aws),
-		CloudWatch: cloudwatch.NewFromConfig(aws),
-		SFN:        sfn.NewFromConfig(aws),
-		SNS:        sns.NewFromConfig(aws),
-		Clock:      clock.Real{},
-		Logger:     log,
+		AutoScaling: autoscaling.NewFromConfig(aws),
+		EC2:         ec2.NewFromConfig(aws),
+		CloudWatch:  cloudwatch.NewFromConfig(aws),
+		SFN:         sfn.NewFromConfig(aws),
+		SNS:         sns.NewFromConfig(aws),
+		Clock:       clock.Real{},
+		Logger:      log,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthcheck:", err)

@@ -132,17 +132,21 @@ type campaign struct {
 	rs   *runState
 	res  RunResult
 
-	hcCfg    healthcheck.Config
-	hc, hc2  *healthcheck.Handler // hc2: a second Lambda sandbox (overlapping ticks)
-	machine  *asl.Machine
-	resource map[string]string      // Task state -> the Lambda its Resource names
-	lambdas  map[string]*stepLambda // by statemachine.Task.Lambda
-	queue    []sim.Execution        // started, not yet run
-	execs    []execRecord
-	defaults sim.Timings
-	heal     time.Time // every fault ends
-	end      time.Time // the run ends (the heal plus Settle)
-	recovery recoveryWatch
+	hcCfg     healthcheck.Config
+	sandboxes []*sandbox // the health check's Lambda sandboxes (schedule.go)
+	realism   sim.Realism
+	evalTimes []time.Time     // every evaluation, for the evaluation-gap invariant
+	latency   bool            // Step Functions transitions and step cold starts take time
+	cons      sim.Consistency // the run's consistency model (eventual_consistency)
+	machine   *asl.Machine
+	resource  map[string]string      // Task state -> the Lambda its Resource names
+	lambdas   map[string]*stepLambda // by statemachine.Task.Lambda
+	queue     []sim.Execution        // started, not yet run
+	execs     []execRecord
+	defaults  sim.Timings
+	heal      time.Time // every fault ends
+	end       time.Time // the run ends (the heal plus Settle)
+	recovery  recoveryWatch
 
 	// What the fault kinds set.
 	crash            *crashPlan
@@ -179,7 +183,8 @@ func newCampaign(seed uint64, opts Options) *campaign {
 		c.log = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	c.rs = &runState{seed: seed, log: c.log}
-	c.w = &world{rng: c.rng, hosts: map[string]*host{}, cfg: o, run: c.rs}
+	c.w = &world{rng: c.rng, hosts: map[string]*host{}, cfg: o, run: c.rs, realism: sim.DefaultRealism(),
+		attachSeen: map[string]time.Time{}, ready: map[string]time.Time{}, imdsAt: map[string]time.Time{}}
 	c.clk = &simClock{v: clock.NewVirtual(t0), w: c.w}
 	c.w.clk = c.clk
 	c.acct = sim.New(sim.Options{Clock: c.clk, Seed: int64(seed % (1 << 62))})
@@ -210,7 +215,7 @@ func (c *campaign) setup() error {
 		Grace: healthcheck.DefaultGrace, CheckInterval: healthcheck.DefaultCheckInterval, StartupBudget: healthcheck.DefaultStartupBudget,
 		IngestionDelay: healthcheck.DefaultIngestionDelay, BreakerMax: breakerMax, BreakerWindow: healthcheck.DefaultBreakerWindow,
 		HACount: haCount, MinHealthyReports: healthcheck.DefaultMinHealthyReports}
-	c.hc, c.hc2 = c.newHealthCheck(false), c.newHealthCheck(false)
+	c.realism = sim.DefaultRealism()
 	return c.buildLambdas(haCount, topic)
 }
 
@@ -264,7 +269,7 @@ func (c *campaign) newHealthCheck(keep bool) *healthcheck.Handler {
 	cfg := c.hcCfg
 	cfg.KeepCoordinator = keep
 	cl := c.w.pool.ClientsOf(statemachine.HealthCheckLambda)
-	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS, Clock: c.clk,
+	h, err := healthcheck.New(cfg, healthcheck.Deps{AutoScaling: cl.AutoScaling, EC2: cl.EC2, CloudWatch: cl.CloudWatch, SFN: cl.SFN, SNS: cl.SNS, Clock: c.clk,
 		Logger: c.log.With("component", statemachine.HealthCheckLambda)})
 	if err != nil {
 		panic(fmt.Sprintf("chaos: health check config: %v", err))
@@ -298,6 +303,9 @@ func (c *campaign) task(ctx context.Context, state string, in events.FailoverSta
 	if l == nil {
 		return in, &asl.Error{Name: "States.TaskFailed", Cause: "no handler for resource " + fn}
 	}
+	if c.latency { // the state transition and, for a new sandbox, the cold start
+		_ = c.clk.Sleep(ctx, c.realism.Transition(c.rng)+c.realism.ColdStart(c.rng))
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g := l.gate
@@ -323,14 +331,15 @@ func (c *campaign) start() {
 	c.heal = t0.Add(o.Bootstrap + o.FaultWindow + o.RecoveryBound)
 	c.end = c.heal.Add(o.Settle)
 	c.w.every(t0.Add(time.Duration(c.rng.IntN(5000))*time.Millisecond), c.end, 5*time.Second, c.w.agentsTick)
-	c.w.every(t0.Add(10*time.Second), c.end, c.hcCfg.CheckInterval, c.healthCheckTick)
+	c.scheduleTicks()
 	c.w.schedule(t0.Add(o.Bootstrap-time.Second), func() {
 		if hd := c.w.holder(); hd == "" || c.w.hostOf(hd).proc != prestoUp {
 			c.rs.violate("bootstrap", "the ENI was not on a healthy coordinator %s after start (holder %q)", o.Bootstrap, hd)
 		}
 	})
-	plan := c.planFaults()
 	c.defaults = c.acct.Timings()
+	c.switchPerRun()
+	plan := c.planFaults()
 	c.acct.OnStartExecution(c.onStartExecution)
 	for _, p := range plan {
 		c.w.schedule(p.at, func() { c.inject(p.kind) })
@@ -340,19 +349,8 @@ func (c *campaign) start() {
 	c.w.every(t0.Add(o.Bootstrap), c.end, 5*time.Second, c.watchRecovery)
 }
 
-// healthCheckTick is one scheduled invocation of the health check, delivered twice or
-// overlapped by a second sandbox while those faults last.
-func (c *campaign) healthCheckTick() {
-	c.evaluate(c.hc)
-	for ; c.dupTicks > 0; c.dupTicks-- {
-		c.evaluate(c.hc) // the same schedule event delivered twice
-	}
-	for ; c.overlapTicks > 0; c.overlapTicks-- {
-		c.evaluate(c.hc2) // a second invocation in another Lambda sandbox
-	}
-}
-
 func (c *campaign) evaluate(h *healthcheck.Handler) {
+	c.evalTimes = append(c.evalTimes, c.clk.Now())
 	ev, err := h.Evaluate(context.Background())
 	if err != nil {
 		c.log.Info("chaos: evaluation failed", "error", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
@@ -120,5 +121,43 @@ func TestFaultTable(t *testing.T) {
 	}
 	if len(FaultKinds) != len(faultTable) {
 		t.Errorf("FaultKinds has %d kinds, the table %d", len(FaultKinds), len(faultTable))
+	}
+}
+
+// TestNewInvariantsFire: the one-at-a-time, evaluation-gap and holder-gap checks can
+// fail (else they prove nothing).
+func TestNewInvariantsFire(t *testing.T) {
+	c := newCampaign(9, Options{})
+	if err := c.setup(); err != nil {
+		t.Fatal(err)
+	}
+	sfnc := c.acct.Clients("operator").SFN
+	for _, name := range []string{"a", "b"} { // two executions at once
+		if _, err := sfnc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(c.hcCfg.StateMachineARN), Name: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.checkOneAtATime()
+	c.evalTimes = []time.Time{t0, t0.Add(c.hcCfg.CheckInterval), t0.Add(3 * c.hcCfg.CheckInterval)}
+	c.checkEvaluationGap()
+	// No holder while a healthy standby exists, for longer than the bound.
+	for _, inst := range c.acct.Instances() {
+		c.w.hostOf(inst.ID).proc = prestoUp
+	}
+	c.clk.v.Set(t0.Add(3 * time.Minute))
+	c.acct.Tick()
+	for range 60 {
+		c.watchHolderGap()
+		c.clk.v.Set(c.clk.Now().Add(5 * time.Second))
+		c.acct.Tick()
+	}
+	got := map[string]bool{}
+	for _, v := range c.rs.violations {
+		got[v.Invariant] = true
+	}
+	for _, inv := range []string{"one-at-a-time", "evaluation-gap", "holder-gap"} {
+		if !got[inv] {
+			t.Errorf("invariant %s did not fire: %+v", inv, c.rs.violations)
+		}
 	}
 }

@@ -25,7 +25,15 @@
 // a step crashing half-way (its context is cancelled after N AWS calls, as when the
 // Lambda dies; the name Step Functions sees decides between Retry and Catch); duplicate
 // and overlapping schedule ticks; a standby failing during a failover; KeepCoordinatorNode
-// flipped for a while. Most runs centre on one real failure of the active coordinator
+// flipped for a while. AWS as its documentation describes it (issue 11): per run, the
+// account's eventual consistency (sim.DefaultConsistency), rate(1 minute) ticks spaced
+// 8 to 71 s over up to three overlapping health-check sandboxes (schedule.go), Step
+// Functions transitions and step cold starts, the guest OS configuring a moved ENI
+// before it serves, instance metadata lag (sim.DefaultRealism); as faults, stale
+// Step Functions listings, EC2 reads stale after mutations, NotFound for instances that
+// exist, per-query GetMetricData errors and partial data, SetInstanceProtection failing,
+// a CloudWatch visibility tail, a termination lifecycle hook, attachments stuck
+// attaching, and agent clocks 5 to 35 s off. Most runs centre on one real failure of the active coordinator
 // with the other faults around it. After the faults every process is restarted (the heal)
 // and the run settles.
 //
@@ -36,14 +44,25 @@
 //   - settled-attachment and recovery: at the end the ENI is attached to a running,
 //     healthy coordinator, healthy for good within RecoveryBound of the last fault
 //     (not required when the circuit breaker held a failover back: that is its job);
-//   - single-failover: no execution fences or attaches for a failed instance after one
-//     has fenced it (the health check's next attempt after an execution that ended
-//     unfenced is allowed: holding it back would leave the cluster without a
-//     coordinator; an attempt that finds the ENI moved ends SUPERSEDED and acts on nothing);
+//   - single-failover: exactly one execution acts per failure: one fences the failed
+//     instance (asks for its termination or forces the ENI off it) and one moves the ENI.
+//     The health check's next attempt after one that ended without finishing (a step
+//     crashed after the fence) is allowed to complete the job, fencing nothing again and
+//     attaching once: holding it back would leave the cluster without a coordinator; an
+//     attempt that finds the ENI moved ends SUPERSEDED and acts on nothing;
 //   - false-failover: no failover of a coordinator whose Presto never failed, unless the
 //     run also impaired the witnesses (partition, silence, several dead agents, AWS
 //     faults, a pool of one);
-//   - circuit-breaker: never more than BreakerMax executions within the breaker window;
+//   - circuit-breaker: no failover of an instance with BreakerMax executions already in
+//     the window (re-attaching an ENI nobody holds to a healthy standby is exempt);
+//   - one-at-a-time: no two executions of the cluster RUNNING at once, whoever started
+//     them (the failover lease); with single-failover: exactly one execution acts per
+//     failure;
+//   - holder-gap: never without an ENI holder, while a healthy standby exists, for longer
+//     than one check interval plus one failover (holderGapBound), unless
+//     KeepCoordinatorNode held every action back;
+//   - evaluation-gap: no two consecutive evaluations more than one check interval apart,
+//     whatever the ticks' spacing;
 //   - no-running-execution: none left RUNNING;
 //   - history: every execution's document has a timeline with an entry from every step
 //     that completed; execution-input: the health check's input passes the steps' checks.

@@ -31,6 +31,24 @@ const (
 	FaultOverlappingTick   = "overlapping_tick"
 	FaultStandbyFails      = "standby_fails_during_failover"
 	FaultKeepFlip          = "keep_coordinator_flip"
+
+	// AWS as its documentation describes it (issue 11). Per-run kinds (perRun > 0) are
+	// switched on at the start for the whole run; the others are injected like any fault.
+	FaultEventual      = "eventual_consistency"     // per run: sim.DefaultConsistency (stale EC2 and Step Functions reads, NotFound for new instances, stuck attaches, CloudWatch tail)
+	FaultLateTicks     = "late_ticks"               // per run: rate(1 minute) ticks spaced 8 to 71 s (sim.Realism.Ticks)
+	FaultLatency       = "sfn_lambda_latency"       // per run: state transitions and step cold starts take time
+	FaultGuestDelay    = "guest_config_delay"       // per run: a moved ENI serves only once the guest configured it (1-3 s, tail 20 s)
+	FaultIMDSLag       = "imds_lag"                 // per run: a new holder's agent learns it holds the ENI up to 30 s late
+	FaultListLag       = "list_executions_lag"      // Step Functions reads of the health check up to a minute stale
+	FaultEC2Stale      = "ec2_stale_after_mutation" // EC2 and Auto Scaling reads up to 20 s stale, half of them
+	FaultNotFound      = "instance_not_found"       // DescribeInstances answers NotFound for an instance that exists
+	FaultQueryError    = "metric_query_error"       // GetMetricData queries answer InternalError with no data
+	FaultQueryPartial  = "metric_query_partial"     // GetMetricData queries answer PartialData
+	FaultProtectFails  = "protect_fails"            // SetInstanceProtection fails
+	FaultCWTail        = "cw_visibility_tail"       // a third of the datapoints become visible up to 20 s late
+	FaultLifecycleHook = "lifecycle_hook"           // a Terminating:Wait hook holds instances the group terminates
+	FaultAttachStuck   = "attach_stuck"             // attachments stay "attaching" up to a minute, half of them
+	FaultClockSkew     = "clock_skew"               // an agent's clock is 5 to 35 s off, either way
 )
 
 // target says which coordinator a fault kind hits.
@@ -64,6 +82,9 @@ type faultKind struct {
 	// healHost on every host in id order after every heal. nil: nothing to end.
 	heal     func(c *campaign)
 	healHost func(c *campaign, h *host)
+	// perRun: the kind is not drawn as a fault; it is switched on at the start for the
+	// whole run with this probability (its inject runs then, on no host).
+	perRun float64
 }
 
 // faultTable lists every fault kind, in the order of FaultKinds.
@@ -114,6 +135,91 @@ var faultTable = []faultKind{
 		inject: func(c *campaign, _ *host) string { c.standbyFailArmed = true; return "next failover" },
 		heal:   func(c *campaign) { c.standbyFailArmed = false }},
 	{name: FaultKeepFlip, inject: keepFlip, heal: endKeep},
+
+	{name: FaultEventual, perRun: 0.85, inject: func(c *campaign, _ *host) string {
+		c.cons = sim.DefaultConsistency()
+		c.acct.SetConsistency(c.cons)
+		return c.cons.String()
+	}},
+	{name: FaultLateTicks, perRun: 0.75, inject: func(*campaign, *host) string { return "sim.Realism ticks" }},
+	{name: FaultLatency, perRun: 0.75, inject: func(c *campaign, _ *host) string { c.latency = true; return "" }},
+	{name: FaultGuestDelay, perRun: 0.75, inject: func(c *campaign, _ *host) string { c.w.guestDelay = true; return "" }},
+	{name: FaultIMDSLag, perRun: 0.75, inject: func(c *campaign, _ *host) string { c.w.imdsLag = true; return "" }},
+	{name: FaultListLag, heal: clearAWSFaults, inject: awsFault(func(c *campaign, f *sim.Fault) {
+		f.Kind, f.Service, f.Caller, f.Latency = sim.StaleRead, "states", "healthcheck", c.randDur(5*time.Second, time.Minute)
+	})},
+	{name: FaultEC2Stale, heal: restoreConsistency, inject: func(c *campaign, _ *host) string {
+		cons := c.cons
+		cons.EC2ReadLag, cons.EC2ReadLagP = c.randDur(5*time.Second, 20*time.Second), 0.5
+		c.acct.SetConsistency(cons)
+		return cons.EC2ReadLag.String()
+	}},
+	{name: FaultNotFound, heal: clearAWSFaults, inject: awsFault(func(c *campaign, f *sim.Fault) {
+		f.Kind, f.Service, f.Operation = sim.NotFound, "ec2", "DescribeInstances"
+	})},
+	{name: FaultQueryError, witnessCost: 2, heal: clearAWSFaults, inject: awsFault(func(c *campaign, f *sim.Fault) {
+		f.Kind, f.Service, f.Operation = sim.QueryError, "cloudwatch", "GetMetricData"
+	})},
+	{name: FaultQueryPartial, witnessCost: 2, heal: clearAWSFaults, inject: awsFault(func(c *campaign, f *sim.Fault) {
+		f.Kind, f.Service, f.Operation = sim.QueryPartial, "cloudwatch", "GetMetricData"
+	})},
+	{name: FaultProtectFails, heal: clearAWSFaults, inject: func(c *campaign, _ *host) string {
+		f := sim.Fault{Kind: sim.ServerError, Service: "autoscaling", Operation: "SetInstanceProtection", Caller: c.pick([]string{"", "attacheni", "healthcheck"})}
+		if c.rng.IntN(2) == 0 {
+			f.Times = 1 + c.rng.IntN(20)
+		}
+		c.acct.Inject(f)
+		return fmt.Sprintf("caller=%q times=%d", f.Caller, f.Times)
+	}},
+	{name: FaultCWTail, heal: restoreConsistency, inject: func(c *campaign, _ *host) string {
+		cons := c.cons
+		cons.MetricTailP, cons.MetricTailMax = 0.3, 20*time.Second
+		c.acct.SetConsistency(cons)
+		return ""
+	}},
+	{name: FaultLifecycleHook, heal: restoreConsistency, inject: func(c *campaign, _ *host) string {
+		cons := c.cons
+		cons.TerminationHook = c.randDur(time.Minute, time.Hour)
+		c.acct.SetConsistency(cons)
+		return cons.TerminationHook.String()
+	}},
+	{name: FaultAttachStuck, heal: restoreConsistency, inject: func(c *campaign, _ *host) string {
+		cons := c.cons
+		cons.AttachStuckP, cons.AttachStuckMax = 0.5, c.randDur(30*time.Second, time.Minute)
+		c.acct.SetConsistency(cons)
+		return cons.AttachStuckMax.String()
+	}},
+	{name: FaultClockSkew, target: anyHost, healHost: func(_ *campaign, h *host) { h.skew = 0 },
+		inject: func(c *campaign, h *host) string {
+			h.skew = c.randDur(5*time.Second, 35*time.Second)
+			if c.rng.IntN(2) == 0 {
+				h.skew = -h.skew
+			}
+			return fmt.Sprintf("%s %s", h.id, h.skew)
+		}},
+}
+
+// restoreConsistency ends a change of the consistency model: back to the run's own.
+func restoreConsistency(c *campaign) { c.acct.SetConsistency(c.cons) }
+
+// switchPerRun switches on, for the whole run, the per-run kinds the run draws.
+func (c *campaign) switchPerRun() {
+	for _, k := range faultTable {
+		if k.perRun > 0 && c.rng.Float64() < k.perRun && c.wanted(k.name) {
+			c.record(k.name, k.inject(c, nil))
+		}
+	}
+}
+
+// wanted: the run's options allow the kind (Options.Faults lists it, or lists nothing
+// but the drawn kinds' defaults).
+func (c *campaign) wanted(name string) bool {
+	for _, f := range c.o.Faults {
+		if f == name {
+			return true
+		}
+	}
+	return false
 }
 
 // FaultKinds lists every fault kind.
@@ -281,7 +387,7 @@ func stepCrash(c *campaign, _ *host) string {
 // cleared again after a while.
 func keepFlip(c *campaign, _ *host) string {
 	c.keep = !c.keep
-	c.hc = c.newHealthCheck(c.keep)
+	c.newConfig()
 	desc := fmt.Sprintf("KeepCoordinatorNode=%v", c.keep)
 	if c.keep {
 		c.w.schedule(c.healAt(c.randDur(30*time.Second, 5*time.Minute)), func() { endKeep(c) })
@@ -292,7 +398,7 @@ func keepFlip(c *campaign, _ *host) string {
 func endKeep(c *campaign) {
 	if c.keep {
 		c.keep = false
-		c.hc = c.newHealthCheck(false)
+		c.newConfig()
 	}
 }
 
@@ -343,9 +449,18 @@ func (c *campaign) planFaults() []plannedFault {
 			primary = append(primary, name)
 		}
 	}
+	var drawable []string
+	for _, name := range o.Faults {
+		if k, ok := kindOf(name); ok && k.perRun == 0 {
+			drawable = append(drawable, name)
+		}
+	}
+	if len(drawable) == 0 {
+		return []plannedFault{{at: t0.Add(o.Bootstrap), kind: ""}}
+	}
 	var plan []plannedFault
 	for i := range nFaults {
-		kind := c.pick(o.Faults)
+		kind := c.pick(drawable)
 		at := t0.Add(o.Bootstrap + time.Duration(c.rng.Int64N(int64(o.FaultWindow))))
 		if i == 0 && len(primary) > 0 && c.rng.IntN(10) < 8 {
 			kind, at = c.pick(primary), tf

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -29,7 +30,41 @@ func (w *world) observe() {
 	}
 	if e.Attachment != nil {
 		w.run.lastHolder = e.Attachment.InstanceID
+		if a := e.Attachment; a.Status == "attached" {
+			if _, seen := w.attachSeen[a.ID]; !seen {
+				now := w.clk.Now()
+				w.attachSeen[a.ID], w.ready[a.ID], w.imdsAt[a.ID] = now, now, now
+				if w.guestDelay {
+					w.ready[a.ID] = now.Add(w.realism.GuestConfig(w.rng))
+				}
+				if w.imdsLag {
+					w.imdsAt[a.ID] = now.Add(w.realism.IMDSLag(w.rng))
+				}
+			}
+		}
 	}
+}
+
+// serving reports whether the coordinator IP answers on its holder: attached, and the
+// guest OS has configured the moved ENI (guest_config_delay).
+func (w *world) serving() bool {
+	e, ok := w.acct.ENI(w.eni)
+	if !ok || e.Attachment == nil || e.Attachment.Status != "attached" {
+		return false
+	}
+	r, seen := w.ready[e.Attachment.ID]
+	return seen && !r.After(w.clk.Now())
+}
+
+// knowsItHolds reports whether the holder's agent has learnt from instance metadata that
+// its host holds the ENI (imds_lag).
+func (w *world) knowsItHolds(id string) bool {
+	e, ok := w.acct.ENI(w.eni)
+	if !ok || e.Attachment == nil || e.Attachment.InstanceID != id {
+		return false
+	}
+	t, seen := w.imdsAt[e.Attachment.ID]
+	return seen && !t.After(w.clk.Now())
 }
 
 // recoveryWatch follows, every 5 s from the bootstrap on, when the ENI holder becomes
@@ -38,13 +73,28 @@ func (w *world) observe() {
 // expected of the product (it does not replace a standby whose Presto is down, only
 // missing instances).
 type recoveryWatch struct {
+	// holder-gap: since when the ENI has had no holder while a healthy standby existed,
+	// and whether KeepCoordinatorNode was set meanwhile (then nothing may act).
+	gapStart    time.Time
+	gapKeep     bool
+	gapViolated bool
+	hostHealthy map[string]time.Time // per host: healthy (running, up, reporting) since
+
 	lastFault     time.Time
 	healthySince  *time.Time
 	candidateRun  int // consecutive samples with a healthy candidate
 	candidateSeen bool
 }
 
+// holderGapBound is "one check interval plus one failover": the longest the ENI may
+// stay without a holder while a healthy standby exists. One failover under the unkind
+// model: the fence (a lifecycle hook costs HookWait), stale reads waited out, an
+// attachment stuck attaching (up to a minute), the protection retried, Step Functions'
+// Retry backoff after a step error.
+const holderGapBound = 3 * time.Minute
+
 func (c *campaign) watchRecovery() {
+	c.watchHolderGap()
 	r := &c.recovery
 	if now := c.clk.Now(); !now.Before(r.lastFault) && now.Before(r.lastFault.Add(c.o.RecoveryBound-time.Minute)) {
 		found := false
@@ -67,8 +117,7 @@ func (c *campaign) watchRecovery() {
 	ok := false
 	if hd != "" {
 		if inst, found := c.acct.Instance(hd); found && inst.State == "running" {
-			e, _ := c.acct.ENI(c.w.eni)
-			ok = e.Attachment != nil && e.Attachment.Status == "attached" && c.w.hostOf(hd).proc == prestoUp
+			ok = c.w.serving() && c.w.hostOf(hd).proc == prestoUp
 		}
 	}
 	switch {
@@ -80,8 +129,90 @@ func (c *campaign) watchRecovery() {
 	}
 }
 
+// watchHolderGap: never without an ENI holder, while a healthy standby exists, for
+// longer than one check interval plus one failover (holderGapBound), unless
+// KeepCoordinatorNode held every action back meanwhile.
+func (c *campaign) watchHolderGap() {
+	r := &c.recovery
+	if r.hostHealthy == nil {
+		r.hostHealthy = map[string]time.Time{}
+	}
+	now := c.clk.Now()
+	standby := false
+	for _, inst := range c.acct.Instances() {
+		h := c.w.hosts[inst.ID]
+		if h == nil || inst.State != "running" || h.proc != prestoUp || h.silent || h.agentDead || h.cwCut {
+			delete(r.hostHealthy, inst.ID)
+			continue
+		}
+		since, ok := r.hostHealthy[inst.ID]
+		if !ok {
+			r.hostHealthy[inst.ID] = now
+			continue
+		}
+		// Healthy long enough for AttachENI's consecutive reports (3 at 5 s, plus ingestion).
+		if now.Sub(since) >= 30*time.Second {
+			standby = true
+		}
+	}
+	e, _ := c.acct.ENI(c.w.eni)
+	if e.Attachment != nil || !standby {
+		r.gapStart, r.gapKeep = time.Time{}, false
+		return
+	}
+	if r.gapStart.IsZero() {
+		r.gapStart = now
+	}
+	r.gapKeep = r.gapKeep || c.keep
+	if bound := c.hcCfg.CheckInterval + holderGapBound; !r.gapViolated && !r.gapKeep && now.Sub(r.gapStart) > bound {
+		r.gapViolated = true
+		c.rs.violate("holder-gap", "no instance has held the ENI since %s (%s) while a healthy standby existed (bound %s)",
+			r.gapStart.Format(time.TimeOnly), now.Sub(r.gapStart), bound)
+	}
+}
+
+// checkOneAtATime: at most one failover execution of the cluster runs at any time (the
+// lease), whoever started it.
+func (c *campaign) checkOneAtATime() {
+	all := c.acct.Executions()
+	for i, a := range all {
+		for _, b := range all[i+1:] {
+			aEnd, bEnd := a.StopDate, b.StopDate
+			forever := c.clk.Now().Add(24 * time.Hour) // still running: no end yet
+			if a.Status == "RUNNING" {
+				aEnd = forever
+			}
+			if b.Status == "RUNNING" {
+				bEnd = forever
+			}
+			if a.StartDate.Before(bEnd) && b.StartDate.Before(aEnd) {
+				c.rs.violate("one-at-a-time", "executions %s (%s to %s) and %s (%s to %s) ran at the same time",
+					a.Name, a.StartDate.Format(time.TimeOnly), aEnd.Format(time.TimeOnly), b.Name, b.StartDate.Format(time.TimeOnly), bEnd.Format(time.TimeOnly))
+				return
+			}
+		}
+	}
+}
+
+// checkEvaluationGap: no two consecutive evaluations of the health check, across
+// invocations and sandboxes, are more than one check interval apart, whatever the
+// spacing of the schedule's ticks (healthcheck package doc, "No evaluation gap").
+func (c *campaign) checkEvaluationGap() {
+	ts := slices.Clone(c.evalTimes)
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(ts); i++ {
+		if gap := ts[i].Sub(ts[i-1]); gap > c.hcCfg.CheckInterval {
+			c.rs.violate("evaluation-gap", "no evaluation between %s and %s (%s, check interval %s)",
+				ts[i-1].Format(time.TimeOnly), ts[i].Format(time.TimeOnly), gap, c.hcCfg.CheckInterval)
+			return
+		}
+	}
+}
+
 // checkEnd checks the invariants at the end of the run.
 func (c *campaign) checkEnd() {
+	c.checkOneAtATime()
+	c.checkEvaluationGap()
 	for _, e := range c.acct.Executions() {
 		if e.Status == "RUNNING" {
 			c.rs.violate("no-running-execution", "execution %s is still RUNNING at the end", e.Name)
@@ -101,10 +232,16 @@ func (c *campaign) checkEnd() {
 	c.checkRecovery()
 }
 
-// checkBreaker: never more than BreakerMax starts within one window.
+// checkBreaker: no failover of an instance started with BreakerMax or more executions
+// already started within the window. Re-attaching an ENI nobody holds (UNATTACHED) is
+// exempt from the breaker when a healthy standby waits, so it is not held to the count
+// itself, but it counts for the others, as the health check counts it.
 func (c *campaign) checkBreaker() {
 	all := c.acct.Executions()
 	for i, e := range all {
+		if in, err := events.DecodeFailoverState([]byte(e.Input)); err == nil && in.Verdict == events.VerdictUnattached {
+			continue
+		}
 		n := 0
 		for _, f := range all[:i+1] {
 			if e.StartDate.Sub(f.StartDate) < c.hcCfg.BreakerWindow {
@@ -174,15 +311,30 @@ func (c *campaign) checkFailover(r execRecord, fencedBy map[string]string, witne
 	if f == "" {
 		return
 	}
-	// A later attempt that finds the ENI moved (SUPERSEDED: possible when the health
-	// check read a stale listing or a stale holder) acts on nothing; one that fences or
-	// attaches again is a second failover.
-	again := rr.Doc.Attach != nil || (rr.Doc.Terminate != nil && rr.Doc.Terminate.Outcome == events.TerminateFenced)
-	if prev, ok := fencedBy[f]; ok && again {
-		c.rs.violate("single-failover", "a second failover for %s (%s) after %s had fenced it", f, r.exec.Name, prev)
+	// Exactly one execution acts per failure: one fences the failed instance (asks for its
+	// termination or forces the ENI off it) and one moves the ENI to a standby. A later
+	// attempt that finds the ENI moved (SUPERSEDED, after a stale read) acts on nothing;
+	// one that completes what an earlier attempt left undone (it fenced, then a step
+	// crashed before the attach) fences nothing again and attaches once: that is the
+	// retry the cluster needs. Fencing again, or attaching again after an attach, is a
+	// second failover.
+	fenced, attached := false, rr.Doc.Attach != nil && rr.Doc.Attach.Outcome == events.AttachAttached
+	for _, e := range rr.Doc.Timeline {
+		if e.Step == events.StepTerminate && (e.Event == "terminate-requested" || e.Event == "force-detach-requested") {
+			fenced = true
+		}
 	}
-	if t := rr.Doc.Terminate; t != nil && t.Outcome == events.TerminateFenced {
+	if prev, ok := fencedBy[f]; ok && fenced {
+		c.rs.violate("single-failover", "a second failover for %s (%s) fenced it again after %s had fenced it", f, r.exec.Name, prev)
+	}
+	if prev, ok := fencedBy["attached/"+f]; ok && attached {
+		c.rs.violate("single-failover", "a second failover for %s (%s) moved the ENI again after %s had moved it", f, r.exec.Name, prev)
+	}
+	if fenced {
 		fencedBy[f] = r.exec.Name
+	}
+	if attached {
+		fencedBy["attached/"+f] = r.exec.Name
 	}
 	h := c.w.hostOf(f)
 	for name := range h.faults {
@@ -191,6 +343,11 @@ func (c *campaign) checkFailover(r execRecord, fencedBy map[string]string, witne
 		}
 	}
 	if witnessImpaired {
+		return
+	}
+	if ev := in.Evidence; ev != nil && len(ev.Witnesses) == 0 && in.Verdict == events.VerdictFailed {
+		// No standby was there to witness (the others were down, starting or not yet
+		// replaced): the design's table fails over a silent coordinator then.
 		return
 	}
 	kinds := make([]string, 0, len(h.faults))

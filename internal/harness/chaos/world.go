@@ -37,6 +37,7 @@ type host struct {
 	cutFrom   bool      // standbys cannot reach the active through the ENI IP from this host (partition)
 	buffered  []cwtypes.MetricDatum
 	faults    map[string]bool // fault kinds that hit this host
+	skew      time.Duration   // the agent's clock is this far behind (negative: ahead)
 }
 
 // simClock is the campaign's clock: a virtual clock whose Sleep runs the rest of the world
@@ -96,6 +97,13 @@ type world struct {
 	pool   *sim.Pool // every caller under its synthesized policy; each agent writes pool.ReportNamespace(its id) as its own session
 	cfg    Options
 	run    *runState
+
+	guestDelay bool                 // a moved ENI serves once the guest configured it
+	imdsLag    bool                 // a new holder's agent learns it late
+	realism    sim.Realism          // the draws of both
+	attachSeen map[string]time.Time // attachment id -> when first seen attached
+	ready      map[string]time.Time // attachment id -> when the guest has it configured
+	imdsAt     map[string]time.Time // attachment id -> when the holder's IMDS lists it
 }
 
 func (w *world) schedule(at time.Time, fn func()) {
@@ -176,7 +184,7 @@ func (w *world) selfProbe(h *host, now time.Time) signal.Status {
 
 // answers reports whether a witness reaches the active's coordinator through the ENI IP.
 func (w *world) answers(from, active *host) bool {
-	if active.silent || from.cutFrom || active.cutFrom {
+	if active.silent || from.cutFrom || active.cutFrom || !w.serving() {
 		return false
 	}
 	switch active.proc {
@@ -205,10 +213,14 @@ func (w *world) agentsTick() {
 		if !ok || inst.State != "running" || h.agentDead {
 			continue
 		}
-		d := []cwtypes.MetricDatum{signal.HealthDatum(w.cfg.Cluster, id, w.selfProbe(h, now), now)}
-		if holder != "" && holder != id {
+		stamp := now.Add(-h.skew) // the agent's own clock (clock_skew)
+		d := []cwtypes.MetricDatum{signal.HealthDatum(w.cfg.Cluster, id, w.selfProbe(h, now), stamp)}
+		// A standby witnesses the active through the ENI IP; so does a new holder until its
+		// instance metadata lists the ENI (imds_lag): it then probes itself, and the
+		// health check ignores the holder's own witness reports.
+		if holder != "" && (holder != id || !w.knowsItHolds(id)) {
 			if a, ok := w.hosts[holder]; ok {
-				d = append(d, signal.WitnessDatum(w.cfg.Cluster, id, w.answers(h, a), now))
+				d = append(d, signal.WitnessDatum(w.cfg.Cluster, id, w.answers(h, a), stamp))
 			}
 		}
 		h.buffered = append(h.buffered, d...)

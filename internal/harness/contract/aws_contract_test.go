@@ -430,6 +430,16 @@ func TestCloudWatchHealthSignalContract(t *testing.T) {
 		}
 		all = append(all, out.MetricDataResults...)
 	}
+	// Every query carries its own StatusCode; a complete answer passes signal.CheckStatus
+	// (which turns InternalError or PartialData into an error, never silence).
+	for _, r := range all {
+		if r.StatusCode != cwtypes.StatusCodeComplete {
+			t.Errorf("query %s: StatusCode %q, want Complete", aws.ToString(r.Id), r.StatusCode)
+		}
+	}
+	if err := signal.CheckStatus(all); err != nil {
+		t.Errorf("signal.CheckStatus of moto's complete answer: %v", err)
+	}
 	reports, err := signal.Parse(ids, all)
 	if err != nil {
 		t.Fatalf("signal.Parse of moto's answer: %v", err)
@@ -489,13 +499,14 @@ func TestStepFunctionsContract(t *testing.T) {
 	st := events.FailoverState{
 		Cluster: cluster, ENIID: "eni-0a1b2c3d4e5f60718", FailedInstanceID: "i-0123456789abcdef0",
 		Verdict: events.VerdictFailed, Reason: "contract test", DetectedAt: detected,
+		Lease: &events.Lease{Generation: 1, Holder: "healthcheck/contract"},
 	}
 	st.AddEvent(events.StepDetect, "detected", detected, "verdict FAILED")
 	input, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := events.ExecutionName(st.Cluster, st.FailedInstanceID, st.ENIID, st.DetectedAt)
+	name := events.LeaseName(st.Cluster, 1) // generation 1 of the cluster's failover lease
 	start, err := api.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String(name), Input: aws.String(string(input))})
 	if err != nil {
 		t.Fatalf("StartExecution(%s): %v", name, err)
@@ -504,11 +515,13 @@ func TestStepFunctionsContract(t *testing.T) {
 		t.Fatalf("StartExecution answer lacks the ARN or start date: %+v", start)
 	}
 
-	// A second trigger for the same failure with a different input must not start a second
-	// failover. AWS answers ExecutionAlreadyExists; the health check relies on
-	// awserr.IsAlreadyExists recognising that answer.
+	// A second starter of the same lease generation (a different input: its own lease
+	// holder) must not start a second failover. AWS answers ExecutionAlreadyExists; the
+	// lease (internal/healthcheck/lease.go) relies on awserr.IsAlreadyExists recognising
+	// that answer.
 	st2 := st
 	st2.Reason = "a later tick"
+	st2.Lease = &events.Lease{Generation: 1, Holder: "manual/operator"}
 	input2, _ := json.Marshal(st2)
 	dup, err := api.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String(name), Input: aws.String(string(input2))})
 	switch {

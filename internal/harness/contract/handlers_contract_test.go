@@ -68,7 +68,7 @@ func TestRealHandlersAgainstMoto(t *testing.T) {
 	hc, err := healthcheck.New(healthcheck.Config{Cluster: cluster, ENIID: f.eniID, ASGName: f.asgName, HostRoleID: contractRoleID, StateMachineARN: aws.ToString(sm.StateMachineArn),
 		TopicARN: aws.ToString(topic.TopicArn), Grace: healthcheck.DefaultGrace, CheckInterval: healthcheck.DefaultCheckInterval,
 		StartupBudget: healthcheck.DefaultStartupBudget, IngestionDelay: 0, BreakerMax: 3, BreakerWindow: time.Hour, HACount: 3, MinHealthyReports: 3},
-		healthcheck.Deps{EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: clock.Real{}, Logger: log})
+		healthcheck.Deps{AutoScaling: c.AutoScaling, EC2: c.EC2, CloudWatch: c.CloudWatch, SFN: c.SFN, SNS: c.SNS, Clock: clock.Real{}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

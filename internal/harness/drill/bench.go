@@ -15,6 +15,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/coldstart"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/report"
+	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/statemachine"
 )
 
@@ -75,21 +76,27 @@ type Model struct {
 
 // BenchReport is out/bench/report.json.
 type BenchReport struct {
-	GeneratedAt time.Time                  `json:"generated_at"`
-	Machine     string                     `json:"machine"`
-	Load        LoadNote                   `json:"machine_load"`
-	Settings    report.Settings            `json:"settings"`
-	FloorS      float64                    `json:"floor_s"`
-	FloorNote   string                     `json:"floor_note"`
-	Scenarios   []BenchScenario            `json:"scenarios"`
-	AllFast     BenchScenario              `json:"all_hot_standby_scenarios"`
-	Model       Model                      `json:"model"`
-	Agent       *AgentFootprint            `json:"agent,omitempty"`
-	Binaries    []BinarySize               `json:"binaries"`
-	ColdStarts  map[string]coldstart.Stats `json:"cold_starts_ms"`
-	Cost        *Cost                      `json:"cost,omitempty"`
-	Errors      []string                   `json:"errors,omitempty"`
-	WallSeconds float64                    `json:"wall_s"`
+	GeneratedAt time.Time       `json:"generated_at"`
+	Machine     string          `json:"machine"`
+	Load        LoadNote        `json:"machine_load"`
+	Settings    report.Settings `json:"settings"`
+	FloorS      float64         `json:"floor_s"`
+	FloorNote   string          `json:"floor_note"`
+	Scenarios   []BenchScenario `json:"scenarios"`
+	AllFast     BenchScenario   `json:"all_hot_standby_scenarios"`
+	Model       Model           `json:"model"`
+	// The same scenarios and seeds under the unkind model (sim.DefaultConsistency and
+	// sim.DefaultRealism), beside today's.
+	RealisticScenarios []BenchScenario            `json:"realistic_scenarios"`
+	RealisticAllFast   BenchScenario              `json:"realistic_all_hot_standby_scenarios"`
+	RealisticModel     Model                      `json:"realistic_model"`
+	RealismParams      []string                   `json:"realistic_model_parameters"`
+	Agent              *AgentFootprint            `json:"agent,omitempty"`
+	Binaries           []BinarySize               `json:"binaries"`
+	ColdStarts         map[string]coldstart.Stats `json:"cold_starts_ms"`
+	Cost               *Cost                      `json:"cost,omitempty"`
+	Errors             []string                   `json:"errors,omitempty"`
+	WallSeconds        float64                    `json:"wall_s"`
 	// Runs are the individual runs (without the health check's running commentary).
 	Runs []report.Scenario `json:"runs"`
 }
@@ -111,13 +118,22 @@ func Bench(ctx context.Context, o BenchOptions) error {
 
 	// 1. Failover timings, on simulated time: the same seeds give the same figures on
 	// any machine, busy or idle.
-	results, transitions, err := b.failovers(ctx, scs)
+	results, transitions, err := b.failovers(ctx, scs, false)
 	if err != nil {
 		return err
 	}
-	b.distributions(rep, scs, results)
-	// 2. The production model.
+	rep.Runs, rep.Scenarios, rep.AllFast = b.distributions(scs, results, "all hot-standby failovers")
+	// 1b. The same scenarios and seeds under the unkind model.
+	b.say("bench: the same runs under the unkind model (%s)", sim.DefaultRealism())
+	rres, _, err := b.failovers(ctx, scs, true)
+	if err != nil {
+		return err
+	}
+	_, rep.RealisticScenarios, rep.RealisticAllFast = b.distributions(scs, rres, "all hot-standby failovers (unkind model)")
+	rep.RealismParams = []string{"account: " + sim.DefaultConsistency().String(), "around it: " + sim.DefaultRealism().String()}
+	// 2. The production model, today's and the unkind one.
 	rep.Model = model(rep.AllFast, b.st)
+	rep.RealisticModel = realisticModel(rep.RealisticAllFast, b.st)
 	// 3. What only this machine's wall clock can tell: cold starts, the agent's
 	// footprint, binary sizes.
 	b.measureMachine(ctx, rep, tmp)
@@ -183,9 +199,13 @@ func (b *bench) newReport() *BenchReport {
 
 // failovers runs every scenario o.Runs times, o.Parallel at a time, and returns the
 // results by scenario and the state transitions of one process-exit failover.
-func (b *bench) failovers(ctx context.Context, scs []Scenario) (map[string][]report.Scenario, int, error) {
+func (b *bench) failovers(ctx context.Context, scs []Scenario, realistic bool) (map[string][]report.Scenario, int, error) {
 	runs := b.o.Runs
 	b.say("bench: %d failover scenarios x %d runs on simulated time, %d at a time", len(scs), runs, b.o.Parallel)
+	kind := "run"
+	if realistic {
+		kind = "unkind run"
+	}
 	type job struct {
 		sc  Scenario
 		run int
@@ -199,7 +219,7 @@ func (b *bench) failovers(ctx context.Context, scs []Scenario) (map[string][]rep
 		wg.Go(func() {
 			for j := range jobs {
 				seed := runSeed(j.sc.Name, j.run)
-				res, stats := runScenario(ctx, j.sc, runOptions{Settings: b.st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, b.st.Schedule)})
+				res, stats := runScenario(ctx, j.sc, runOptions{Settings: b.st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, b.st.Schedule), Realistic: realistic})
 				rmu.Lock()
 				results[j.sc.Name] = append(results[j.sc.Name], res)
 				if j.sc.Name == "process-exit" && stats.transitions > 0 {
@@ -207,7 +227,7 @@ func (b *bench) failovers(ctx context.Context, scs []Scenario) (map[string][]rep
 				}
 				n := len(results[j.sc.Name])
 				rmu.Unlock()
-				line := fmt.Sprintf("  %-20s run %2d/%d: ", j.sc.Name, n, runs)
+				line := fmt.Sprintf("  %-20s %s %2d/%d: ", j.sc.Name, kind, n, runs)
 				if res.OK {
 					line += fmt.Sprintf("detect %5.1fs  attached %5.1fs  serving %5.1fs  (seed %d, %.2fs wall)", val(res.DetectS), val(res.ENIAttachedS), val(res.ServingS), seed, res.WallSeconds)
 				} else {
@@ -230,22 +250,22 @@ func (b *bench) failovers(ctx context.Context, scs []Scenario) (map[string][]rep
 	return results, transitions, ctx.Err()
 }
 
-// distributions fills the per-scenario and all-hot-standby distributions, and the runs
-// in seed order.
-func (b *bench) distributions(rep *BenchReport, scs []Scenario, results map[string][]report.Scenario) {
+// distributions returns the runs in seed order (without their running commentary), the
+// per-scenario distributions and the one of all hot-standby failovers.
+func (b *bench) distributions(scs []Scenario, results map[string][]report.Scenario, allName string) (runs []report.Scenario, per []BenchScenario, all BenchScenario) {
 	var fast []report.Scenario
 	for _, sc := range scs {
 		sort.SliceStable(results[sc.Name], func(i, j int) bool { return results[sc.Name][i].Seed < results[sc.Name][j].Seed })
 		for _, r := range results[sc.Name] {
 			r.Observed = nil
-			rep.Runs = append(rep.Runs, r)
+			runs = append(runs, r)
 		}
-		rep.Scenarios = append(rep.Scenarios, benchScenario(sc.Name, results[sc.Name], b.st))
+		per = append(per, benchScenario(sc.Name, results[sc.Name], b.st))
 		if sc.HACount == 0 {
 			fast = append(fast, results[sc.Name]...)
 		}
 	}
-	rep.AllFast = benchScenario("all hot-standby failovers", fast, b.st)
+	return runs, per, benchScenario(allName, fast, b.st)
 }
 
 // measureMachine measures on the wall clock: the Lambdas' cold-start init (the real
@@ -355,6 +375,76 @@ func model(all BenchScenario, st Settings) Model {
 		ServingP99: round3(all.Serving.P99 + cs),
 		ServingP50: round3(all.Serving.P50 + cs),
 		ColdStartS: round3(cs),
+	}
+}
+
+// benchRuns runs every scenario runs times on simulated time, par at a time, each run
+// with its own seed and the fault at a seeded phase of the schedule; realistic runs
+// them under the unkind model. It returns the runs by scenario, in seed order, and the
+// state transitions of one process-exit failover.
+func benchRuns(ctx context.Context, scs []Scenario, runs, par int, st Settings, realistic bool, say func(string, ...any)) (map[string][]report.Scenario, int) {
+	type job struct {
+		sc  Scenario
+		run int
+	}
+	results := map[string][]report.Scenario{}
+	transitions := 0
+	var rmu sync.Mutex
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for i := 0; i < par; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				seed := runSeed(j.sc.Name, j.run)
+				res, stats := runScenario(ctx, j.sc, runOptions{Settings: st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, st.Schedule), Realistic: realistic})
+				rmu.Lock()
+				results[j.sc.Name] = append(results[j.sc.Name], res)
+				if j.sc.Name == "process-exit" && stats.transitions > 0 {
+					transitions = stats.transitions
+				}
+				n := len(results[j.sc.Name])
+				rmu.Unlock()
+				line := fmt.Sprintf("  %-20s run %2d/%d: ", j.sc.Name, n, runs)
+				if realistic {
+					line = fmt.Sprintf("  %-20s unkind run %2d/%d: ", j.sc.Name, n, runs)
+				}
+				if res.OK {
+					line += fmt.Sprintf("detect %5.1fs  attached %5.1fs  serving %5.1fs  (seed %d, %.2fs wall)", val(res.DetectS), val(res.ENIAttachedS), val(res.ServingS), seed, res.WallSeconds)
+				} else {
+					line += "MISBEHAVED: " + strings.Join(res.Violations, "; ")
+				}
+				say("%s", line)
+			}
+		}()
+	}
+	for r := 0; r < runs && ctx.Err() == nil; r++ {
+		for _, sc := range scs {
+			select {
+			case jobs <- job{sc, r}:
+			case <-ctx.Done():
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	for _, sc := range scs {
+		sort.SliceStable(results[sc.Name], func(i, j int) bool { return results[sc.Name][i].Seed < results[sc.Name][j].Seed })
+	}
+	return results, transitions
+}
+
+// realisticModel: fault-to-serving under the unkind model. Its runs already pay the
+// Step Functions transitions, the step Lambdas' cold starts (drawn), the guest OS
+// configuring the moved ENI, late ticks and eventually consistent reads, so nothing is
+// added on top.
+func realisticModel(all BenchScenario, st Settings) Model {
+	return Model{
+		Description: fmt.Sprintf("fault-to-serving of the same runs (seeds, fault phases) on simulated time at default settings (grace %s, check %s, probe %s, publish %s, ingestion allowance %s) under the unkind model: every term drawn in the run itself (see its parameters). Deterministic.",
+			st.Grace, st.CheckInterval, st.ProbeInterval, st.PublishInterval, st.IngestionAllow),
+		ServingP99: round3(all.Serving.P99),
+		ServingP50: round3(all.Serving.P50),
 	}
 }
 

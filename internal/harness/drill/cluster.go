@@ -39,6 +39,11 @@ type clusterSpec struct {
 	// Trino runs real Trino coordinators and a worker in network namespaces on the wall
 	// clock at real time, the client running a real query (the third kind; see trino.go).
 	Trino *TrinoOptions
+	// Realistic runs under the unkind model (sim.DefaultConsistency, sim.DefaultRealism):
+	// eventually consistent reads, late ticks, Step Functions and Lambda latency, the
+	// guest OS configuring a moved ENI before it serves. Its draws come from their own
+	// generator, so today's model's runs are unchanged.
+	Realistic bool
 }
 
 // simStart is when a simulated drill's clock starts.
@@ -105,6 +110,11 @@ type Cluster struct {
 	started     time.Time
 	report      func(format string, a ...any)
 
+	// The unkind model (clusterSpec.Realistic).
+	realism sim.Realism
+	rrng    *rand.Rand
+	ready   map[string]time.Time // attachment id -> when the guest OS has the ENI configured
+
 	logMu sync.Mutex
 	logs  []logRecord
 
@@ -129,7 +139,10 @@ func newCluster(parent context.Context, spec clusterSpec, clk drillTime) (*Clust
 	ctx, cancel := context.WithCancel(parent)
 	c := &Cluster{spec: spec, Clock: clk, Acct: acct, ASG: spec.Name + "-coordinators", hosts: map[string]*Host{},
 		rng: rand.New(rand.NewPCG(uint64(spec.Seed), 7)), ctx: ctx, cancel: cancel, started: clk.Now()}
-	c.AgentCW = NewCWCounter(nil)               // each agent calls through c.AgentCW.Via(its own client)
+	c.AgentCW = NewCWCounter(nil) // each agent calls through c.AgentCW.Via(its own client)
+	if spec.Realistic {
+		c.realism, c.rrng, c.ready = sim.DefaultRealism(), rand.New(rand.NewPCG(uint64(spec.Seed), 11)), map[string]time.Time{}
+	}
 	acct.OnInstanceStateChange(c.onStateChange) // before the group launches anything
 	acct.OnAttachmentChange(c.onAttachmentChange)
 	// The pool as the stack creates it: the ENI unattached (the health check's first
@@ -151,6 +164,9 @@ func newCluster(parent context.Context, spec clusterSpec, clk drillTime) (*Clust
 	c.ENIID, c.ENIIP, c.Topic, c.SMARN = pool.ENIID, pool.ENIIP, pool.TopicARN, pool.StateMachineARN
 	pool.EnforcePolicies()
 	c.Pool = pool
+	if spec.Realistic {
+		acct.SetConsistency(sim.DefaultConsistency()) // after the pool: its set-up reads are the stack's, not the product's
+	}
 	if err := c.startClient(); err != nil {
 		c.Close()
 		return nil, err
@@ -225,6 +241,14 @@ func (c *Cluster) holderHost() (*Host, string, bool) {
 	e, ok := c.Acct.ENI(c.ENIID)
 	if !ok || e.Attachment == nil || e.Attachment.Status != "attached" {
 		return nil, "", false
+	}
+	if c.ready != nil { // the guest OS configures the moved ENI first (Realism.GuestConfig)
+		c.mu.Lock()
+		r, seen := c.ready[e.Attachment.ID]
+		c.mu.Unlock()
+		if !seen || r.After(c.Clock.Now()) {
+			return nil, "", false
+		}
 	}
 	c.mu.Lock()
 	h := c.hosts[e.Attachment.InstanceID]
@@ -429,6 +453,13 @@ func (c *Cluster) sample(now time.Time) {
 	}
 	if n := len(c.attachLog); n == 0 || c.attachLog[n-1].InstanceID != id || c.attachLog[n-1].Status != status {
 		c.attachLog = append(c.attachLog, attachObs{At: now, InstanceID: id, Status: status})
+	}
+	if c.ready != nil && status == "attached" {
+		if e, ok := c.Acct.ENI(c.ENIID); ok && e.Attachment != nil {
+			if _, seen := c.ready[e.Attachment.ID]; !seen {
+				c.ready[e.Attachment.ID] = now.Add(c.realism.GuestConfig(c.rrng))
+			}
+		}
 	}
 }
 

@@ -179,6 +179,14 @@ func (c *Cluster) interpretGo(run *execRun, def string, handlers map[string]step
 			if !ok {
 				return doc, fmt.Errorf("no handler for Task state %s", state)
 			}
+			if c.rrng != nil { // the state transition and, for a new sandbox, the cold start
+				c.mu.Lock()
+				d := c.realism.Transition(c.rrng) + c.realism.ColdStart(c.rrng)
+				c.mu.Unlock()
+				if err := c.Clock.Sleep(ctx, d); err != nil {
+					return doc, err
+				}
+			}
 			return h(ctx, doc)
 		},
 	})

@@ -33,43 +33,102 @@ func (c *Cluster) startControlPlane() error {
 		HACount:           c.spec.HACount,
 		MinHealthyReports: st.MinHealthy,
 	}
-	h, err := healthcheck.New(cfg, healthcheck.Deps{EC2: cl.EC2, CloudWatch: c.HCCW, SFN: cl.SFN, SNS: cl.SNS, Clock: c.Clock, Logger: c.logger()})
-	if err != nil {
+	newHandler := func() (*healthcheck.Handler, error) {
+		return healthcheck.New(cfg, healthcheck.Deps{AutoScaling: cl.AutoScaling, EC2: cl.EC2, CloudWatch: c.HCCW, SFN: cl.SFN, SNS: cl.SNS, Clock: c.Clock, Logger: c.logger()})
+	}
+	if _, err := newHandler(); err != nil {
 		return err
 	}
 	c.Acct.OnStartExecution(c.onStartExecution)
-	c.goRun(func(ctx context.Context) { c.schedule(ctx, h) })
+	c.goRun(func(ctx context.Context) { c.schedule(ctx, newHandler) })
 	return nil
 }
 
 // healthCheckTimeout is the health check Lambda's timeout, as the stack sets it
 // (infra/controlplane.HealthCheckTimeoutSeconds; not imported, to keep CDK out of the
 // drill); Handle stops its loop before.
-const healthCheckTimeout = 70 * time.Second
+const healthCheckTimeout = 100 * time.Second
 
-// schedule is EventBridge's "rate(1 minute)": one invocation of Handle per period, each
-// with a deadline like the Lambda's in drill time (lambdaContext). Invocations run
-// concurrently when one overruns, as Lambda would run them.
-func (c *Cluster) schedule(ctx context.Context, h *healthcheck.Handler) {
+// healthCheckSandboxes is the health check's reserved concurrency
+// (infra/controlplane.HealthCheckReservedConcurrency).
+const healthCheckSandboxes = 3
+
+// schedule is EventBridge's "rate(1 minute)": one invocation of Handle per tick, each
+// with a deadline like the Lambda's in drill time (lambdaContext). Ticks are punctual,
+// or (Realistic) spaced 8 to 71 s by sim.Realism.Ticks. Each invocation runs in an idle
+// sandbox (its own Handler, as Lambda gives each concurrent invocation its own
+// sandbox); invocations overlap, since each loops for healthcheck.LoopSpan. With every
+// sandbox busy the tick is throttled and dropped.
+func (c *Cluster) schedule(ctx context.Context, newHandler func() (*healthcheck.Handler, error)) {
 	st := c.spec.Settings
-	next := c.Clock.Now()
+	type sandbox struct {
+		h    *healthcheck.Handler
+		busy bool
+	}
+	var sandboxes []*sandbox
+	start := c.Clock.Now()
+	var ticks []time.Time
+	if c.rrng != nil {
+		ticks = c.realism.Ticks(c.rrng, start, start.Add(6*time.Hour))
+	}
+	next := start
 	for n := 1; ctx.Err() == nil; n++ {
 		at := next
+		if c.rrng != nil {
+			if n > len(ticks) {
+				return
+			}
+			at = ticks[n-1]
+			if err := c.Clock.Sleep(ctx, at.Sub(c.Clock.Now())); err != nil {
+				return
+			}
+		}
 		ev := events.ScheduleEvent{Version: "0", ID: fmt.Sprintf("drill-%s-%06d", c.spec.Name, n), DetailType: "Scheduled Event",
 			Source: "aws.events", Account: c.Acct.AccountID(), Time: at.UTC().Truncate(time.Second), Region: c.Acct.Region(),
 			Resources: []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s-healthcheck", c.Acct.Region(), c.Acct.AccountID(), c.spec.Name)}}
-		c.goRun(func(ctx context.Context) {
-			ictx, cancel := c.lambdaContext(ctx, healthCheckTimeout)
-			defer cancel()
-			start := c.Clock.Now()
-			err := c.invokeHealthCheck(ictx, h, ev)
+		c.mu.Lock()
+		var sb *sandbox
+		for _, s := range sandboxes {
+			if !s.busy {
+				sb = s
+				break
+			}
+		}
+		if sb == nil && len(sandboxes) < healthCheckSandboxes {
+			h, err := newHandler()
+			if err != nil {
+				c.mu.Unlock()
+				c.violate("building a health check sandbox: %v", err)
+				return
+			}
+			sb = &sandbox{h: h}
+			sandboxes = append(sandboxes, sb)
+		}
+		if sb != nil {
+			sb.busy = true
+		}
+		c.mu.Unlock()
+		if sb == nil {
 			c.mu.Lock()
-			c.invocations = append(c.invocations, invocation{Start: start, End: c.Clock.Now(), Err: err})
+			c.invocations = append(c.invocations, invocation{Start: c.Clock.Now(), End: c.Clock.Now(), Err: fmt.Errorf("throttled: %d sandboxes busy", healthCheckSandboxes)})
 			c.mu.Unlock()
-		})
-		next = next.Add(st.Schedule)
-		if err := c.Clock.Sleep(ctx, next.Sub(c.Clock.Now())); err != nil {
-			return
+		} else {
+			c.goRun(func(ctx context.Context) {
+				ictx, cancel := c.lambdaContext(ctx, healthCheckTimeout)
+				defer cancel()
+				start := c.Clock.Now()
+				err := c.invokeHealthCheck(ictx, sb.h, ev)
+				c.mu.Lock()
+				c.invocations = append(c.invocations, invocation{Start: start, End: c.Clock.Now(), Err: err})
+				sb.busy = false
+				c.mu.Unlock()
+			})
+		}
+		if c.rrng == nil {
+			next = next.Add(st.Schedule)
+			if err := c.Clock.Sleep(ctx, next.Sub(c.Clock.Now())); err != nil {
+				return
+			}
 		}
 	}
 }

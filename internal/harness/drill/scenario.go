@@ -104,6 +104,8 @@ type runOptions struct {
 	Progress   func(format string, a ...any) // nil: quiet
 	// Trino runs real Trino in network namespaces at real time (see trino.go).
 	Trino *TrinoOptions
+	// Realistic runs under the unkind model (clusterSpec.Realistic).
+	Realistic bool
 }
 
 // clock returns a new drill clock for one run.
@@ -160,7 +162,7 @@ func playScenario(ctx context.Context, sc Scenario, o runOptions, clk drillTime)
 		res.OK = false
 		return c, res, stats
 	}
-	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated, Trino: o.Trino}, clk)
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated, Realistic: o.Realistic, Trino: o.Trino}, clk)
 	if err != nil {
 		return fail("building the cluster: %v", err)
 	}

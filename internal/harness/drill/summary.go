@@ -28,6 +28,29 @@ func writeSummary(b *strings.Builder, r *BenchReport, runs int) {
 	fmt.Fprintf(b, "Detection to ENI attached is the failover execution (the product's state machine definition, interpreted by the Go interpreter that `internal/harness/asl`'s differential test holds to aws-local-stepfunctions): fence (terminate through Auto Scaling, confirm it is shutting down, force the ENI off it, confirm the ENI is available), then attach to a standby with enough consecutive healthy reports.\n\n")
 	fmt.Fprintf(b, "**Modeled production fault-to-serving at default settings: p50 %.1f s, p99 %.1f s.** Model: %s\n\n", r.Model.ServingP50, r.Model.ServingP99, r.Model.Description)
 
+	fmt.Fprintf(b, "## Under the unkind model (AWS as its documentation describes it)\n\n")
+	fmt.Fprintf(b, "The same scenarios and seeds, with eventually consistent reads, late and early schedule ticks over overlapping health-check sandboxes, Step Functions transitions and step cold starts, and the guest OS configuring the moved ENI before the coordinator IP serves. Parameters:\n\n")
+	for _, p := range r.RealismParams {
+		fmt.Fprintf(b, "- %s\n", p)
+	}
+	fmt.Fprintf(b, "\nNot on the bench's critical path, exercised by the chaos campaign instead: instance metadata lag (the agents' role only), agent clock skew, lifecycle hooks, per-query metric errors, failing scale-in protection.\n\n")
+	fmt.Fprintf(b, "| scenario | ok runs | fault to detection p50 / p99 | detection to ENI attached p50 / p99 | fault to serving p50 / p99 | today's model, fault to serving p50 / p99 |\n|---|---:|---:|---:|---:|---:|\n")
+	today := map[string]BenchScenario{}
+	for _, s := range rows {
+		today[s.Name] = s
+	}
+	rrows := append(append([]BenchScenario(nil), r.RealisticScenarios...), r.RealisticAllFast)
+	for i, s := range rrows {
+		name, t := s.Name, today[s.Name]
+		if i == len(rrows)-1 {
+			name, t = "**"+s.Name+"**", r.AllFast
+		}
+		fmt.Fprintf(b, "| %s | %d/%d | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f |\n", name, s.OK, s.Runs,
+			s.Detect.P50, s.Detect.P99, s.DetectToAttached.P50, s.DetectToAttached.P99, s.Serving.P50, s.Serving.P99, t.Serving.P50, t.Serving.P99)
+	}
+	fmt.Fprintf(b, "\n**Modeled production fault-to-serving under the unkind model: p50 %.1f s, p99 %.1f s** (today's model: p50 %.1f s, p99 %.1f s; goal p99 at most 45 s). %s\n\n",
+		r.RealisticModel.ServingP50, r.RealisticModel.ServingP99, r.Model.ServingP50, r.Model.ServingP99, r.RealisticModel.Description)
+
 	fmt.Fprintf(b, "## Lambda cold starts (init time, process start to the first Runtime API `next`)\n\n| function | runs | p50 ms | p99 ms |\n|---|---:|---:|---:|\n")
 	for _, l := range Lambdas {
 		if s, ok := r.ColdStarts[l]; ok {

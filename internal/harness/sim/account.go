@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sort"
@@ -116,6 +117,9 @@ type Account struct {
 	calls    []Call
 	faults   []*faultRule
 	policies map[string][]Statement // role name -> its policy (see SetPolicy)
+	plan     faultPlan              // the faults of the call being applied (under mu)
+	cons     Consistency
+	rng      *rand.Rand // draws of the Consistency model, seeded by Options.Seed
 
 	onLaunched    []func(instanceID string)
 	onStateChange []func(InstanceStateChange)
@@ -156,6 +160,7 @@ func New(o Options) *Account {
 		stateMachines: map[string]string{},
 		topics:        map[string]string{},
 	}
+	a.rng = rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed))
 	a.vpcID = a.ids.next("vpc-")
 	a.history = []snapshot{{at: a.clk.Now(), w: newWorld()}}
 	return a
@@ -490,9 +495,15 @@ func (a *Account) do(ctx context.Context, caller, service, op string, mutating b
 	w := a.w
 	if plan.staleBy > 0 && !mutating {
 		w = a.snapshotAt(now.Add(-plan.staleBy))
+	} else if lag := a.readLag(service, op, mutating); lag > 0 {
+		w = a.snapshotAt(now.Add(-lag))
 	}
+	a.plan = plan
 	err := fn(w)
-	if err == nil && mutating {
+	a.plan = faultPlan{}
+	if err == nil && mutating && service != "cloudwatch" && service != "sns" {
+		// Metrics and messages live outside the world that stale reads replay: a
+		// PutMetricData or a Publish needs no new snapshot.
 		a.dirty = true
 	}
 	a.commit()

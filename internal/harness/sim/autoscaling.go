@@ -191,6 +191,15 @@ func (a *Account) replaceLost(g *group, m *member, t time.Time) {
 	a.beginTermination(i, t)
 }
 
+// lifecycleOf is a member's lifecycle state as AWS shows it: Terminating:Wait while a
+// lifecycle hook holds it.
+func lifecycleOf(w *world, m *member) string {
+	if i, ok := w.instances[m.instanceID]; ok && m.lifecycle == lcTerminating && !i.hookUntil.IsZero() && i.state == stateRunning {
+		return "Terminating:Wait"
+	}
+	return m.lifecycle
+}
+
 // asgClient implements awsapi.AutoScalingAPI for one caller.
 type asgClient struct{ client }
 
@@ -282,7 +291,7 @@ func (a *Account) toASG(w *world, g *group) asgtypes.AutoScalingGroup {
 	}
 	for _, m := range g.members {
 		it := asgtypes.Instance{
-			InstanceId: aws.String(m.instanceID), LifecycleState: asgtypes.LifecycleState(m.lifecycle),
+			InstanceId: aws.String(m.instanceID), LifecycleState: asgtypes.LifecycleState(lifecycleOf(w, m)),
 			HealthStatus: aws.String(m.health), ProtectedFromScaleIn: aws.Bool(m.protected),
 			AvailabilityZone: aws.String(g.az),
 		}
@@ -336,7 +345,9 @@ func (a *Account) terminateInGroup(in *autoscaling.TerminateInstanceInAutoScalin
 			g.reconcileAt = now.Add(a.timings.ASGReplaceDelay)
 		}
 		m.lifecycle = lcTerminating
-		if i, ok := a.w.instances[id]; ok && i.state != stateTerminated {
+		if i, ok := a.w.instances[id]; ok && i.state == stateRunning && a.cons.TerminationHook > 0 {
+			i.hookUntil = now.Add(a.cons.TerminationHook) // Terminating:Wait (Consistency.TerminationHook)
+		} else if ok && i.state != stateTerminated {
 			a.beginTermination(i, now)
 		} else {
 			g.removeMember(id)

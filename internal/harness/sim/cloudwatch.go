@@ -128,6 +128,7 @@ func (a *Account) putMetricData(in *cloudwatch.PutMetricDataInput) error {
 		return cwErr(awserr.CodeInvalidParameterValue, "The collection MetricData must not have a size greater than 1000.")
 	}
 	now := a.clk.Now()
+	tail := a.draw(a.cons.MetricTailP, a.cons.MetricTailMax) // the visibility tail (Consistency)
 	type staged struct {
 		key string
 		p   datapoint
@@ -153,7 +154,7 @@ func (a *Account) putMetricData(in *cloudwatch.PutMetricDataInput) error {
 			}
 			seen[dn] = true
 		}
-		p := datapoint{ts: now, visibleAt: now.Add(a.timings.MetricIngestionDelay), min: math.Inf(1), mx: math.Inf(-1)}
+		p := datapoint{ts: now, visibleAt: now.Add(a.timings.MetricIngestionDelay + tail), min: math.Inf(1), mx: math.Inf(-1)}
 		if d.Timestamp != nil {
 			p.ts = *d.Timestamp
 		}
@@ -218,7 +219,13 @@ func (a *Account) putMetricData(in *cloudwatch.PutMetricDataInput) error {
 			sr = &series{}
 			a.metrics[s.key] = sr
 		}
-		sr.points = append(sr.points, s.p)
+		// Kept in time order (stable for equal times), so a query finds its range by
+		// binary search; agents send in time order, so this is almost always an append.
+		i := len(sr.points)
+		for i > 0 && sr.points[i-1].ts.After(s.p.ts) {
+			i--
+		}
+		sr.points = slices.Insert(sr.points, i, s.p)
 	}
 	return nil
 }
@@ -297,11 +304,20 @@ func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*c
 			label = aws.ToString(ms.Metric.MetricName)
 		}
 		res := cwtypes.MetricDataResult{Id: q.Id, Label: aws.String(label), StatusCode: cwtypes.StatusCodeComplete}
-		type agg struct{ sum, count, min, mx float64 }
-		buckets := map[time.Time]*agg{}
+		// Buckets in ascending time: the points are in time order, so almost every point
+		// falls in the last bucket or opens the next one.
+		type agg struct {
+			at                  time.Time
+			sum, count, min, mx float64
+		}
+		var buckets []agg
 		if sr := a.metrics[metricKey(aws.ToString(ms.Metric.Namespace), aws.ToString(ms.Metric.MetricName), ms.Metric.Dimensions)]; sr != nil {
-			for _, p := range sr.points {
-				if p.visibleAt.After(now) || p.ts.Before(start) || !p.ts.Before(end) {
+			from, _ := slices.BinarySearchFunc(sr.points, start, func(p datapoint, t time.Time) int { return p.ts.Compare(t) })
+			for _, p := range sr.points[from:] {
+				if !p.ts.Before(end) {
+					break
+				}
+				if p.visibleAt.After(now) {
 					continue
 				}
 				ts := p.ts
@@ -314,26 +330,25 @@ func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*c
 					}
 				}
 				b := ts.Truncate(period)
-				g := buckets[b]
-				if g == nil {
-					g = &agg{min: math.Inf(1), mx: math.Inf(-1)}
-					buckets[b] = g
+				k := len(buckets)
+				for k > 0 && buckets[k-1].at.After(b) {
+					k--
 				}
+				if k == 0 || !buckets[k-1].at.Equal(b) {
+					buckets = slices.Insert(buckets, k, agg{at: b, min: math.Inf(1), mx: math.Inf(-1)})
+					k++
+				}
+				g := &buckets[k-1]
 				g.sum += p.sum
 				g.count += p.count
 				g.min, g.mx = math.Min(g.min, p.min), math.Max(g.mx, p.mx)
 			}
 		}
-		times := make([]time.Time, 0, len(buckets))
-		for t := range buckets {
-			times = append(times, t)
+		if in.ScanBy != cwtypes.ScanByTimestampAscending {
+			slices.Reverse(buckets) // newest first, CloudWatch's default
 		}
-		slices.SortFunc(times, func(x, y time.Time) int { return y.Compare(x) })
-		if in.ScanBy == cwtypes.ScanByTimestampAscending {
-			slices.Reverse(times)
-		}
-		for _, t := range times {
-			g := buckets[t]
+		for _, g := range buckets {
+			t := g.at
 			var v float64
 			switch aws.ToString(ms.Stat) {
 			case "Average":
@@ -352,6 +367,18 @@ func (a *Account) getMetricData(_ *world, in *cloudwatch.GetMetricDataInput) (*c
 			}
 			res.Timestamps = append(res.Timestamps, t)
 			res.Values = append(res.Values, v)
+		}
+		switch a.plan.query {
+		case QueryError:
+			res.StatusCode, res.Timestamps, res.Values = cwtypes.StatusCodeInternalError, nil, nil
+		case QueryPartial:
+			res.StatusCode = cwtypes.StatusCodePartialData
+			keep := len(res.Timestamps) / 2 // the older half
+			if in.ScanBy == cwtypes.ScanByTimestampAscending {
+				res.Timestamps, res.Values = res.Timestamps[:keep], res.Values[:keep]
+			} else {
+				res.Timestamps, res.Values = res.Timestamps[len(res.Timestamps)-keep:], res.Values[len(res.Values)-keep:]
+			}
 		}
 		out.MetricDataResults = append(out.MetricDataResults, res)
 	}

@@ -421,6 +421,11 @@ func (a *Account) describeInstances(w *world, in *ec2.DescribeInstancesInput) (*
 			missing = append(missing, id)
 		}
 	}
+	if len(in.InstanceIds) > 0 && len(missing) == 0 && (a.plan.notFound || a.justCreated(w, in.InstanceIds)) {
+		// Eventual consistency: an id that exists can still answer NotFound (see NotFound
+		// and Consistency.NewInstanceNotFound).
+		missing = in.InstanceIds
+	}
 	if len(missing) > 0 {
 		// AWS fails the whole call when any listed id does not exist.
 		return nil, ec2Err(awserr.CodeInvalidInstanceIDNotFound, "The instance IDs '%s' do not exist", strings.Join(missing, ", "))
@@ -774,7 +779,7 @@ func (a *Account) attach(in *ec2.AttachNetworkInterfaceInput) (*ec2.AttachNetwor
 	now := a.clk.Now()
 	e.att = &attachment{
 		id: a.ids.attachment(), instanceID: instID, deviceIndex: idx, status: attAttaching, attachTime: now,
-		doneAt: now.Add(a.timings.AttachDelay),
+		doneAt: now.Add(a.timings.AttachDelay + a.draw(a.cons.AttachStuckP, a.cons.AttachStuckMax)),
 	}
 	if i.state == stateStopped {
 		e.att.status = attAttached // warm attach completes at once

@@ -35,6 +35,24 @@ const (
 	// response is lost after AWS acted: the caller must not assume nothing happened.
 	// As with every error, the caller gets no output.
 	LostReply
+	// QueryError answers GetMetricData normally at the call level, but every query's
+	// result carries StatusCode InternalError and no datapoints. GetMetricData
+	// reference, MetricDataResult.StatusCode: "InternalError indicates that an error
+	// occurred"; the call itself succeeds, so a caller that only checks the call's
+	// error reads the query as silence.
+	QueryError
+	// QueryPartial answers every query with StatusCode PartialData and only the older
+	// half of its datapoints (newest ones missing). The reference: "PartialData means
+	// that an incomplete set of data points were returned"; AWS adds a NextToken to
+	// fetch the rest, which the simulated account does not (a stricter case: the
+	// missing points are not to be had in this call).
+	QueryPartial
+	// NotFound answers DescribeInstances with InvalidInstanceID.NotFound for the ids
+	// asked for, although they exist (EC2 API reference, "Eventual consistency in the
+	// Amazon EC2 API": "If you try to describe a resource that you just created... you
+	// might get an InvalidInstanceID.NotFound error"). Only calls that name instance ids
+	// are affected.
+	NotFound
 )
 
 func (k FaultKind) String() string {
@@ -49,6 +67,12 @@ func (k FaultKind) String() string {
 		return "StaleRead"
 	case LostReply:
 		return "LostReply"
+	case QueryError:
+		return "QueryError"
+	case QueryPartial:
+		return "QueryPartial"
+	case NotFound:
+		return "NotFound"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -108,7 +132,9 @@ type faultPlan struct {
 	latency   time.Duration
 	err       error // fail before applying
 	staleBy   time.Duration
-	lostReply error // fail after applying
+	lostReply error     // fail after applying
+	query     FaultKind // QueryError or QueryPartial: GetMetricData's per-query status
+	notFound  bool      // DescribeInstances by id answers NotFound
 }
 
 // readOps are the operations StaleRead applies to.
@@ -152,6 +178,16 @@ func (a *Account) matchFaults(caller, service, op string) faultPlan {
 			}
 		case LostReply:
 			p.lostReply = serverError(service, op)
+		case QueryError, QueryPartial:
+			if op != "GetMetricData" || p.query != 0 {
+				continue
+			}
+			p.query = r.Kind
+		case NotFound:
+			if op != "DescribeInstances" {
+				continue
+			}
+			p.notFound = true
 		default:
 			continue
 		}

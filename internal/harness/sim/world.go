@@ -38,6 +38,7 @@ type instance struct {
 	stateSince                  time.Time
 	launchTime                  time.Time
 	shutdownFor                 time.Duration // override of ShuttingDownToTerminated; 0 = timings
+	hookUntil                   time.Time     // a Terminating:Wait lifecycle hook holds it running until then
 	primaryENI                  string
 }
 
@@ -239,6 +240,10 @@ func (a *Account) nextEvent() (time.Time, func(time.Time)) {
 	w := a.w
 	for _, id := range w.instOrder {
 		i := w.instances[id]
+		if !i.hookUntil.IsZero() && i.state == stateRunning {
+			consider(i.hookUntil, func(t time.Time) { i.hookUntil = time.Time{}; a.beginTermination(i, t) })
+			continue
+		}
 		switch i.state {
 		case statePending:
 			consider(i.stateSince.Add(a.timings.PendingToRunning), func(t time.Time) { a.setState(i, stateRunning, t) })

@@ -1,0 +1,152 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// Realism is the timing model of what happens around the account's API: the schedule's
+// ticks, Step Functions and Lambda latencies, the guest OS configuring a moved ENI,
+// instance metadata catching up, agent clocks. The harness (the chaos campaign, the
+// drill and the bench) draws from it; the account's own eventual consistency is
+// Consistency. Every distribution names its source; where AWS publishes no figure the
+// field says so and the campaign draws wide.
+type Realism struct {
+	// Schedule ticks of EventBridge rate(1 minute). A rate rule fires at a fixed phase
+	// within the minute (TickPhaseMax: the Trek10 measurement averaged 25 s of delay
+	// after the minute), each tick up to TickJitter late (spacings up to 60+11 = 71 s,
+	// the largest reported in Zappa issue #806), and with EarlyTickP an extra tick comes
+	// 8 to 15 s after the previous one (the shortest reported spacing, 8 s, same issue).
+	TickPhaseMax time.Duration
+	TickJitter   time.Duration
+	EarlyTickP   float64
+
+	// Lambda cold start of a Go provided.al2023 arm64 function: 36 to 44 ms of init
+	// (maxday/lambda-perf, 2025-12), paid by a new sandbox (ColdStartP of invocations).
+	ColdStartMin, ColdStartMax time.Duration
+	ColdStartP                 float64
+	// Step Functions Standard state transition latency, from one state's end to the next
+	// Task's invocation. AWS publishes no distribution; drawn 20 to 250 ms (an assumption
+	// on the wide side of the tens of milliseconds usually seen).
+	TransitionMin, TransitionMax time.Duration
+
+	// The guest OS configuring a hot-attached ENI (amazon-ec2-net-utils: udev +
+	// systemd-networkd, about 1 s in a boot log, amazon-ec2-net-utils PR #77): 1 to 3 s,
+	// and with GuestTailP up to GuestTailMax (about 20 s: attachments "attached" long
+	// before usable, amazon-ecs-agent #1520).
+	GuestMin, GuestMax time.Duration
+	GuestTailP         float64
+	GuestTailMax       time.Duration
+	// Instance metadata listing a newly attached ENI: up to IMDSLagMax (18 to 30 s in
+	// amazon-vpc-cni-k8s PR #1311 and amazon-ecs-cni-plugins PR #66).
+	IMDSLagMax time.Duration
+
+	// Agent clock skew: with SkewP an agent's clock is off by up to SkewMax either way
+	// (issue 11 reproduces 35 s behind); otherwise within SmallSkew (chrony with the
+	// Amazon Time Sync Service keeps EC2 clocks far closer; no figure is relied on).
+	SkewP     float64
+	SkewMax   time.Duration
+	SmallSkew time.Duration
+}
+
+// DefaultRealism is the model the chaos campaign and the bench's realistic runs use.
+func DefaultRealism() Realism {
+	return Realism{
+		TickPhaseMax: 50 * time.Second, TickJitter: 11 * time.Second, EarlyTickP: 0.02,
+		ColdStartMin: 36 * time.Millisecond, ColdStartMax: 44 * time.Millisecond, ColdStartP: 0.1,
+		TransitionMin: 20 * time.Millisecond, TransitionMax: 250 * time.Millisecond,
+		GuestMin: time.Second, GuestMax: 3 * time.Second, GuestTailP: 0.05, GuestTailMax: 20 * time.Second,
+		IMDSLagMax: 30 * time.Second,
+		SkewP:      0.05, SkewMax: 35 * time.Second, SmallSkew: 500 * time.Millisecond,
+	}
+}
+
+// DefaultConsistency is the account's eventual-consistency model for the campaign and
+// the bench's realistic runs.
+func DefaultConsistency() Consistency {
+	return Consistency{
+		EC2ReadLag: 3 * time.Second, EC2ReadLagP: 0.2,
+		StatesReadLag:       5 * time.Second,
+		NewInstanceNotFound: 5 * time.Second,
+		TerminationHook:     0, // on only where a run draws it: a hook is the stack owner's choice
+		AttachStuckP:        0.05, AttachStuckMax: 30 * time.Second,
+		MetricTailP: 0.05, MetricTailMax: 15 * time.Second,
+	}
+}
+
+func uniform(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}
+
+// Ticks returns the tick times of the schedule from start until end.
+func (r Realism) Ticks(rng *rand.Rand, start, end time.Time) []time.Time {
+	phase := uniform(rng, 0, r.TickPhaseMax)
+	var out []time.Time
+	for slot := start; slot.Before(end); slot = slot.Add(time.Minute) {
+		t := slot.Add(phase + uniform(rng, 0, r.TickJitter))
+		if len(out) > 0 && rng.Float64() < r.EarlyTickP {
+			if extra := out[len(out)-1].Add(uniform(rng, 8*time.Second, 15*time.Second)); extra.Before(t) && extra.Before(end) {
+				out = append(out, extra)
+			}
+		}
+		if t.Before(end) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ColdStart draws the start-up of one Lambda invocation (0 when the sandbox is warm).
+func (r Realism) ColdStart(rng *rand.Rand) time.Duration {
+	if rng.Float64() >= r.ColdStartP {
+		return 0
+	}
+	return uniform(rng, r.ColdStartMin, r.ColdStartMax)
+}
+
+// Transition draws one Step Functions state transition.
+func (r Realism) Transition(rng *rand.Rand) time.Duration {
+	return uniform(rng, r.TransitionMin, r.TransitionMax)
+}
+
+// GuestConfig draws how long the guest OS takes to configure a hot-attached ENI.
+func (r Realism) GuestConfig(rng *rand.Rand) time.Duration {
+	if rng.Float64() < r.GuestTailP {
+		return uniform(rng, r.GuestMax, r.GuestTailMax)
+	}
+	return uniform(rng, r.GuestMin, r.GuestMax)
+}
+
+// IMDSLag draws how long instance metadata takes to list a newly attached ENI.
+func (r Realism) IMDSLag(rng *rand.Rand) time.Duration { return uniform(rng, 0, r.IMDSLagMax) }
+
+// ClockSkew draws an agent's clock offset (positive: behind).
+func (r Realism) ClockSkew(rng *rand.Rand) time.Duration {
+	if rng.Float64() < r.SkewP {
+		return uniform(rng, -r.SkewMax, r.SkewMax)
+	}
+	return uniform(rng, -r.SmallSkew, r.SmallSkew)
+}
+
+// String prints the model's parameters (the bench's summary shows them).
+func (r Realism) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "EventBridge ticks: phase 0-%s, jitter 0-%s late (spacing up to %s), early tick (8-15 s) p=%.2f; ",
+		r.TickPhaseMax, r.TickJitter, time.Minute+r.TickJitter, r.EarlyTickP)
+	fmt.Fprintf(&b, "Lambda cold start %s-%s p=%.2f; Step Functions transition %s-%s; ", r.ColdStartMin, r.ColdStartMax, r.ColdStartP, r.TransitionMin, r.TransitionMax)
+	fmt.Fprintf(&b, "guest ENI configuration %s-%s, tail to %s p=%.2f; IMDS lag 0-%s; ", r.GuestMin, r.GuestMax, r.GuestTailMax, r.GuestTailP, r.IMDSLagMax)
+	fmt.Fprintf(&b, "agent clock skew ±%s, ±%s p=%.2f", r.SmallSkew, r.SkewMax, r.SkewP)
+	return b.String()
+}
+
+// String prints the consistency model's parameters.
+func (c Consistency) String() string {
+	return fmt.Sprintf("EC2/Auto Scaling reads up to %s stale p=%.2f; ListExecutions/DescribeExecution up to %s stale; NotFound for %s after launch; "+
+		"termination lifecycle hook %s; attach stuck attaching up to %s p=%.2f; CloudWatch visibility tail up to %s p=%.2f",
+		c.EC2ReadLag, c.EC2ReadLagP, c.StatesReadLag, c.NewInstanceNotFound, c.TerminationHook, c.AttachStuckMax, c.AttachStuckP, c.MetricTailMax, c.MetricTailP)
+}
