@@ -215,6 +215,16 @@ func (c *Cluster) goRun(f func(context.Context)) {
 	clock.Go(c.Clock, func() { defer c.wg.Done(); f(c.ctx) })
 }
 
+// stop ends the cluster's simulation at the current instant: every component's context
+// ends, so that on simulated time nothing runs on (and moves the clock) between the end
+// of a scenario and Close. Call it from the participant that ran the scenario; a nil
+// cluster (it could not be built) has nothing to stop.
+func (c *Cluster) stop() {
+	if c != nil {
+		c.cancel()
+	}
+}
+
 // Close stops everything the cluster started.
 func (c *Cluster) Close() {
 	c.cancel()

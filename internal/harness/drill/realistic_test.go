@@ -25,6 +25,7 @@ func TestRealisticFailovers(t *testing.T) {
 					var r2 = runOptions{Settings: st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, st.Schedule), Realistic: true}
 					var c2 *Cluster
 					c2, rs, _ := playScenario(context.Background(), sc, r2, clk)
+					c2.stop()
 					c = c2
 					res.ok = rs.OK
 					if !rs.OK {

@@ -140,7 +140,10 @@ func runScenario(ctx context.Context, sc Scenario, o runOptions) (res report.Sce
 	wallStart := time.Now()
 	clk := o.clock()
 	var c *Cluster
-	onClock(clk, func() { c, res, stats = playScenario(ctx, sc, o, clk) })
+	onClock(clk, func() {
+		c, res, stats = playScenario(ctx, sc, o, clk)
+		c.stop()
+	})
 	if c != nil {
 		c.Close()
 	}

@@ -15,7 +15,10 @@ func measureSteady(ctx context.Context, st Settings, window time.Duration, progr
 	o := runOptions{Settings: st, Seed: 99, Simulated: true}
 	clk := o.clock()
 	var c *Cluster
-	onClock(clk, func() { c, in, err = playSteady(ctx, o, clk, window, progress) })
+	onClock(clk, func() {
+		c, in, err = playSteady(ctx, o, clk, window, progress)
+		c.stop()
+	})
 	if c != nil {
 		c.Close()
 	}
