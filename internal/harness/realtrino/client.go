@@ -68,7 +68,7 @@ func (c *Client) Run(ctx context.Context) error {
 	defer db.Close()
 	for ctx.Err() == nil {
 		next := time.Now().Add(c.Interval)
-		s := c.round(ctx, db)
+		s := c.boundedRound(ctx, db)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -81,6 +81,24 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// boundedRound is one round that ends by Timeout (and a second of grace) whatever the
+// driver does: trino-go-client v1.1.0 retries a running query's GETs on network errors
+// past the context's deadline (a round in flight at a kill -9 came back after 35 s), and
+// the next rounds must not wait for it. An abandoned round finishes on its own.
+func (c *Client) boundedRound(ctx context.Context, db *sql.DB) Sample {
+	start := time.Now()
+	done := make(chan Sample, 1)
+	go func() { done <- c.round(ctx, db) }()
+	select {
+	case s := <-done:
+		return s
+	case <-time.After(c.Timeout + time.Second):
+		return Sample{Start: start, End: time.Now(), ErrName: "TIMEOUT", Err: "round abandoned: the driver did not return within " + c.Timeout.String()}
+	case <-ctx.Done():
+		return Sample{Start: start, End: time.Now(), ErrName: "CANCELED", Err: ctx.Err().Error()}
+	}
 }
 
 func (c *Client) round(ctx context.Context, db *sql.DB) (s Sample) {
