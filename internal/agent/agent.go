@@ -129,9 +129,7 @@ func (a *Agent) Last() Observation {
 // flush could not send everything.
 func (a *Agent) Run(ctx context.Context) error {
 	kick := clock.NewKick(a.clock)
-	flusherDone := make(chan struct{})
-	clock.Go(a.clock, func() {
-		defer close(flusherDone)
+	waitFlusher := clock.Start(a.clock, func() {
 		for kick.Wait(ctx) == nil {
 			if a.pub.Namespace() == "" {
 				a.identify(ctx)
@@ -151,8 +149,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// told apart from the round's own view). Only the very first check, before any sample
 	// can be attributed, is waited for.
 	var roleBusy atomic.Bool
-	roleDone := make(chan struct{})
-	close(roleDone) // replaced by each asynchronous check
+	waitRole := func() {} // replaced by each asynchronous check
 	now := a.clock.Now()
 	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.PublishInterval), now
 	for ctx.Err() == nil {
@@ -172,10 +169,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				}
 			case roleBusy.CompareAndSwap(false, true):
 				nextRole = nextRole.Add(a.cfg.RoleInterval)
-				done := make(chan struct{})
-				roleDone = done
-				clock.Go(a.clock, func() {
-					defer close(done)
+				waitRole = clock.Start(a.clock, func() {
 					defer roleBusy.Store(false)
 					a.refreshRole(ctx) // on failure the last known role stays; the next check is a RoleInterval away
 				})
@@ -194,8 +188,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			break
 		}
 	}
-	<-flusherDone // it stops with ctx
-	<-roleDone    // a role check still running ends with ctx too
+	// Wait on the clock (a simulated clock must see it) for the flusher, which stops with
+	// ctx, and for a role check still running, which ends with ctx too.
+	waitFlusher()
+	waitRole()
 
 	// Final flush with its own deadline: the run context has ended.
 	fctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), a.clock, a.cfg.ShutdownTimeout)

@@ -195,6 +195,18 @@ func (k chanKick) Wait(ctx context.Context) error {
 	}
 }
 
+// Start runs f on a goroutine of c (Go) and returns a function that waits, on c, until
+// f has returned: a Sim sees the wait (a Kick), so a participant that waits for a
+// goroutine not yet started lets it start. Call the returned function at most once.
+func Start(c Clock, f func()) (wait func()) {
+	k := NewKick(c)
+	Go(c, func() {
+		defer k.Send()
+		f()
+	})
+	return func() { _ = k.Wait(context.Background()) }
+}
+
 // Parallel runs fs at once, the first on the calling goroutine and the others on
 // goroutines of c (Go), and returns when all have returned. The caller waits on c (a
 // Kick per goroutine), so a Sim sees the wait and lets the others take their turns.
@@ -202,17 +214,12 @@ func Parallel(c Clock, fs ...func()) {
 	if len(fs) == 0 {
 		return
 	}
-	kicks := make([]Kick, 0, len(fs)-1)
+	waits := make([]func(), 0, len(fs)-1)
 	for _, f := range fs[1:] {
-		k := NewKick(c)
-		kicks = append(kicks, k)
-		Go(c, func() {
-			defer k.Send()
-			f()
-		})
+		waits = append(waits, Start(c, f))
 	}
 	fs[0]()
-	for _, k := range kicks {
-		_ = k.Wait(context.Background())
+	for _, wait := range waits {
+		wait()
 	}
 }

@@ -378,63 +378,6 @@ func model(all BenchScenario, st Settings) Model {
 	}
 }
 
-// benchRuns runs every scenario runs times on simulated time, par at a time, each run
-// with its own seed and the fault at a seeded phase of the schedule; realistic runs
-// them under the unkind model. It returns the runs by scenario, in seed order, and the
-// state transitions of one process-exit failover.
-func benchRuns(ctx context.Context, scs []Scenario, runs, par int, st Settings, realistic bool, say func(string, ...any)) (map[string][]report.Scenario, int) {
-	type job struct {
-		sc  Scenario
-		run int
-	}
-	results := map[string][]report.Scenario{}
-	transitions := 0
-	var rmu sync.Mutex
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	for i := 0; i < par; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				seed := runSeed(j.sc.Name, j.run)
-				res, stats := runScenario(ctx, j.sc, runOptions{Settings: st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, st.Schedule), Realistic: realistic})
-				rmu.Lock()
-				results[j.sc.Name] = append(results[j.sc.Name], res)
-				if j.sc.Name == "process-exit" && stats.transitions > 0 {
-					transitions = stats.transitions
-				}
-				n := len(results[j.sc.Name])
-				rmu.Unlock()
-				line := fmt.Sprintf("  %-20s run %2d/%d: ", j.sc.Name, n, runs)
-				if realistic {
-					line = fmt.Sprintf("  %-20s unkind run %2d/%d: ", j.sc.Name, n, runs)
-				}
-				if res.OK {
-					line += fmt.Sprintf("detect %5.1fs  attached %5.1fs  serving %5.1fs  (seed %d, %.2fs wall)", val(res.DetectS), val(res.ENIAttachedS), val(res.ServingS), seed, res.WallSeconds)
-				} else {
-					line += "MISBEHAVED: " + strings.Join(res.Violations, "; ")
-				}
-				say("%s", line)
-			}
-		}()
-	}
-	for r := 0; r < runs && ctx.Err() == nil; r++ {
-		for _, sc := range scs {
-			select {
-			case jobs <- job{sc, r}:
-			case <-ctx.Done():
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	for _, sc := range scs {
-		sort.SliceStable(results[sc.Name], func(i, j int) bool { return results[sc.Name][i].Seed < results[sc.Name][j].Seed })
-	}
-	return results, transitions
-}
-
 // realisticModel: fault-to-serving under the unkind model. Its runs already pay the
 // Step Functions transitions, the step Lambdas' cold starts (drawn), the guest OS
 // configuring the moved ENI, late ticks and eventually consistent reads, so nothing is
