@@ -156,6 +156,7 @@ func Env(function, runtimeAPI, endpoint string) []string {
 		config.EnvCluster + "=drill",
 		config.EnvENIID + "=eni-0123456789abcdef0",
 		config.EnvASGName + "=drill-coordinators",
+		config.EnvHostRoleID + "=AROAEXAMPLEHOSTROLE01",
 		config.EnvStateMachineARN + "=arn:aws:states:us-east-1:000000000000:stateMachine:drill-failover",
 		config.EnvTopicARN + "=arn:aws:sns:us-east-1:000000000000:drill-failover",
 		config.EnvKeepCoordinator + "=no",
