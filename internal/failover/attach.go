@@ -372,6 +372,7 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 			return nil, err
 		}
 		now := o.now()
+		behind := map[string]time.Time{} // healthy streaks that end too long ago by our clock
 		for _, c := range cands {
 			r, ok := reports[c.InstanceID]
 			if c.Rejected != "" || !ok {
@@ -385,6 +386,14 @@ func (s *Steps) candidates(o *op, st *events.FailoverState, eni eniView) ([]*can
 			c.HealthyReports = verdict.ConsecutiveHealthy(r.Health, now, s.t.HealthMaxGap)
 			if c.HealthyReports < s.cfg.MinHealthyReports {
 				c.Rejected = fmt.Sprintf("%d consecutive healthy reports, needs %d", c.HealthyReports, s.cfg.MinHealthyReports)
+				if newest := newestReport(r.Health); !newest.IsZero() && verdict.ConsecutiveHealthy(r.Health, newest, s.t.HealthMaxGap) >= s.cfg.MinHealthyReports {
+					behind[c.InstanceID] = newest
+				}
+			}
+		}
+		if len(behind) > 0 && !anyQualified(cands) {
+			if err := s.clockBehind(o, st, cands, behind); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -437,6 +446,70 @@ func (s *Steps) readHealth(o *op, cluster string, ids []string) (map[string]*sig
 			return nil, perr
 		}
 	}
+}
+
+// clockBehind handles standbys whose healthy streak ends too long ago by our clock: an
+// agent whose clock runs behind stamps its reports in the past (issue 11, problem 7). It
+// is alive if reports keep arriving: the health reads are repeated for up to two report
+// gaps, and a candidate whose newest report moved on qualifies with the streak that ends
+// at it. Only when no candidate qualified otherwise.
+func (s *Steps) clockBehind(o *op, st *events.FailoverState, cands []*candidate, behind map[string]time.Time) error {
+	ids := make([]string, 0, len(behind))
+	for id := range behind {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	start := o.now()
+	for o.now().Sub(start) < 2*s.t.HealthMaxGap {
+		if err := o.pause("new reports of standbys whose clocks may run behind"); err != nil {
+			return nil
+		}
+		reports, err := s.readHealth(o, st.Cluster, ids)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, c := range cands {
+			was, ok := behind[c.InstanceID]
+			r := reports[c.InstanceID]
+			if !ok || r == nil {
+				continue
+			}
+			newest := newestReport(r.Health)
+			if !newest.After(was) {
+				continue
+			}
+			if n := verdict.ConsecutiveHealthy(r.Health, newest, s.t.HealthMaxGap); n >= s.cfg.MinHealthyReports {
+				c.HealthyReports, c.Rejected, found = n, "", true
+				o.event(st, "clock-behind", fmt.Sprintf("%s keeps reporting, stamped %s behind this clock: its agent's clock runs behind; %d consecutive healthy reports",
+					c.InstanceID, o.now().Sub(newest).Round(time.Second), n))
+			}
+		}
+		if found {
+			sort.SliceStable(cands, func(i, j int) bool { return cands[i].Rejected == "" && cands[j].Rejected != "" })
+			return nil
+		}
+	}
+	return nil
+}
+
+func newestReport(h []signal.Sample) time.Time {
+	var t time.Time
+	for _, x := range h {
+		if x.At.After(t) {
+			t = x.At
+		}
+	}
+	return t
+}
+
+func anyQualified(cands []*candidate) bool {
+	for _, c := range cands {
+		if c.Rejected == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func summarize(cs []events.Candidate) string {

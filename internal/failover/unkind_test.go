@@ -10,6 +10,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
 // Problem 2 of issue 11: AttachENI re-reads what Terminate confirmed. One stale
@@ -160,6 +161,53 @@ func TestAttachStuckAttachingIsWaitedFor(t *testing.T) {
 	st, err = w.run(events.StepAttachENI, st)
 	must(t, err)
 	if st.Attach.Outcome != events.AttachAttached {
+		t.Fatalf("attach %+v\n%s", st.Attach, timeline(st))
+	}
+}
+
+// skewedAgents is a clock whose Sleep lets the standbys' agents report every 5 s, each
+// report stamped by an agent clock that runs behind by skew.
+type skewedAgents struct {
+	w    *world
+	skew time.Duration
+	ids  []string
+	next time.Time
+}
+
+func (c *skewedAgents) Now() time.Time { return c.w.clk.Now() }
+
+func (c *skewedAgents) Sleep(ctx context.Context, d time.Duration) error {
+	end := c.w.clk.Now().Add(d)
+	for !c.next.After(end) {
+		c.w.clk.Set(c.next)
+		for _, id := range c.ids {
+			must(c.w.t, c.w.pool.Report(id, signal.Healthy, c.next.Add(-c.skew), time.Second, 1))
+		}
+		c.next = c.next.Add(5 * time.Second)
+	}
+	c.w.clk.Set(end)
+	c.w.acct.Tick()
+	return ctx.Err()
+}
+
+// Problem 7, AttachENI's half: a standby whose agent clock runs 35 s behind reports
+// healthy every 5 s, yet its newest report looks 35 s old. It is chosen once its reports
+// are seen to keep arriving.
+func TestAttachChoosesStandbyWithClockBehind(t *testing.T) {
+	w := newWorld(t, worldOpts{silentAfter: true, healthyReports: 1})
+	st, err := w.run(events.StepTerminate, w.input())
+	must(t, err)
+	w.advance(2 * time.Minute) // the standby's one old report is long gone from the streak
+	c := &skewedAgents{w: w, skew: 35 * time.Second, ids: w.standbys, next: w.clk.Now()}
+	for range 12 { // a minute of skewed reports
+		must(t, c.Sleep(context.Background(), 5*time.Second))
+	}
+	cl := w.acct.Clients("attacheni")
+	s, err := New(w.cfg, Deps{EC2: cl.EC2, AutoScaling: cl.AutoScaling, CloudWatch: cl.CloudWatch, SNS: cl.SNS, Clock: c, Log: testLogger(t), Jitter: func() float64 { return 0.5 }})
+	must(t, err)
+	st, err = s.AttachENI(context.Background(), st)
+	must(t, err)
+	if st.Attach.Outcome != events.AttachAttached || !hasEvent(st, events.StepAttachENI, "clock-behind") {
 		t.Fatalf("attach %+v\n%s", st.Attach, timeline(st))
 	}
 }
