@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/prestoha/coordinator-ha/internal/agent"
@@ -67,7 +68,7 @@ func main() {
 	}
 }
 
-// clients builds the CloudWatch and STS clients once: the SDK's default chain (instance
+// clients builds the CloudWatch, STS and (with a doorbell) Lambda clients once: the SDK's default chain (instance
 // profile on EC2), with the region from IMDS (v2 only) when the environment does not
 // name one. The stdout dry run needs neither and writes to a placeholder namespace.
 func clients(ctx context.Context, cfg agent.Config) (agent.Deps, error) {
@@ -90,7 +91,11 @@ func clients(ctx context.Context, cfg agent.Config) (agent.Deps, error) {
 		}
 		awsCfg.Region = out.Region
 	}
-	return agent.Deps{CloudWatch: cloudwatch.NewFromConfig(awsCfg), STS: sts.NewFromConfig(awsCfg)}, nil
+	d := agent.Deps{CloudWatch: cloudwatch.NewFromConfig(awsCfg), STS: sts.NewFromConfig(awsCfg)}
+	if cfg.Doorbell != "" {
+		d.Doorbell = agent.NewLambdaDoorbell(lambda.NewFromConfig(awsCfg), cfg.Doorbell, nil)
+	}
+	return d, nil
 }
 
 func buildVersion() string {

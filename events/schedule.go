@@ -20,6 +20,21 @@ type ScheduleEvent struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
+// The doorbell: an agent that sees the active coordinator fail (its own probe, or a
+// standby's probe through the ENI) invokes the health check at once, asynchronously,
+// with a ScheduleEvent of this source and detail type, so the evaluation does not wait
+// for the next tick. The event carries no evidence: the health check reads the reports
+// as it always does, so a forged ring costs evaluations, never a decision.
+const (
+	DoorbellSource     = "coordinator-ha.agent"
+	DoorbellDetailType = "Coordinator Doorbell"
+)
+
+// IsDoorbell reports whether the event is an agent's doorbell rather than a tick.
+func (e *ScheduleEvent) IsDoorbell() bool {
+	return e.Source == DoorbellSource && e.DetailType == DoorbellDetailType
+}
+
 // Validate checks the fields the health check relies on.
 func (e *ScheduleEvent) Validate() error {
 	var errs fieldErrors

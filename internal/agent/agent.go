@@ -35,6 +35,9 @@ type Deps struct {
 	Namespace string
 	Clock     clock.Clock
 	Role      RoleSource
+	// Doorbell, when set, is rung when this agent sees the active coordinator fail
+	// (doorbell.go). Without it the health check finds the failure on its next tick.
+	Doorbell Doorbell
 	// HTTPClient, when set, is used for both probes as is (it must not follow redirects).
 	HTTPClient *http.Client
 	// Logger defaults to slog.Default().
@@ -51,6 +54,7 @@ type Agent struct {
 	self    *probe.Prober
 	witness *probe.Prober
 	pub     *Publisher
+	bell    Doorbell
 
 	mu       sync.Mutex
 	current  Role
@@ -80,7 +84,7 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	if deps.STS == nil && deps.Namespace == "" {
 		return nil, errors.New("agent: Deps.STS is required to learn the report namespace (or set Deps.Namespace)")
 	}
-	a := &Agent{cfg: cfg, clock: deps.Clock, sts: deps.STS, role: deps.Role, log: deps.Logger}
+	a := &Agent{cfg: cfg, clock: deps.Clock, sts: deps.STS, role: deps.Role, log: deps.Logger, bell: deps.Doorbell}
 	if a.clock == nil {
 		a.clock = clock.Real{}
 	}
@@ -124,7 +128,10 @@ func (a *Agent) Last() Observation {
 }
 
 // Run probes every ProbeInterval, re-checks the role every RoleInterval and hands the
-// samples to a flusher every PublishInterval, until ctx ends. Then it flushes what is
+// samples to a flusher: at once when a sample is urgent (not healthy, a witness that
+// cannot reach the active, anything that differs from the round before, a new role),
+// otherwise after at most PublishInterval; and rings the doorbell when the active
+// coordinator fails. It goes on until ctx ends. Then it flushes what is
 // left within ShutdownTimeout and returns nil; it returns an error only when the final
 // flush could not send everything.
 func (a *Agent) Run(ctx context.Context) error {
@@ -148,8 +155,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	// answer counts from the next round (a change in the middle of a round could not be
 	// told apart from the round's own view). Only the very first check, before any sample
 	// can be attributed, is waited for.
-	var roleBusy atomic.Bool
+	var roleBusy, ringBusy atomic.Bool
 	waitRole := func() {} // replaced by each asynchronous check
+	waitRing := func() {} // replaced by each ring
+	var bell bellState
+	var lastRole Role
 	now := a.clock.Now()
 	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.PublishInterval), now
 	for ctx.Err() == nil {
@@ -175,13 +185,31 @@ func (a *Agent) Run(ctx context.Context) error {
 				})
 			}
 		}
+		urgent, ring := false, ""
 		if have {
-			a.round(ctx, role)
+			urgent, ring = a.round(ctx, role)
+			urgent = urgent || role != lastRole
+			lastRole = role
 		}
 		now = a.clock.Now()
-		if !now.Before(nextFlush) {
+		if urgent || !now.Before(nextFlush) {
 			kick.Send() // a flush running now leaves a kick pending: the next one takes these samples too
-			nextFlush = advance(nextFlush, now, a.cfg.PublishInterval)
+			nextFlush = now.Add(a.cfg.PublishInterval)
+		}
+		if bell.due(ring, now) && a.bell != nil && ringBusy.CompareAndSwap(false, true) {
+			waitRing = clock.Start(a.clock, func() {
+				defer ringBusy.Store(false)
+				rctx, cancel := clock.WithTimeout(ctx, a.clock, roleTimeout)
+				defer cancel()
+				if err := a.bell.Ring(rctx, role.InstanceID, ring); err != nil {
+					if ctx.Err() == nil {
+						a.log.Warn("ringing the health check failed; ringing again at the next probe", "err", err, "reason", ring)
+					}
+					return
+				}
+				bell.rang(now)
+				a.log.Info("rang the health check", "reason", ring)
+			})
 		}
 		nextProbe = advance(nextProbe, now, a.cfg.ProbeInterval)
 		if err := a.clock.Sleep(ctx, nextProbe.Sub(now)); err != nil {
@@ -192,6 +220,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// ctx, and for a role check still running, which ends with ctx too.
 	waitFlusher()
 	waitRole()
+	waitRing()
 
 	// Final flush with its own deadline: the run context has ended.
 	fctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), a.clock, a.cfg.ShutdownTimeout)
@@ -280,9 +309,40 @@ func (a *Agent) refreshRole(ctx context.Context) bool {
 	return true
 }
 
+// bellState decides when to ring: when a failure of the active coordinator starts, and
+// again after DoorbellRepeat while it goes on (or at the next probe after a failed ring).
+type bellState struct {
+	mu     sync.Mutex
+	ringAt time.Time // last successful ring of the current failure; zero: none yet
+	active bool      // a failure is going on
+}
+
+// due reports whether a ring is due for this round's reason ("" when nothing is wrong).
+func (b *bellState) due(reason string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if reason == "" {
+		b.active, b.ringAt = false, time.Time{}
+		return false
+	}
+	b.active = true
+	return b.ringAt.IsZero() || now.Sub(b.ringAt) >= DoorbellRepeat
+}
+
+func (b *bellState) rang(at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.active {
+		b.ringAt = at
+	}
+}
+
 // round runs the self probe and, on a standby, the witness probe at the same time, and
-// queues one datum each with the time its probe finished.
-func (a *Agent) round(ctx context.Context, role Role) {
+// queues one datum each with the time its probe finished. It reports whether the round
+// is urgent (to be sent at once) and, when the active coordinator fails in it, why (the
+// doorbell's reason): the active's own probe failing, or a standby's probe through the
+// ENI IP.
+func (a *Agent) round(ctx context.Context, role Role) (urgent bool, ring string) {
 	var (
 		self, wit         probe.Result
 		selfAt, witnessAt time.Time
@@ -300,7 +360,7 @@ func (a *Agent) round(ctx context.Context, role Role) {
 	}
 	clock.Parallel(a.clock, probes...) // the witness probe beside the self probe
 	if ctx.Err() != nil {
-		return // shutting down: a probe cut short says nothing about the coordinator
+		return false, "" // shutting down: a probe cut short says nothing about the coordinator
 	}
 	ds := []cwtypes.MetricDatum{signal.HealthDatum(a.cfg.Cluster, role.InstanceID, self.Status, selfAt)}
 	obs := Observation{At: selfAt, Role: role, Self: self}
@@ -336,4 +396,18 @@ func (a *Agent) round(ctx context.Context, role Role) {
 		}
 	}
 	a.log.Log(ctx, level, "probe", attrs...)
+
+	switch {
+	case role.HoldsENI && self.Status != signal.Healthy:
+		ring = "the active coordinator's own probe: " + self.Status.String()
+		if self.Reason != "" {
+			ring += ": " + self.Reason
+		}
+	case witness && !wit.Answered:
+		ring = "the coordinator does not answer at the ENI IP"
+		if wit.Reason != "" {
+			ring += ": " + wit.Reason
+		}
+	}
+	return changed || ring != "" || self.Status != signal.Healthy, ring
 }

@@ -127,8 +127,10 @@ func TestRunStandbyThenActive(t *testing.T) {
 			t.Fatalf("witness datum %v, want 1 (reached)", valueOf(d))
 		}
 	}
-	if calls := cw.callCount(); calls < 1 || calls > 3 {
-		t.Fatalf("%d PutMetricData calls for 5 rounds at a 10 s publish interval, want 1 to 3", calls)
+	// Urgent rounds go at once: the first, the unhealthy one, the recovery, and the
+	// first round as the active (a new role); the healthy repeats wait.
+	if calls := cw.callCount(); calls != 4 {
+		t.Fatalf("%d PutMetricData calls for 5 rounds, want 4 (first, unhealthy, recovered, new role at once; repeats held)", calls)
 	}
 	if last := a.Last(); !last.Role.HoldsENI || last.Witness != nil || last.Probes != 5 {
 		t.Fatalf("last observation %+v", last)
@@ -219,7 +221,7 @@ func TestRunFinalFlushOnShutdown(t *testing.T) {
 	self := coordinatorUntil(t, cancel, 3)
 	cw := &fakeCW{}
 	cfg := testConfig(self.URL + "/v1/info")
-	cfg.PublishInterval = time.Minute // no periodic flush before shutdown
+	cfg.PublishInterval = MaxPublishInterval // no periodic flush before shutdown
 	a, err := New(cfg, Deps{STS: fakeSTS{}, CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance, HoldsENI: true}), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -227,8 +229,10 @@ func TestRunFinalFlushOnShutdown(t *testing.T) {
 	if err := a.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cw.callCount() != 1 || len(cw.accepted()) != 2 {
-		t.Fatalf("shutdown flush: %d calls, %d datums; want 1 call with 2", cw.callCount(), len(cw.accepted()))
+	// The first round is sent at once (it is news); the second, healthy and unchanged,
+	// is held and goes with the final flush.
+	if cw.callCount() != 2 || len(cw.accepted()) != 2 {
+		t.Fatalf("shutdown flush: %d calls, %d datums; want 2 calls with 1 each", cw.callCount(), len(cw.accepted()))
 	}
 }
 

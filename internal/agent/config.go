@@ -15,6 +15,8 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/probe"
+
+	"github.com/prestoha/coordinator-ha/internal/verdict"
 )
 
 // Environment variables that give the flags their defaults (the systemd unit reads them
@@ -36,6 +38,7 @@ const (
 	EnvPublish         = "AGENT_PUBLISH"
 	EnvIMDSEndpoint    = "AGENT_IMDS_ENDPOINT"
 	EnvLogLevel        = "AGENT_LOG_LEVEL"
+	EnvDoorbell        = "AGENT_DOORBELL_FUNCTION"
 )
 
 // Defaults.
@@ -43,7 +46,8 @@ const (
 	DefaultProbeURL        = "http://127.0.0.1:8080/v1/info"
 	DefaultProbeInterval   = 5 * time.Second
 	DefaultProbeTimeout    = 2 * time.Second
-	DefaultPublishInterval = 5 * time.Second
+	DefaultPublishInterval = verdict.DefaultPublishInterval // while every sample is healthy and unchanged
+	MaxPublishInterval     = 15 * time.Second               // the health check judges silence over a 20 s grace window
 	DefaultRoleInterval    = 30 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultMaxBuffered     = 4096
@@ -64,7 +68,7 @@ type Config struct {
 	ProbeURL        string        // the self probe, on loopback
 	ProbeInterval   time.Duration // time between probes
 	ProbeTimeout    time.Duration // per-request timeout of each probe
-	PublishInterval time.Duration // time between PutMetricData batches
+	PublishInterval time.Duration // longest a healthy, unchanged sample waits to be sent (others go at once)
 	RoleInterval    time.Duration // time between IMDS role checks
 	ShutdownTimeout time.Duration // deadline of the final flush on SIGTERM
 	MaxBuffered     int           // samples kept while CloudWatch is unreachable (oldest dropped)
@@ -74,6 +78,7 @@ type Config struct {
 	Publish         string        // cloudwatch or stdout
 	IMDSEndpoint    string        // override of the IMDS endpoint (tests, drills)
 	LogLevel        string        // debug, info, warn, error
+	Doorbell        string        // the health check function (name or ARN) to invoke when the active fails; "" rings nothing
 	ShowVersion     bool          // -version: print and exit
 }
 
@@ -146,7 +151,7 @@ func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Confi
 	fs.StringVar(&c.ProbeURL, "probe-url", envStr(EnvProbeURL, DefaultProbeURL), "self probe URL, must be loopback (env "+EnvProbeURL+")")
 	fs.DurationVar(&c.ProbeInterval, "probe-interval", envDur(EnvProbeInterval, DefaultProbeInterval), "time between probes (env "+EnvProbeInterval+")")
 	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", envDur(EnvProbeTimeout, DefaultProbeTimeout), "timeout of one probe (env "+EnvProbeTimeout+")")
-	fs.DurationVar(&c.PublishInterval, "publish-interval", envDur(EnvPublishInterval, DefaultPublishInterval), "time between CloudWatch batches, at least the probe interval (env "+EnvPublishInterval+")")
+	fs.DurationVar(&c.PublishInterval, "publish-interval", envDur(EnvPublishInterval, DefaultPublishInterval), "longest a healthy, unchanged sample is held before it is sent, at least the probe interval; a sample that is not healthy, or differs from the one before, is sent at once (env "+EnvPublishInterval+")")
 	fs.DurationVar(&c.RoleInterval, "role-interval", envDur(EnvRoleInterval, DefaultRoleInterval), "time between IMDS checks of who holds the ENI (env "+EnvRoleInterval+")")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDur(EnvShutdownTimeout, DefaultShutdownTimeout), "deadline of the final flush on SIGTERM (env "+EnvShutdownTimeout+")")
 	fs.IntVar(&c.MaxBuffered, "max-buffered", envInt(EnvMaxBuffered, DefaultMaxBuffered), "samples kept while CloudWatch is unreachable; oldest dropped beyond (env "+EnvMaxBuffered+")")
@@ -156,6 +161,7 @@ func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Confi
 	fs.StringVar(&c.Publish, "publish", envStr(EnvPublish, PublishCloudWatch), "where samples go: cloudwatch or stdout (JSON lines, a dry run) (env "+EnvPublish+")")
 	fs.StringVar(&c.IMDSEndpoint, "imds-endpoint", envStr(EnvIMDSEndpoint, ""), "instance metadata endpoint override (env "+EnvIMDSEndpoint+")")
 	fs.StringVar(&c.LogLevel, "log-level", envStr(EnvLogLevel, "info"), "debug, info, warn or error (env "+EnvLogLevel+")")
+	fs.StringVar(&c.Doorbell, "doorbell-function", envStr(EnvDoorbell, ""), "health check Lambda function (name or ARN) to invoke at once when the active coordinator fails; empty: none (env "+EnvDoorbell+")")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -218,8 +224,8 @@ func (c Config) Validate() error {
 	if c.PublishInterval < c.ProbeInterval {
 		bad("-publish-interval %s must be at least -probe-interval %s", c.PublishInterval, c.ProbeInterval)
 	}
-	if c.PublishInterval > time.Minute {
-		bad("-publish-interval %s: at most 1m, or the health check sees self-reports too late", c.PublishInterval)
+	if c.PublishInterval > MaxPublishInterval {
+		bad("-publish-interval %s: at most %s, or the health check reads a live agent as silent", c.PublishInterval, MaxPublishInterval)
 	}
 	if c.RoleInterval < c.ProbeInterval {
 		bad("-role-interval %s must be at least -probe-interval %s", c.RoleInterval, c.ProbeInterval)

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -63,6 +64,13 @@ type STSAPI interface {
 	GetCallerIdentity(ctx context.Context, params *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 }
 
+// LambdaAPI is the part of the Lambda API the agent uses: Invoke, asynchronously, rings
+// the health check's doorbell (internal/agent, doorbell.go). The host role may invoke
+// the health check function and nothing else.
+type LambdaAPI interface {
+	Invoke(ctx context.Context, params *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
 // Compile-time proof that the real clients fit the interfaces directly.
 var (
 	_ EC2API                 = (*ec2.Client)(nil)
@@ -72,4 +80,5 @@ var (
 	_ SFNAPI                 = (*sfn.Client)(nil)
 	_ SNSAPI                 = (*sns.Client)(nil)
 	_ STSAPI                 = (*sts.Client)(nil)
+	_ LambdaAPI              = (*lambda.Client)(nil)
 )

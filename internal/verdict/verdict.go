@@ -16,6 +16,10 @@ const (
 	DefaultStartupBudget  = 10 * time.Minute
 	DefaultIngestionDelay = 10 * time.Second
 	DefaultReportInterval = 5 * time.Second
+	// DefaultPublishInterval is how long an agent may hold samples while nothing is
+	// wrong before it sends them; it sends at once when a sample is not all healthy or
+	// differs from the one before (internal/agent).
+	DefaultPublishInterval = 10 * time.Second
 )
 
 // EC2 instance states (ec2types.InstanceStateName values).
@@ -50,14 +54,20 @@ type Params struct {
 	// Now-IngestionDelay may be missing and their absence is never counted as silence.
 	// Zero takes the default; a negative value means no allowance.
 	IngestionDelay time.Duration
-	// ReportInterval is the agents' probe and report cadence.
+	// ReportInterval is the agents' probe cadence (one sample per interval).
 	ReportInterval time.Duration
+	// PublishInterval is how long an agent may hold healthy samples before sending
+	// them. Silence is judged against Grace+IngestionDelay, so PublishInterval plus one
+	// ReportInterval must stay within Grace (the health check's configuration enforces
+	// it): a live agent's reports, and a witness's reports after the active's next
+	// report was due, are then in by the time the active's silence is established.
+	PublishInterval time.Duration
 }
 
 // DefaultParams returns the defaults.
 func DefaultParams() Params {
 	return Params{Grace: DefaultGrace, StartupBudget: DefaultStartupBudget,
-		IngestionDelay: DefaultIngestionDelay, ReportInterval: DefaultReportInterval}
+		IngestionDelay: DefaultIngestionDelay, ReportInterval: DefaultReportInterval, PublishInterval: DefaultPublishInterval}
 }
 
 func (p Params) withDefaults() Params {
@@ -76,6 +86,9 @@ func (p Params) withDefaults() Params {
 	}
 	if p.ReportInterval <= 0 {
 		p.ReportInterval = d.ReportInterval
+	}
+	if p.PublishInterval <= 0 {
+		p.PublishInterval = d.PublishInterval
 	}
 	return p
 }
