@@ -229,10 +229,12 @@ func TestRunFinalFlushOnShutdown(t *testing.T) {
 	if err := a.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The first round is sent at once (it is news); the second, healthy and unchanged,
-	// is held and goes with the final flush.
-	if cw.callCount() != 2 || len(cw.accepted()) != 2 {
-		t.Fatalf("shutdown flush: %d calls, %d datums; want 2 calls with 1 each", cw.callCount(), len(cw.accepted()))
+	// The first round is news and is kicked at once (the flusher may take the second
+	// with it); the second, healthy and unchanged, is otherwise held for the final flush.
+	// Either way nothing is left behind.
+	if n := cw.callCount(); n < 1 || n > 2 || len(cw.accepted()) != 2 || a.Publisher().Stats().Buffered != 0 {
+		t.Fatalf("shutdown flush: %d calls, %d datums, %d left; want 1 or 2 calls with both datums, none left",
+			n, len(cw.accepted()), a.Publisher().Stats().Buffered)
 	}
 }
 
