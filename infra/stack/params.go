@@ -101,7 +101,7 @@ func specs() []paramSpec {
 			Description:    s("Name of an existing EC2 key pair for ec2-user; empty for none.")}},
 		{ParamPort, "Presto/Trino HTTP port", awscdk.CfnParameterProps{Type: s("Number"), Default: n(8080), MinValue: n(1), MaxValue: n(65535),
 			Description: s("The coordinator's HTTP(S) port (http-server.http.port or https.port).")}},
-		{ParamGrace, "Grace window (seconds)", awscdk.CfnParameterProps{Type: s("Number"), Default: n(defaultGraceSeconds), MinValue: n(10), MaxValue: n(300),
+		{ParamGrace, "Grace window (seconds)", awscdk.CfnParameterProps{Type: s("Number"), Default: n(defaultGraceSeconds), MinValue: n(15), MaxValue: n(300),
 			Description: s("How long the active coordinator must be failing before it is declared FAILED; absorbs GC pauses and blips.")}},
 		{ParamInterval, "Check interval (seconds)", awscdk.CfnParameterProps{Type: s("Number"), Default: n(defaultIntervalSeconds), MinValue: n(5), MaxValue: n(60),
 			Description: s("How often the health check evaluates within each one-minute invocation.")}},

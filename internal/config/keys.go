@@ -20,6 +20,7 @@ const (
 	EnvBreakerMax       = "BREAKER_MAX_FAILOVERS"    // circuit breaker: failovers allowed per window
 	EnvBreakerWindow    = "BREAKER_WINDOW_MINUTES"   // circuit breaker window
 	EnvMinHealthyReport = "MIN_HEALTHY_REPORTS"      // consecutive healthy reports a standby needs
+	EnvDoorbell         = "AGENTS_RING_DOORBELL"     // "yes": the agents ring the health check (AGENT_DOORBELL_FUNCTION), so a calm tick may evaluate once
 	EnvPrestoPort       = "PRESTO_HTTP_PORT"         // coordinator HTTP(S) port
 	EnvHostRoleID       = "COORDINATOR_HOST_ROLE_ID" // unique id (AROA...) of the coordinator hosts' IAM role: names their report namespaces
 )

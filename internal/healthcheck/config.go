@@ -26,7 +26,9 @@ const (
 // Bounds the parser enforces, so a typo cannot make the health check fail over on every
 // blip or never.
 const (
-	minGrace, maxGrace                 = 5 * time.Second, 10 * time.Minute
+	// The grace window must hold an agent's publish interval and one probe interval:
+	// a live agent holds healthy samples up to verdict.DefaultPublishInterval (10 s).
+	minGrace, maxGrace                 = verdict.DefaultPublishInterval + verdict.DefaultReportInterval, 10 * time.Minute
 	minCheckInterval, maxCheckInterval = 1 * time.Second, 60 * time.Second
 	minStartup, maxStartup             = 30 * time.Second, 60 * time.Minute
 	maxIngestion                       = 60 * time.Second
@@ -53,6 +55,10 @@ type Config struct {
 	BreakerWindow     time.Duration // BREAKER_WINDOW_MINUTES (default 60)
 	HACount           int           // HA_COORDINATORS_COUNT (default 2)
 	MinHealthyReports int           // MIN_HEALTHY_REPORTS (default 3): for the HealthyStandbys metric
+	// Doorbell (AGENTS_RING_DOORBELL yes|no, default no): the agents ring the health
+	// check when the active fails, so a tick that finds the cluster calm evaluates once
+	// instead of every check interval for LoopSpan (package doc, "Calm and suspect").
+	Doorbell bool
 }
 
 // ConfigFromEnv reads and validates the configuration from getenv (os.Getenv in the
@@ -75,6 +81,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		BreakerWindow:     p.minutes(config.EnvBreakerWindow, DefaultBreakerWindow, minBreakerWindow, maxBreakerWindow),
 		HACount:           p.integer(config.EnvHACount, DefaultHACount, minHACount, maxHACount),
 		MinHealthyReports: p.integer(config.EnvMinHealthyReport, DefaultMinHealthyReports, 1, maxMinHealthyReports),
+		Doorbell:          p.yesNo(config.EnvDoorbell, false),
 	}
 	if err := c.Validate(); err != nil {
 		p.errs = append(p.errs, strings.TrimPrefix(err.Error(), "invalid health check configuration: "))
@@ -155,7 +162,7 @@ func (c Config) Params() verdict.Params {
 		ingestion = -1 // verdict: a negative allowance means none; zero would mean its default
 	}
 	return verdict.Params{Grace: c.Grace, StartupBudget: c.StartupBudget, IngestionDelay: ingestion,
-		ReportInterval: verdict.DefaultReportInterval}
+		ReportInterval: verdict.DefaultReportInterval, PublishInterval: verdict.DefaultPublishInterval}
 }
 
 // parser collects errors while reading variables; a variable that fails to parse

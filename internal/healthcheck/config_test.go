@@ -77,7 +77,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		{name: "bad topic", set: map[string]string{config.EnvTopicARN: "alerts@example.com"}, want: []string{"is not an SNS topic ARN"}},
 		{name: "keep not yes/no", set: map[string]string{config.EnvKeepCoordinator: "maybe"}, want: []string{`KEEP_COORDINATOR_NODE: "maybe" must be yes or no`}},
 		{name: "grace not a number", set: map[string]string{config.EnvGraceSeconds: "30s"}, want: []string{`GRACE_SECONDS: "30s" is not a whole number of seconds`}},
-		{name: "grace too small", set: map[string]string{config.EnvGraceSeconds: "1"}, want: []string{"GRACE_SECONDS: 1 seconds is outside 5..600"}},
+		{name: "grace too small", set: map[string]string{config.EnvGraceSeconds: "1"}, want: []string{"GRACE_SECONDS: 1 seconds is outside 15..600"}},
 		{name: "interval too large", set: map[string]string{config.EnvCheckInterval: "120"}, want: []string{"CHECK_INTERVAL_SECONDS: 120 seconds is outside 1..60"}},
 		{name: "startup budget", set: map[string]string{config.EnvStartupBudget: "10"}, want: []string{"STARTUP_BUDGET_SECONDS"}},
 		{name: "ingestion negative", set: map[string]string{config.EnvIngestionDelay: "-1"}, want: []string{"INGESTION_DELAY_SECONDS: -1 seconds is outside 0..60"}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -45,6 +46,9 @@ const (
 	// DeadlineMargin is kept free before the Lambda's deadline for the last evaluation's
 	// calls and the response.
 	DeadlineMargin = 5 * time.Second
+	// clockSkewPublishFloor: a skew estimate below it is not published (chrony keeps EC2
+	// clocks far closer; the dashboard's alarm is at ClockSkewAlarm).
+	clockSkewPublishFloor = time.Second
 	// lookbackMargin widens the GetMetricData range beyond what the verdict needs.
 	lookbackMargin = 10 * time.Second
 )
@@ -201,6 +205,9 @@ type Evaluation struct {
 	// Tampered lists the members whose reports held what no agent writes (see
 	// signal.Check), with what was found; those samples were set aside.
 	Tampered map[string]string `json:"tampered,omitempty"`
+	// Calm: nothing needs a fast look (see calm) and the agents ring the doorbell
+	// (Config.Doorbell); the invocation may end here.
+	Calm bool `json:"calm"`
 }
 
 // run is the state shared by the evaluations of one invocation.
@@ -257,7 +264,7 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 	tampered := screenReports(reports)
 	// Agent clocks: estimate each one's skew from arrivals and judge its reports
 	// corrected, within MaxClockSkew (skew.go).
-	skew := h.skew.observe(reports, now, h.params.IngestionDelay+h.params.ReportInterval)
+	skew := h.skew.observe(reports, now, h.params.IngestionDelay+h.params.PublishInterval)
 
 	// Judge every member.
 	witnesses := map[string][]signal.Sample{}
@@ -266,9 +273,11 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 			witnesses[in.id] = reports[in.id].Witness
 		}
 	}
-	maxGap := h.params.IngestionDelay + 2*h.params.ReportInterval
+	// A healthy agent's newest report may be a publish interval plus the ingestion
+	// allowance old; reports within a batch are a probe interval apart.
+	maxGap := h.params.IngestionDelay + h.params.PublishInterval + h.params.ReportInterval
 	if h.params.IngestionDelay < 0 {
-		maxGap = 2 * h.params.ReportInterval
+		maxGap = h.params.PublishInterval + h.params.ReportInterval
 	}
 	var active *Judgement
 	for _, in := range pool {
@@ -329,6 +338,8 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 	}
 	h.repairProtection(ctx, &ev)
 
+	ev.Calm = h.cfg.Doorbell && calm(&ev)
+
 	// Our own metrics, one call; a failure is logged, never fatal.
 	h.publishMetrics(ctx, &ev)
 
@@ -336,9 +347,37 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 		slog.String("instance", ev.Instance), slog.String("verdict", string(ev.Verdict)), slog.String("reason", ev.Reason),
 		slog.String("holder", ev.Holder), slog.String("eniStatus", ev.ENIStatus), slog.Int("pool", len(pool)),
 		slog.Int("healthyStandbys", ev.HealthyStandbys), slog.String("action", string(ev.Action)),
-		slog.String("actionDetail", ev.ActionDetail), slog.String("execution", ev.Execution),
+		slog.String("actionDetail", ev.ActionDetail), slog.String("execution", ev.Execution), slog.Bool("calm", ev.Calm),
 		slog.Int("awsReads", ev.Calls.Reads), slog.Int("awsCalls", ev.Calls.Total()), slog.Any("evidence", ev.Evidence))
 	return ev, actErr
+}
+
+// calm reports whether nothing needs a fast look: the active coordinator is HEALTHY by
+// self-reports that were all healthy in the window, at least one standby witness
+// reaches it through the ENI and none failed to, no action or guard fired, and nothing
+// was tampered with. Then every way the active can fail is seen first by a live agent
+// (its own probe, or a witness's through the ENI IP), which rings the doorbell, and the
+// next look can wait for the next tick (package doc, "Calm and suspect"). Without a
+// witness that reaches the active (HACoordinatorsCount=1, standbys starting or down)
+// nobody would ring: never calm, the invocation evaluates every check interval.
+func calm(ev *Evaluation) bool {
+	if ev.Verdict != events.VerdictHealthy || ev.Action != ActionNone || len(ev.Tampered) > 0 || ev.Evidence == nil {
+		return false
+	}
+	e := ev.Evidence
+	if e.SelfReports.Unhealthy+e.SelfReports.Starting > 0 {
+		return false
+	}
+	reaching := 0
+	for _, w := range e.Witnesses {
+		if w.Unreached > 0 {
+			return false
+		}
+		if w.Reached > 0 {
+			reaching++
+		}
+	}
+	return reaching > 0
 }
 
 // metricsPathGuard turns a FAILED-for-silence verdict on the active coordinator into
@@ -504,19 +543,33 @@ func (h *Handler) publishMetrics(ctx context.Context, ev *Evaluation) {
 		}
 		return 0
 	}
+	// The active coordinator's verdict (or UNATTACHED) without InstanceId, so an alarm
+	// survives a failover; each member's verdict with it. The event counts and the clock
+	// skew are written only when they are not zero: a custom metric is billed for the
+	// hours it receives data (CloudWatch pricing), their alarms treat missing data as not
+	// breaching, and the dashboard reads a gap as zero.
 	data := []cwtypes.MetricDatum{
-		// The active coordinator's verdict (or UNATTACHED) without InstanceId, so an alarm
-		// survives a failover; each member's verdict with it.
 		datum(signal.MetricVerdict, cluster, ev.Verdict.Code()),
 		datum(signal.MetricHealthyStandbys, cluster, float64(ev.HealthyStandbys)),
-		datum(signal.MetricFailoversStarted, cluster, b(ev.Action == ActionStarted)),
-		datum(signal.MetricBreakerOpen, cluster, b(ev.Action == ActionBlockedBreaker)),
-		datum(signal.MetricGuardBlocked, cluster, b(ev.Action == ActionBlockedKeep || ev.Action == ActionBlockedRunning || ev.Action == ActionBlockedBreaker)),
-		datum(signal.MetricTampering, cluster, float64(len(ev.Tampered))),
+	}
+	for _, m := range []struct {
+		name string
+		v    float64
+	}{
+		{signal.MetricFailoversStarted, b(ev.Action == ActionStarted)},
+		{signal.MetricBreakerOpen, b(ev.Action == ActionBlockedBreaker)},
+		{signal.MetricGuardBlocked, b(ev.Action == ActionBlockedKeep || ev.Action == ActionBlockedRunning || ev.Action == ActionBlockedBreaker)},
+		{signal.MetricTampering, float64(len(ev.Tampered))},
+	} {
+		if m.v != 0 {
+			data = append(data, datum(m.name, cluster, m.v))
+		}
 	}
 	for _, j := range ev.Coordinators {
-		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()),
-			datum(signal.MetricClockSkew, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.ClockSkewSeconds))
+		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()))
+		if math.Abs(j.ClockSkewSeconds) >= clockSkewPublishFloor.Seconds() {
+			data = append(data, datum(signal.MetricClockSkew, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.ClockSkewSeconds))
+		}
 	}
 	if len(data) > 1000 {
 		data = data[:1000]
