@@ -28,7 +28,12 @@ func TestSamplesRoundTrip(t *testing.T) {
 			}
 			var v any
 			if strings.HasPrefix(name, "schedule") {
-				v, err = DecodeScheduleEvent(data)
+				var e *ScheduleEvent
+				e, err = DecodeScheduleEvent(data)
+				if err == nil && e.IsDoorbell() != strings.Contains(name, "doorbell") {
+					t.Fatalf("IsDoorbell() = %v", e.IsDoorbell())
+				}
+				v = e
 			} else {
 				v, err = DecodeFailoverState(data)
 			}

@@ -82,7 +82,7 @@ func validExecutionName(s string) bool {
 // FuzzDecodeScheduleEvent: the same property for what EventBridge (or an operator) sends
 // the health check.
 func FuzzDecodeScheduleEvent(f *testing.F) {
-	addSamples(f, "schedule-event.json")
+	addSamples(f, "schedule-*.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeScheduleEvent(data)
 		if err != nil {
