@@ -71,6 +71,7 @@ var Actions = map[string][]string{
 	},
 	Agent: {
 		"cloudwatch:PutMetricData",
+		"lambda:InvokeFunction", // the doorbell (internal/agent): asynchronously, the health check only
 	},
 }
 
@@ -144,6 +145,8 @@ const (
 	ClusterGroupTagged
 	// Stack: on this CloudFormation stack.
 	Stack
+	// HealthCheckFunction: on the health check Lambda function (the agents' doorbell).
+	HealthCheckFunction
 )
 
 func (s Scope) String() string {
@@ -176,6 +179,8 @@ func (s Scope) String() string {
 		return "cluster-group-tagged"
 	case Stack:
 		return "stack"
+	case HealthCheckFunction:
+		return "health-check-function"
 	}
 	return fmt.Sprintf("scope(%d)", int(s))
 }
@@ -206,6 +211,7 @@ var Scopes = map[string]Scope{
 	"cloudformation:SignalResource":                   Stack,
 	"kms:Decrypt":                                     HostKeySecretKey,
 	"kms:GenerateDataKey":                             HostKeySecretKey,
+	"lambda:InvokeFunction":                           HealthCheckFunction,
 }
 
 // ScopeOf is the scope of action when caller calls it: the agent's PutMetricData is

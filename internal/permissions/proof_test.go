@@ -74,6 +74,8 @@ func newWorld(t *testing.T, desired, max, haCount int) *world {
 		p := agent.NewPublisher(cl.CloudWatch, clk, slog.New(slog.DiscardHandler), 0)
 		p.SetNamespace(ns)
 		w.pubs[id] = p
+		// The real doorbell: each host may ring the health check, asynchronously.
+		must(t, agent.NewLambdaDoorbell(cl.Lambda, pool.HealthCheckFunction(), clk).Ring(context.Background(), id, "proof"))
 	}
 	w.env = map[string]string{
 		config.EnvCluster: cluster, config.EnvENIID: w.eni, config.EnvASGName: asgName, config.EnvHostRoleID: pool.HostRoleID,

@@ -39,6 +39,7 @@ type Resources struct {
 	SecretARN                  string // HostKeySecret
 	SecretKeyARN               string // HostKeySecretKey: the KMS key that encrypts the secret
 	StackID                    string // Stack, and the group's aws:cloudformation:stack-id tag (StackGroups)
+	HealthCheckFunctionARN     string // HealthCheckFunction
 }
 
 // ARN builds an ARN in r's partition, region and account.
@@ -153,6 +154,8 @@ func Statements(caller string, r Resources) []Statement {
 				eq("aws:ResourceTag/"+StackTagKey, need(r.StackID, "StackID")))
 		case Stack:
 			add("ThisStack", acts, []string{need(r.StackID, "StackID")}, nil)
+		case HealthCheckFunction:
+			add("HealthCheckDoorbell", acts, []string{need(r.HealthCheckFunctionARN, "HealthCheckFunctionARN")}, nil)
 		default:
 			panic("permissions: unhandled scope " + s.String())
 		}

@@ -63,12 +63,13 @@ type Clients struct {
 	SFN         awsapi.SFNAPI
 	SNS         awsapi.SNSAPI
 	STS         awsapi.STSAPI
+	Lambda      awsapi.LambdaAPI
 }
 
 // Call is one recorded API call.
 type Call struct {
 	Caller    string
-	Service   string // IAM service prefix: "ec2", "autoscaling", "cloudwatch", "states", "sns"
+	Service   string // IAM service prefix: "ec2", "autoscaling", "cloudwatch", "states", "sns", "lambda"
 	Operation string // API operation name, e.g. "AttachNetworkInterface"
 	At        time.Time
 	Err       string // "" on success; otherwise the error text (with the AWS code)
@@ -125,6 +126,8 @@ type Account struct {
 	onStateChange []func(InstanceStateChange)
 	onStartExec   []func(Execution)
 	onAttachment  []func(AttachmentChange)
+	onInvoke      []func(Invocation)
+	functions     map[string]bool             // Lambda function names (CreateFunction)
 	lastAttach    map[string]AttachmentChange // ENI id -> what the hooks last heard
 	hookQueue     []func()
 }
@@ -501,7 +504,7 @@ func (a *Account) do(ctx context.Context, caller, service, op string, mutating b
 	a.plan = plan
 	err := fn(w)
 	a.plan = faultPlan{}
-	if err == nil && mutating && service != "cloudwatch" && service != "sns" {
+	if err == nil && mutating && service != "cloudwatch" && service != "sns" && service != "lambda" {
 		// Metrics and messages live outside the world that stale reads replay: a
 		// PutMetricData or a Publish needs no new snapshot.
 		a.dirty = true

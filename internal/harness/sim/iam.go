@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -91,6 +92,7 @@ func (a *Account) ClientsAs(p Principal) Clients {
 	c.SFN = &sfnClient{mk("states")}
 	c.SNS = &snsClient{mk("sns")}
 	c.STS = &stsClient{mk("sts")}
+	c.Lambda = &lambdaClient{mk("lambda")}
 	return c
 }
 
@@ -201,6 +203,12 @@ func (a *Account) authorize(w *world, p Principal, service, op string, in any) e
 		req.resources = []resource{{arn: aws.ToString(in.ExecutionArn)}}
 	case *sns.PublishInput:
 		req.resources = []resource{{arn: aws.ToString(in.TopicArn)}}
+	case *lambda.InvokeInput:
+		fn := aws.ToString(in.FunctionName)
+		if !strings.HasPrefix(fn, "arn:") {
+			fn = a.FunctionARN(fn)
+		}
+		req.resources = []resource{{arn: fn}}
 	default: // Describe*, GetMetricData: no resource-level permissions
 		req.resources = []resource{{arn: "*"}}
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -108,5 +111,34 @@ func TestGroupTagConditionAndReservedTags(t *testing.T) {
 	}
 	if _, err := p.ClientsOf("healthcheck").EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
 		t.Fatalf("health check DescribeInstances: %v", err)
+	}
+}
+
+// The host role may invoke the health check function (the doorbell), asynchronously,
+// and no other function; the invocation reaches the OnInvoke hooks.
+func TestDoorbellInvokeIsTheHealthCheckOnly(t *testing.T) {
+	acct := New(Options{Clock: clock.NewVirtual(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))})
+	pool, err := NewPool(acct, PoolSpec{Cluster: "prod", Coordinators: 1, Min: 1, Max: 2, ASGName: "prod-coordinators", HostRole: "prod-hosts",
+		SubnetID: "subnet-0123456789abcdef0", CIDR: "10.0.0.0/24", StateMachine: "prod-failover", Topic: "prod-alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.EnforcePolicies()
+	other := acct.CreateFunction("someone-elses-function")
+	var heard []Invocation
+	acct.OnInvoke(func(i Invocation) { heard = append(heard, i) })
+	host := pool.HostClients(pool.Active()).Lambda
+	ctx := context.Background()
+	if _, err := host.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(pool.HealthCheckFunction()), InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(`{}`)}); err != nil {
+		t.Fatalf("doorbell refused: %v", err)
+	}
+	if _, err := host.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(other), InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(`{}`)}); !awserr.IsAccessDenied(err) {
+		t.Fatalf("invoking another function: %v, want AccessDenied", err)
+	}
+	if _, err := host.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(pool.HealthCheckFunction()), Payload: []byte(`{}`)}); awserr.Code(err) != "InvalidParameterValueException" {
+		t.Fatalf("a synchronous invoke: %v, want InvalidParameterValueException", err)
+	}
+	if len(heard) != 1 || heard[0].Function != pool.HealthCheckFunction() {
+		t.Fatalf("heard %+v, want the one doorbell", heard)
 	}
 }

@@ -165,6 +165,7 @@ func NewPool(acct *Account, spec PoolSpec) (*Pool, error) {
 	if spec.Topic != "" {
 		p.TopicARN = acct.CreateTopic(spec.Topic)
 	}
+	acct.CreateFunction(p.HealthCheckFunction())
 	tags := map[string]string{config.TagCluster: spec.Cluster}
 	maps.Copy(tags, spec.ASGTags)
 	if err := acct.CreateAutoScalingGroup(ASGSpec{Name: spec.ASGName, SubnetID: spec.SubnetID, Min: spec.Min, Max: spec.Max,
@@ -287,14 +288,19 @@ func (p *Pool) ClientsOf(caller string) Clients {
 	return p.Account.ClientsAs(Principal{Caller: caller, RoleName: p.LambdaRole(caller), Session: caller})
 }
 
+// HealthCheckFunction is the name of the pool's health check Lambda function, which
+// the agents' doorbell invokes (the stack names it after the stack's id).
+func (p *Pool) HealthCheckFunction() string { return p.ASGName + "-healthcheck" }
+
 // PolicyResources are the pool's resources as the permission table names them.
 func (p *Pool) PolicyResources() permissions.Resources {
 	a := p.Account
 	r := permissions.Resources{Partition: "aws", Region: a.region, Account: a.accountID, Cluster: p.Cluster,
 		ASGName: p.ASGName, ENIID: p.ENIID, StateMachineARN: p.StateMachineARN, TopicARN: p.TopicARN,
-		SecretARN:    a.arn("secretsmanager", "secret:"+p.Cluster+"-host-key"),
-		SecretKeyARN: a.arn("kms", "key/"+p.Cluster),
-		StackID:      a.arn("cloudformation", "stack/"+p.ASGName+"/00000000-0000-0000-0000-000000000000")}
+		SecretARN:              a.arn("secretsmanager", "secret:"+p.Cluster+"-host-key"),
+		SecretKeyARN:           a.arn("kms", "key/"+p.Cluster),
+		StackID:                a.arn("cloudformation", "stack/"+p.ASGName+"/00000000-0000-0000-0000-000000000000"),
+		HealthCheckFunctionARN: a.FunctionARN(p.HealthCheckFunction())}
 	if p.StateMachineARN != "" {
 		r.StateMachineName = p.StateMachineARN[strings.LastIndex(p.StateMachineARN, ":")+1:]
 	}
