@@ -103,6 +103,8 @@ type Cluster struct {
 	violations  []string
 	execs       []*execRun
 	invocations []invocation
+	sandboxes   []*hcSandbox // the health check's Lambda sandboxes (healthcheck.go)
+	doorbells   int          // doorbell invocations the agents asked for
 	evaluations int
 	rng         *rand.Rand
 	fault       time.Time // when the fault was injected (drill time)
@@ -124,8 +126,11 @@ type Cluster struct {
 }
 
 type invocation struct {
-	Start, End time.Time
-	Err        error
+	Start, End  time.Time
+	Doorbell    bool // an agent's doorbell, not a tick
+	Evaluations int
+	EndedCalm   bool // the last evaluation was calm: the next look may wait for a tick or a doorbell
+	Err         error
 }
 
 // newCluster builds the cluster in a new simulated account; start starts its
@@ -372,6 +377,11 @@ func (c *Cluster) boot(id string) error {
 	hostClients := c.Pool.HostClients(id)
 	cw := &gatedCW{CloudWatchAPI: c.AgentCW.Via(hostClients.CloudWatch)}
 	log := c.logger()
+	var bell agent.Doorbell
+	if st.Doorbell {
+		cfg.Doorbell = c.Pool.HealthCheckFunction()
+		bell = agent.NewLambdaDoorbell(hostClients.Lambda, cfg.Doorbell, c.Clock)
+	}
 	a, err := agent.New(cfg, agent.Deps{
 		CloudWatch: cw,
 		STS:        hostClients.STS,
@@ -379,6 +389,7 @@ func (c *Cluster) boot(id string) error {
 		Role:       role,
 		HTTPClient: client,
 		Logger:     log,
+		Doorbell:   bell,
 	})
 	if err != nil {
 		h.cw, h.cancel = cw, func() {}

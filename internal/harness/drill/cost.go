@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -26,7 +27,11 @@ const (
 	PriceSFNTransition     = 0.025 / 1000   // USD per state transition (Standard, after 4,000 free)
 	SecondsPerMonth        = 730 * 3600.0   // AWS's billing month
 	HealthCheckMemoryMB    = 128.0          // the health check Lambda's memory in the model
-	healthCheckSchedule    = 60.0           // seconds between health-check invocations (rate 1 minute)
+	// EvaluationBilledS is what one evaluation adds to an invocation's billed duration:
+	// its 4 to 6 AWS calls in the region (about 50 to 100 ms each; an assumption, the
+	// simulated account answers in no time) and the code around them.
+	EvaluationBilledS      = 0.5
+	healthCheckSchedule    = 60.0 // seconds between health-check invocations (rate 1 minute)
 	costModelDescription   = "calls counted in the drill's steady state (all coordinators healthy), scaled from drill time to a 730-hour month"
 	costModelFailoverNote  = "a failover adds one Step Functions execution (its transitions) and a few Lambda invocations; cents per year at any sane failure rate"
 	costModelEC2Note       = "EC2, Auto Scaling, IMDS and SNS (a few notifications) calls are free or negligible and are not priced"
@@ -45,12 +50,12 @@ type CWCounter struct {
 	datums     int
 	gets       int
 	metricsReq int
-	metrics    map[string]bool
+	metrics    map[string]int // datums written per metric
 }
 
 // NewCWCounter wraps cw.
 func NewCWCounter(cw awsapi.CloudWatchAPI) *CWCounter {
-	return &CWCounter{CloudWatchAPI: cw, metrics: map[string]bool{}}
+	return &CWCounter{CloudWatchAPI: cw, metrics: map[string]int{}}
 }
 
 // Via returns a client that forwards to cw and counts into c: each agent calls with its
@@ -82,7 +87,7 @@ func (c *CWCounter) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricD
 		}
 		sort.Strings(dims)
 		b.WriteString("{" + strings.Join(dims, ",") + "}")
-		c.metrics[b.String()] = true
+		c.metrics[b.String()]++
 	}
 	c.mu.Unlock()
 	return next.PutMetricData(ctx, in, opt...)
@@ -104,25 +109,38 @@ func (c *CWCounter) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricD
 // CWCounts is a snapshot of a CWCounter.
 type CWCounts struct {
 	Puts, Datums, Gets, MetricsRequested int
-	Metrics                              []string
+	// Metrics are the distinct custom metrics written, each with its datums so far.
+	Metrics map[string]int
 }
 
 // Counts returns the counts so far.
 func (c *CWCounter) Counts() CWCounts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var m []string
-	for k := range c.metrics {
-		m = append(m, k)
-	}
-	sort.Strings(m)
-	return CWCounts{Puts: c.puts, Datums: c.datums, Gets: c.gets, MetricsRequested: c.metricsReq, Metrics: m}
+	return CWCounts{Puts: c.puts, Datums: c.datums, Gets: c.gets, MetricsRequested: c.metricsReq, Metrics: maps.Clone(c.metrics)}
 }
 
-// Sub returns c minus an earlier snapshot (metrics: those of c).
+// Sub returns c minus an earlier snapshot; Metrics keeps those written in between (a
+// custom metric is billed for the hours it receives data).
 func (c CWCounts) Sub(o CWCounts) CWCounts {
+	m := map[string]int{}
+	for k, n := range c.Metrics {
+		if d := n - o.Metrics[k]; d > 0 {
+			m[k] = d
+		}
+	}
 	return CWCounts{Puts: c.Puts - o.Puts, Datums: c.Datums - o.Datums, Gets: c.Gets - o.Gets,
-		MetricsRequested: c.MetricsRequested - o.MetricsRequested, Metrics: c.Metrics}
+		MetricsRequested: c.MetricsRequested - o.MetricsRequested, Metrics: m}
+}
+
+// Names returns the metrics' names, sorted.
+func (c CWCounts) Names() []string {
+	out := make([]string, 0, len(c.Metrics))
+	for k := range c.Metrics {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // CostInput is what the cost model is computed from, measured over Window drill seconds
@@ -137,7 +155,9 @@ type CostInput struct {
 	MetricsRequested    int      `json:"metrics_requested"`
 	CustomMetrics       []string `json:"custom_metrics"`
 	Invocations         int      `json:"healthcheck_invocations"`
-	InvocationSeconds   float64  `json:"healthcheck_billed_s"` // summed duration of the invocations in the window
+	DoorbellInvocations int      `json:"healthcheck_doorbell_invocations"` // of Invocations, started by an agent's doorbell
+	Evaluations         int      `json:"healthcheck_evaluations"`
+	InvocationSeconds   float64  `json:"healthcheck_billed_s"` // summed duration of the invocations in the window, with EvaluationBilledS per evaluation
 	FailoverTransitions int      `json:"failover_transitions"`
 	OtherCalls          []string `json:"other_calls"` // operation=count of the free APIs
 }
@@ -176,9 +196,9 @@ func MonthlyCost(in CostInput) Cost {
 	add("CloudWatch PutMetricData (health check)", float64(in.HealthCheckPuts)*scale, "requests", PricePutMetricData)
 	add("CloudWatch GetMetricData", float64(in.MetricsRequested)*scale, "metrics requested", PriceGetMetricData)
 	add("CloudWatch custom metrics", float64(len(in.CustomMetrics)), "metrics", PriceCustomMetricMonth)
-	// EventBridge invokes the health check exactly once per schedule period; each
-	// invocation bills its measured mean duration.
-	invocations := SecondsPerMonth / healthCheckSchedule
+	// EventBridge invokes the health check once per schedule period, and the doorbells
+	// of the window add theirs; each invocation bills its measured mean duration.
+	invocations := SecondsPerMonth/healthCheckSchedule + float64(in.DoorbellInvocations)*scale
 	add("Lambda requests (health check)", invocations, "requests", PriceLambdaRequest)
 	mean := 0.0
 	if in.Invocations > 0 {
@@ -205,7 +225,8 @@ func (c Cost) WriteMarkdown(w io.Writer) {
 	if c.Input.Invocations > 0 {
 		mean = c.Input.InvocationSeconds / float64(c.Input.Invocations)
 	}
-	fmt.Fprintf(w, "Model: %s (window %.0f s of drill time, %d coordinators; one health-check invocation a minute, each running %.1f s on average as measured).\n", c.Model, c.Input.WindowS, c.Input.Coordinators, mean)
+	fmt.Fprintf(w, "Model: %s (window %.0f s of drill time, %d coordinators; one health-check invocation a minute and %d doorbell(s) in the window, %d evaluations, each invocation billed %.2f s on average: its drill time plus %.1f s per evaluation for the AWS calls).\n",
+		c.Model, c.Input.WindowS, c.Input.Coordinators, c.Input.DoorbellInvocations, c.Input.Evaluations, mean, EvaluationBilledS)
 	fmt.Fprintf(w, "Prices: %s.\n", c.PricesAsOf)
 	for _, n := range c.Notes {
 		fmt.Fprintf(w, "- %s\n", n)

@@ -8,11 +8,11 @@ import (
 )
 
 // invokeHealthCheck is one Lambda invocation of the health check: the real Handle,
-// which evaluates every check interval for one schedule period.
-func (c *Cluster) invokeHealthCheck(ctx context.Context, h *healthcheck.Handler, ev events.ScheduleEvent) error {
+// which evaluates once when calm, otherwise every check interval for up to LoopSpan.
+func (c *Cluster) invokeHealthCheck(ctx context.Context, h *healthcheck.Handler, ev events.ScheduleEvent) (healthcheck.Summary, error) {
 	s, err := h.Handle(ctx, ev)
 	c.mu.Lock()
 	c.evaluations += s.Evaluations
 	c.mu.Unlock()
-	return err
+	return s, err
 }

@@ -28,6 +28,7 @@ type Settings struct {
 	StartupBudget   time.Duration // STARTUP_BUDGET_SECONDS
 	MinHealthy      int           // MIN_HEALTHY_REPORTS
 	Coordinators    int           // HA_COORDINATORS_COUNT for the ordinary scenarios
+	Doorbell        bool          // agents ring the health check (AGENT_DOORBELL_FUNCTION, AGENTS_RING_DOORBELL)
 }
 
 // DefaultSettings are the product's defaults (the agent's from internal/agent, the
@@ -56,6 +57,7 @@ func DefaultSettings() Settings {
 		StartupBudget: healthcheck.DefaultStartupBudget,
 		MinHealthy:    healthcheck.DefaultMinHealthyReports,
 		Coordinators:  3,
+		Doorbell:      true,
 	}
 }
 

@@ -66,11 +66,15 @@ func (c *Cluster) steady(ctx context.Context, window time.Duration) (CostInput, 
 	in.HealthCheckGets = calls("healthcheck/cloudwatch:GetMetricData")
 	in.AgentDatums, in.MetricsRequested = ag.Datums, hc.MetricsRequested
 	_ = hc.Puts // the wrappers' request counts match the account's but for calls in flight at a snapshot
-	in.CustomMetrics = mergeSorted(b.Agent.Metrics, b.HC.Metrics)
+	in.CustomMetrics = mergeSorted(ag.Names(), hc.Names())
 	for _, inv := range b.Invocations {
 		if !inv.Start.Before(a.At) && !inv.Start.After(b.At) {
 			in.Invocations++
-			in.InvocationSeconds += inv.End.Sub(inv.Start).Seconds()
+			in.InvocationSeconds += inv.End.Sub(inv.Start).Seconds() + float64(inv.Evaluations)*EvaluationBilledS
+			in.Evaluations += inv.Evaluations
+			if inv.Doorbell {
+				in.DoorbellInvocations++
+			}
 		}
 	}
 	var other []string

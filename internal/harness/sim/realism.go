@@ -27,6 +27,11 @@ type Realism struct {
 	// (maxday/lambda-perf, 2025-12), paid by a new sandbox (ColdStartP of invocations).
 	ColdStartMin, ColdStartMax time.Duration
 	ColdStartP                 float64
+	// Lambda's asynchronous invocation queue, from an Invoke (InvocationType Event,
+	// answered 202 at once) to the function's start: AWS publishes no figure; drawn
+	// AsyncInvokeMin to AsyncInvokeMax (an assumption on the wide side), plus a cold
+	// start as above.
+	AsyncInvokeMin, AsyncInvokeMax time.Duration
 	// Step Functions Standard state transition latency, from one state's end to the next
 	// Task's invocation. AWS publishes no distribution; drawn 20 to 250 ms (an assumption
 	// on the wide side of the tens of milliseconds usually seen).
@@ -57,6 +62,7 @@ func DefaultRealism() Realism {
 		TickPhaseMax: 50 * time.Second, TickJitter: 11 * time.Second, EarlyTickP: 0.02,
 		ColdStartMin: 36 * time.Millisecond, ColdStartMax: 44 * time.Millisecond, ColdStartP: 0.1,
 		TransitionMin: 20 * time.Millisecond, TransitionMax: 250 * time.Millisecond,
+		AsyncInvokeMin: 50 * time.Millisecond, AsyncInvokeMax: 2 * time.Second,
 		GuestMin: time.Second, GuestMax: 3 * time.Second, GuestTailP: 0.05, GuestTailMax: 20 * time.Second,
 		IMDSLagMax: 30 * time.Second,
 		SkewP:      0.05, SkewMax: 35 * time.Second, SmallSkew: 500 * time.Millisecond,
@@ -114,6 +120,12 @@ func (r Realism) Transition(rng *rand.Rand) time.Duration {
 	return uniform(rng, r.TransitionMin, r.TransitionMax)
 }
 
+// AsyncInvoke draws how long Lambda's asynchronous queue takes to start an invocation,
+// cold start included.
+func (r Realism) AsyncInvoke(rng *rand.Rand) time.Duration {
+	return uniform(rng, r.AsyncInvokeMin, r.AsyncInvokeMax) + r.ColdStart(rng)
+}
+
 // GuestConfig draws how long the guest OS takes to configure a hot-attached ENI.
 func (r Realism) GuestConfig(rng *rand.Rand) time.Duration {
 	if rng.Float64() < r.GuestTailP {
@@ -138,7 +150,7 @@ func (r Realism) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "EventBridge ticks: phase 0-%s, jitter 0-%s late (spacing up to %s), early tick (8-15 s) p=%.2f; ",
 		r.TickPhaseMax, r.TickJitter, time.Minute+r.TickJitter, r.EarlyTickP)
-	fmt.Fprintf(&b, "Lambda cold start %s-%s p=%.2f; Step Functions transition %s-%s; ", r.ColdStartMin, r.ColdStartMax, r.ColdStartP, r.TransitionMin, r.TransitionMax)
+	fmt.Fprintf(&b, "Lambda cold start %s-%s p=%.2f; async invoke queue %s-%s; Step Functions transition %s-%s; ", r.ColdStartMin, r.ColdStartMax, r.ColdStartP, r.AsyncInvokeMin, r.AsyncInvokeMax, r.TransitionMin, r.TransitionMax)
 	fmt.Fprintf(&b, "guest ENI configuration %s-%s, tail to %s p=%.2f; IMDS lag 0-%s; ", r.GuestMin, r.GuestMax, r.GuestTailMax, r.GuestTailP, r.IMDSLagMax)
 	fmt.Fprintf(&b, "agent clock skew ±%s, ±%s p=%.2f", r.SmallSkew, r.SkewMax, r.SkewP)
 	return b.String()
