@@ -130,7 +130,7 @@ func (a *Agent) Last() Observation {
 // Run probes every ProbeInterval, re-checks the role every RoleInterval and hands the
 // samples to a flusher: at once when a sample is urgent (not healthy, a witness that
 // cannot reach the active, anything that differs from the round before, a new role),
-// otherwise after at most PublishInterval; and rings the doorbell when the active
+// otherwise after at most PublishInterval (StandbyPublish on a standby); and rings the doorbell when the active
 // coordinator fails. It goes on until ctx ends. Then it flushes what is
 // left within ShutdownTimeout and returns nil; it returns an error only when the final
 // flush could not send everything.
@@ -148,7 +148,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	})
 	a.log.Info("agent started", "probeUrl", a.self.URL(), "witnessUrl", a.witness.URL(), "eniId", a.cfg.ENIID,
-		"probeInterval", a.cfg.ProbeInterval.String(), "publishInterval", a.cfg.PublishInterval.String(), "publish", a.cfg.Publish)
+		"probeInterval", a.cfg.ProbeInterval.String(), "publishInterval", a.cfg.PublishInterval.String(), "standbyPublishInterval", a.cfg.StandbyPublish.String(), "doorbell", a.cfg.Doorbell, "publish", a.cfg.Publish)
 
 	// The role check never delays a health sample: once a role is known, each due check
 	// runs on its own goroutine while the probes go on with the last known role, and its
@@ -161,7 +161,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var bell bellState
 	var lastRole Role
 	now := a.clock.Now()
-	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.PublishInterval), now
+	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.StandbyPublish), now
 	for ctx.Err() == nil {
 		a.mu.Lock()
 		role, have := a.current, a.haveRole
@@ -194,7 +194,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		now = a.clock.Now()
 		if urgent || !now.Before(nextFlush) {
 			kick.Send() // a flush running now leaves a kick pending: the next one takes these samples too
-			nextFlush = now.Add(a.cfg.PublishInterval)
+			nextFlush = now.Add(a.cfg.publishInterval(role.HoldsENI))
 		}
 		if bell.due(ring, now) && a.bell != nil && ringBusy.CompareAndSwap(false, true) {
 			waitRing = clock.Start(a.clock, func() {
@@ -235,6 +235,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("final flush left %d samples unsent: %w", st.Buffered, err)
 	}
 	return nil
+}
+
+// publishInterval is how long healthy, unchanged samples may wait on the active or on
+// a standby.
+func (c Config) publishInterval(active bool) time.Duration {
+	if active {
+		return c.PublishInterval
+	}
+	return c.StandbyPublish
 }
 
 // advance returns the first tick after now on the grid next + k*step (missed ticks are

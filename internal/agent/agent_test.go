@@ -45,7 +45,7 @@ func routedClient(selfAddr, witnessAddr string) *http.Client {
 func testConfig(probeURL string) Config {
 	return Config{
 		Cluster: "prod", ENIID: "eni-0123456789abcdef0", ENIIP: testENIIP, ProbeURL: probeURL,
-		ProbeInterval: 5 * time.Second, ProbeTimeout: 2 * time.Second, PublishInterval: 10 * time.Second,
+		ProbeInterval: 5 * time.Second, ProbeTimeout: 2 * time.Second, PublishInterval: 10 * time.Second, StandbyPublish: 10 * time.Second,
 		RoleInterval: 5 * time.Second, ShutdownTimeout: 2 * time.Second, MaxBuffered: 4096,
 		Publish: PublishCloudWatch, LogLevel: "info",
 	}
@@ -223,6 +223,7 @@ func TestRunFinalFlushOnShutdown(t *testing.T) {
 	cw := &fakeCW{}
 	cfg := testConfig(self.URL + "/v1/info")
 	cfg.PublishInterval = MaxPublishInterval // no periodic flush before shutdown
+	cfg.StandbyPublish = MaxPublishInterval
 	a, err := New(cfg, Deps{STS: fakeSTS{}, CloudWatch: cw, Clock: clock.NewVirtual(t0), Role: NewStaticRole(Role{InstanceID: testInstance, HoldsENI: true}), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ const (
 	EnvProbeInterval   = "AGENT_PROBE_INTERVAL"
 	EnvProbeTimeout    = "AGENT_PROBE_TIMEOUT"
 	EnvPublishInterval = "AGENT_PUBLISH_INTERVAL"
+	EnvStandbyPublish  = "AGENT_STANDBY_PUBLISH_INTERVAL"
 	EnvRoleInterval    = "AGENT_ROLE_INTERVAL"
 	EnvShutdownTimeout = "AGENT_SHUTDOWN_TIMEOUT"
 	EnvMaxBuffered     = "AGENT_MAX_BUFFERED"
@@ -46,8 +47,9 @@ const (
 	DefaultProbeURL        = "http://127.0.0.1:8080/v1/info"
 	DefaultProbeInterval   = 5 * time.Second
 	DefaultProbeTimeout    = 2 * time.Second
-	DefaultPublishInterval = verdict.DefaultPublishInterval // while every sample is healthy and unchanged
-	MaxPublishInterval     = 15 * time.Second               // the health check judges silence over a 20 s grace window
+	DefaultPublishInterval = 5 * time.Second                // the active's, while every sample is healthy and unchanged
+	DefaultStandbyPublish  = verdict.DefaultPublishInterval // a standby's (10 s)
+	MaxPublishInterval     = verdict.DefaultPublishInterval // the health check allows for no longer (verdict.Params.PublishInterval)
 	DefaultRoleInterval    = 30 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultMaxBuffered     = 4096
@@ -68,7 +70,8 @@ type Config struct {
 	ProbeURL        string        // the self probe, on loopback
 	ProbeInterval   time.Duration // time between probes
 	ProbeTimeout    time.Duration // per-request timeout of each probe
-	PublishInterval time.Duration // longest a healthy, unchanged sample waits to be sent (others go at once)
+	PublishInterval time.Duration // on the active: longest a healthy, unchanged sample waits to be sent (others go at once)
+	StandbyPublish  time.Duration // the same on a standby
 	RoleInterval    time.Duration // time between IMDS role checks
 	ShutdownTimeout time.Duration // deadline of the final flush on SIGTERM
 	MaxBuffered     int           // samples kept while CloudWatch is unreachable (oldest dropped)
@@ -151,7 +154,8 @@ func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Confi
 	fs.StringVar(&c.ProbeURL, "probe-url", envStr(EnvProbeURL, DefaultProbeURL), "self probe URL, must be loopback (env "+EnvProbeURL+")")
 	fs.DurationVar(&c.ProbeInterval, "probe-interval", envDur(EnvProbeInterval, DefaultProbeInterval), "time between probes (env "+EnvProbeInterval+")")
 	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", envDur(EnvProbeTimeout, DefaultProbeTimeout), "timeout of one probe (env "+EnvProbeTimeout+")")
-	fs.DurationVar(&c.PublishInterval, "publish-interval", envDur(EnvPublishInterval, DefaultPublishInterval), "longest a healthy, unchanged sample is held before it is sent, at least the probe interval; a sample that is not healthy, or differs from the one before, is sent at once (env "+EnvPublishInterval+")")
+	fs.DurationVar(&c.PublishInterval, "publish-interval", envDur(EnvPublishInterval, DefaultPublishInterval), "on the active, longest a healthy, unchanged sample is held before it is sent, at least the probe interval; a sample that is not healthy, or differs from the one before, is sent at once (env "+EnvPublishInterval+")")
+	fs.DurationVar(&c.StandbyPublish, "standby-publish-interval", envDur(EnvStandbyPublish, DefaultStandbyPublish), "the same on a standby (env "+EnvStandbyPublish+")")
 	fs.DurationVar(&c.RoleInterval, "role-interval", envDur(EnvRoleInterval, DefaultRoleInterval), "time between IMDS checks of who holds the ENI (env "+EnvRoleInterval+")")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDur(EnvShutdownTimeout, DefaultShutdownTimeout), "deadline of the final flush on SIGTERM (env "+EnvShutdownTimeout+")")
 	fs.IntVar(&c.MaxBuffered, "max-buffered", envInt(EnvMaxBuffered, DefaultMaxBuffered), "samples kept while CloudWatch is unreachable; oldest dropped beyond (env "+EnvMaxBuffered+")")
@@ -221,11 +225,16 @@ func (c Config) Validate() error {
 	if c.ProbeInterval <= c.ProbeTimeout {
 		bad("-probe-interval %s must be longer than -probe-timeout %s", c.ProbeInterval, c.ProbeTimeout)
 	}
-	if c.PublishInterval < c.ProbeInterval {
-		bad("-publish-interval %s must be at least -probe-interval %s", c.PublishInterval, c.ProbeInterval)
-	}
-	if c.PublishInterval > MaxPublishInterval {
-		bad("-publish-interval %s: at most %s, or the health check reads a live agent as silent", c.PublishInterval, MaxPublishInterval)
+	for _, p := range []struct {
+		flag string
+		d    time.Duration
+	}{{"-publish-interval", c.PublishInterval}, {"-standby-publish-interval", c.StandbyPublish}} {
+		if p.d < c.ProbeInterval {
+			bad("%s %s must be at least -probe-interval %s", p.flag, p.d, c.ProbeInterval)
+		}
+		if p.d > MaxPublishInterval {
+			bad("%s %s: at most %s, or the health check reads a live agent as silent", p.flag, p.d, MaxPublishInterval)
+		}
 	}
 	if c.RoleInterval < c.ProbeInterval {
 		bad("-role-interval %s must be at least -probe-interval %s", c.RoleInterval, c.ProbeInterval)

@@ -23,7 +23,7 @@ func TestParseFlagsDefaultsAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ProbeURL != DefaultProbeURL || c.ProbeInterval != 5*time.Second || c.ProbeTimeout != 2*time.Second ||
-		c.PublishInterval != 10*time.Second || c.RoleInterval != 30*time.Second || c.Publish != PublishCloudWatch {
+		c.PublishInterval != 5*time.Second || c.StandbyPublish != 10*time.Second || c.RoleInterval != 30*time.Second || c.Publish != PublishCloudWatch {
 		t.Fatalf("defaults: %+v", c)
 	}
 	w, err := c.WitnessURL()
@@ -77,7 +77,8 @@ func TestConfigValidation(t *testing.T) {
 		{"probe url unparsable", []string{"-probe-url=http://127.0.0.1:port/v1/info"}, nil, "-probe-url"},
 		{"interval not above timeout", []string{"-probe-interval=2s", "-probe-timeout=2s", "-publish-interval=2s", "-role-interval=2s"}, nil, "longer than -probe-timeout"},
 		{"publish faster than probe", []string{"-publish-interval=1s"}, nil, "at least -probe-interval"},
-		{"publish too slow", []string{"-publish-interval=20s"}, nil, "at most 15s"},
+		{"publish too slow", []string{"-publish-interval=20s"}, nil, "at most 10s"},
+		{"standby publish too slow", []string{"-standby-publish-interval=11s"}, nil, "-standby-publish-interval 11s: at most 10s"},
 		{"role faster than probe", []string{"-role-interval=1s"}, nil, "-role-interval"},
 		{"bad duration env", nil, map[string]string{EnvProbeTimeout: "2"}, "AGENT_PROBE_TIMEOUT"},
 		{"bad int env", nil, map[string]string{EnvMaxBuffered: "lots"}, "AGENT_MAX_BUFFERED"},

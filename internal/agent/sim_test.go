@@ -20,7 +20,8 @@ func TestPublisherAgainstSimulatedCloudWatch(t *testing.T) {
 	// The host role's policy as the stack writes it: reports into the caller's own namespace only.
 	acct.SetPolicy("hosts", permissions.Statements(permissions.Agent, permissions.Resources{Partition: "aws", Region: "us-east-1",
 		Account: acct.AccountID(), SecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:k", SecretKeyARN: "arn:aws:kms:us-east-1:123456789012:key/k",
-		StackID: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/00000000-0000-0000-0000-000000000000"}))
+		StackID:                "arn:aws:cloudformation:us-east-1:123456789012:stack/s/00000000-0000-0000-0000-000000000000",
+		HealthCheckFunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:hc"}))
 	cl := acct.ClientsAs(sim.Principal{Caller: "agent", RoleName: "hosts", Session: id})
 	p := NewPublisher(cl.CloudWatch, clk, quietLogger(), 4096)
 	if err := p.Flush(context.Background()); err != nil {

@@ -27,9 +27,9 @@ type Summary struct {
 	// Doorbell: an agent's ring started this invocation, not the schedule.
 	Doorbell bool `json:"doorbell,omitempty"`
 	// EndedCalm: the loop ended on a calm evaluation, before LoopSpan.
-	EndedCalm bool `json:"endedCalm,omitempty"`
-	LastError         string         `json:"lastError,omitempty"`
-	Last              *Evaluation    `json:"last,omitempty"`
+	EndedCalm bool        `json:"endedCalm,omitempty"`
+	LastError string      `json:"lastError,omitempty"`
+	Last      *Evaluation `json:"last,omitempty"`
 }
 
 // Handle is the Lambda handler for one invocation: a schedule tick or an agent's

@@ -56,11 +56,16 @@ type Params struct {
 	IngestionDelay time.Duration
 	// ReportInterval is the agents' probe cadence (one sample per interval).
 	ReportInterval time.Duration
-	// PublishInterval is how long an agent may hold healthy samples before sending
-	// them. Silence is judged against Grace+IngestionDelay, so PublishInterval plus one
-	// ReportInterval must stay within Grace (the health check's configuration enforces
-	// it): a live agent's reports, and a witness's reports after the active's next
-	// report was due, are then in by the time the active's silence is established.
+	// PublishInterval is the longest an agent may hold healthy samples before sending
+	// them (a standby's; the active's is shorter). Silence is judged against
+	// Grace+IngestionDelay, so PublishInterval plus one ReportInterval must stay within
+	// Grace (the health check's configuration enforces it): a live agent's reports are
+	// then in by the time its silence is established. A witness that has not been heard
+	// from since the active's next report was due, but whose newest report is younger
+	// than PublishInterval+2*IngestionDelay+ReportInterval, is pending: its batch may be
+	// late in CloudWatch, and a silent active waits for it as SUSPECT. (Every agent sends
+	// at once when it cannot reach the active, so a dead active is never waited on for a
+	// live witness.)
 	PublishInterval time.Duration
 }
 
@@ -158,6 +163,7 @@ func Evaluate(in Input) Result {
 	var wit witnessView
 	if c.HoldsENI {
 		wit = witnesses(in.Witnesses, now, windowStart, c.ENIAttachedAt, aliveAfter(self, p.ReportInterval))
+		wit.pending = pendingWitnesses(in.Witnesses, now, aliveAfter(self, p.ReportInterval), p.PublishInterval+2*p.IngestionDelay+p.ReportInterval)
 		ev.Witnesses = wit.reports
 		if !c.ENIAttachedAt.IsZero() {
 			ev.Note = "witness reports count from the ENI attach time " + c.ENIAttachedAt.UTC().Format(time.RFC3339)
@@ -200,6 +206,10 @@ func Evaluate(in Input) Result {
 		if len(wit.reached) > 0 {
 			return set(events.VerdictAgentLost, "silent for the whole %s grace window (%s) but witness %s reached it: the agent or its path to CloudWatch is down",
 				p.Grace, since, strings.Join(wit.reached, ", "))
+		}
+		if len(wit.pending) > 0 && !wit.heardAfterAlive {
+			return set(events.VerdictSuspect, "silent for the whole %s grace window (%s); waiting for the reports of witness %s, which is still reporting but not since then",
+				p.Grace, since, strings.Join(wit.pending, ", "))
 		}
 		if len(wit.reports) == 0 {
 			return set(events.VerdictFailed, "silent for the whole %s grace window (%s) and no witness reports", p.Grace, since)
@@ -311,6 +321,10 @@ type witnessView struct {
 	earliest time.Time              // earliest counted witness report
 	// anyReached: some witness reached it inside the window at all.
 	anyReached bool
+	// heardAfterAlive: some witness reported (either way) after aliveAfter.
+	heardAfterAlive bool
+	// pending: witnesses still reporting whose reports after aliveAfter are not in yet.
+	pending []string
 }
 
 // aliveAfter is the time after which a witness's "reached" says more than the agent's own
@@ -348,6 +362,9 @@ func witnesses(all map[string][]signal.Sample, now, windowStart, attachedAt, ali
 			if at.Before(from) {
 				continue
 			}
+			if at.After(aliveAfter) {
+				v.heardAfterAlive = true
+			}
 			if s.Value >= 1 {
 				w.Reached++
 				if at.After(aliveAfter) {
@@ -376,6 +393,34 @@ func witnesses(all map[string][]signal.Sample, now, windowStart, attachedAt, ali
 		}
 	}
 	return v
+}
+
+// pendingWitnesses returns the witnesses (sorted) that have not reported since
+// aliveAfter but whose newest report is at most due old: agents hold healthy samples
+// for up to Params.PublishInterval, and CloudWatch can show them late, so their reports
+// since aliveAfter may still be on the way.
+func pendingWitnesses(all map[string][]signal.Sample, now, aliveAfter time.Time, due time.Duration) []string {
+	if aliveAfter.IsZero() {
+		return nil
+	}
+	var out []string
+	for id, ss := range all {
+		var newest time.Time
+		for _, s := range ss {
+			at := s.At
+			if at.After(now) {
+				at = now
+			}
+			if at.After(newest) {
+				newest = at
+			}
+		}
+		if !newest.IsZero() && !newest.After(aliveAfter) && now.Sub(newest) <= due {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // allUnreachedThroughout reports whether there are present witnesses, none of them

@@ -423,3 +423,29 @@ func TestGone(t *testing.T) {
 		}
 	}
 }
+
+// A silent active waits for a witness whose batch is late (it holds healthy samples up
+// to PublishInterval and CloudWatch can show them late), and decides once the batch is
+// in or overdue. Defaults: the active's last report at -31 (silent: the window starts
+// at -30), aliveAfter -26, due 35 s.
+func TestSilentActiveWaitsForAPendingWitness(t *testing.T) {
+	self := reports(-120, -31, signal.Healthy)
+	cases := []struct {
+		name    string
+		witness []signal.Sample
+		want    events.Verdict
+	}{
+		{"witness batch not in yet (newest -30, 30 s old)", witness(-120, -30, true), events.VerdictSuspect},
+		{"witness batch in: it still reached it", witness(-120, -10, true), events.VerdictAgentLost},
+		{"witness batch in: it could not reach it", cat(witness(-120, -30, true), witness(-25, -10, false)), events.VerdictFailed},
+		{"witness overdue (newest -40): dead or cut off", witness(-120, -40, true), events.VerdictFailed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Evaluate(Input{Coordinator: holder(), Self: self, Witnesses: map[string][]signal.Sample{standby: c.witness}, Now: now, Params: DefaultParams()})
+			if r.Verdict != c.want {
+				t.Fatalf("verdict %s (%s), want %s", r.Verdict, r.Reason, c.want)
+			}
+		})
+	}
+}

@@ -135,7 +135,8 @@ type campaign struct {
 	hcCfg     healthcheck.Config
 	sandboxes []*sandbox // the health check's Lambda sandboxes (schedule.go)
 	realism   sim.Realism
-	evalTimes []time.Time     // every evaluation, for the evaluation-gap invariant
+	evals     []evalMark      // every evaluation, for the evaluation-gap invariant
+	doorbells int             // doorbell invocations the agents asked for
 	latency   bool            // Step Functions transitions and step cold starts take time
 	cons      sim.Consistency // the run's consistency model (eventual_consistency)
 	machine   *asl.Machine
@@ -214,7 +215,7 @@ func (c *campaign) setup() error {
 	c.hcCfg = healthcheck.Config{Cluster: c.o.Cluster, ENIID: c.w.eni, ASGName: asgName, HostRoleID: c.w.pool.HostRoleID, StateMachineARN: sm, TopicARN: topic,
 		Grace: healthcheck.DefaultGrace, CheckInterval: healthcheck.DefaultCheckInterval, StartupBudget: healthcheck.DefaultStartupBudget,
 		IngestionDelay: healthcheck.DefaultIngestionDelay, BreakerMax: breakerMax, BreakerWindow: healthcheck.DefaultBreakerWindow,
-		HACount: haCount, MinHealthyReports: healthcheck.DefaultMinHealthyReports}
+		HACount: haCount, MinHealthyReports: healthcheck.DefaultMinHealthyReports, Doorbell: true}
 	c.realism = sim.DefaultRealism()
 	return c.buildLambdas(haCount, topic)
 }
@@ -230,6 +231,7 @@ func (c *campaign) buildAccount(haCount int) (sm, topic string, err error) {
 		h.readyAt = c.clk.Now().Add(acct.Timings().PendingToRunning + time.Duration(20+c.rng.IntN(70))*time.Second)
 	})
 	acct.OnStartExecution(func(e sim.Execution) { c.queue = append(c.queue, e) })
+	acct.OnInvoke(c.ring)
 	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: c.o.Cluster, Coordinators: haCount, Max: haCount + 2,
 		SubnetID: subnetID, ASGName: asgName, StateMachine: "chaos-failover", Topic: "chaos-failovers"})
 	if err != nil {
@@ -349,9 +351,9 @@ func (c *campaign) start() {
 	c.w.every(t0.Add(o.Bootstrap), c.end, 5*time.Second, c.watchRecovery)
 }
 
-func (c *campaign) evaluate(h *healthcheck.Handler) {
-	c.evalTimes = append(c.evalTimes, c.clk.Now())
+func (c *campaign) evaluate(h *healthcheck.Handler) healthcheck.Evaluation {
 	ev, err := h.Evaluate(context.Background())
+	c.evals = append(c.evals, evalMark{at: ev.At, calm: ev.Calm && err == nil})
 	if err != nil {
 		c.log.Info("chaos: evaluation failed", "error", err)
 	}
@@ -361,6 +363,7 @@ func (c *campaign) evaluate(h *healthcheck.Handler) {
 	if c.o.Log != nil && ev.Verdict != events.VerdictHealthy {
 		c.log.Info("chaos: evaluation", "verdict", ev.Verdict, "instance", ev.Instance, "action", ev.Action, "reason", ev.Reason)
 	}
+	return ev
 }
 
 // loop lets time pass; executions the health check started run one at a time through

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 )
 
 // shortRuns is the campaign size in `make test`; CHAOS_RUNS overrides it.
@@ -138,8 +139,14 @@ func TestNewInvariantsFire(t *testing.T) {
 		}
 	}
 	c.checkOneAtATime()
-	c.evalTimes = []time.Time{t0, t0.Add(c.hcCfg.CheckInterval), t0.Add(3 * c.hcCfg.CheckInterval)}
+	// A calm evaluation may wait up to LoopSpan for the next; a suspect one only one
+	// check interval: the gap after the second (suspect) one is too long.
+	i := c.hcCfg.CheckInterval
+	c.evals = []evalMark{{t0, true}, {t0.Add(healthcheck.LoopSpan), false}, {t0.Add(healthcheck.LoopSpan + 2*i), false}}
 	c.checkEvaluationGap()
+	if len(c.rs.violations) != 2 {
+		t.Fatalf("violations %+v, want one-at-a-time and the gap after the suspect evaluation", c.rs.violations)
+	}
 	// No holder while a healthy standby exists, for longer than the bound.
 	for _, inst := range c.acct.Instances() {
 		c.w.hostOf(inst.ID).proc = prestoUp

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/prestoha/coordinator-ha/internal/agent"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/signal"
@@ -38,6 +40,16 @@ type host struct {
 	buffered  []cwtypes.MetricDatum
 	faults    map[string]bool // fault kinds that hit this host
 	skew      time.Duration   // the agent's clock is this far behind (negative: ahead)
+
+	// The agent's publish policy and doorbell (internal/agent): a round that is news (not
+	// all healthy, different from the round before, a new role) is sent at once, healthy
+	// repeats wait up to agent.DefaultPublishInterval (agent.DefaultStandbyPublish on a
+	// standby); a failure of the active rings.
+	lastRound string    // the previous round's statuses
+	lastRole  bool      // whether it knew it held the ENI in the previous round
+	heldSince time.Time // oldest held round; zero when nothing is held
+	ringing   bool      // a failure of the active is going on in its eyes
+	rangAt    time.Time // its last successful ring of that failure
 }
 
 // simClock is the campaign's clock: a virtual clock whose Sleep runs the rest of the world
@@ -182,6 +194,26 @@ func (w *world) selfProbe(h *host, now time.Time) signal.Status {
 	return signal.Unhealthy
 }
 
+// doorbell plays the agent's doorbell: the first round of a failure of the active in
+// this host's eyes rings the health check (the real Lambda doorbell through the host's
+// own role), and again after agent.DoorbellRepeat while it goes on.
+func (w *world) doorbell(id string, h *host, reason string, now time.Time) {
+	if reason == "" {
+		h.ringing, h.rangAt = false, time.Time{}
+		return
+	}
+	if h.ringing && now.Sub(h.rangAt) < agent.DoorbellRepeat {
+		return
+	}
+	h.ringing = true
+	bell := agent.NewLambdaDoorbell(w.pool.HostClients(id).Lambda, w.pool.HealthCheckFunction(), w.clk)
+	if err := bell.Ring(context.Background(), id, reason); err != nil {
+		h.ringing = false // rung again at the next round
+		return
+	}
+	h.rangAt = now
+}
+
 // answers reports whether a witness reaches the active's coordinator through the ENI IP.
 func (w *world) answers(from, active *host) bool {
 	if active.silent || from.cutFrom || active.cutFrom || !w.serving() {
@@ -214,22 +246,47 @@ func (w *world) agentsTick() {
 			continue
 		}
 		stamp := now.Add(-h.skew) // the agent's own clock (clock_skew)
-		d := []cwtypes.MetricDatum{signal.HealthDatum(w.cfg.Cluster, id, w.selfProbe(h, now), stamp)}
+		self := w.selfProbe(h, now)
+		d := []cwtypes.MetricDatum{signal.HealthDatum(w.cfg.Cluster, id, self, stamp)}
+		knows := w.knowsItHolds(id)
+		round, ring := self.String(), ""
+		if knows && self != signal.Healthy {
+			ring = "the active's own probe: " + self.String()
+		}
 		// A standby witnesses the active through the ENI IP; so does a new holder until its
 		// instance metadata lists the ENI (imds_lag): it then probes itself, and the
 		// health check ignores the holder's own witness reports.
-		if holder != "" && (holder != id || !w.knowsItHolds(id)) {
+		if holder != "" && (holder != id || !knows) {
 			if a, ok := w.hosts[holder]; ok {
-				d = append(d, signal.WitnessDatum(w.cfg.Cluster, id, w.answers(h, a), stamp))
+				reached := w.answers(h, a)
+				d = append(d, signal.WitnessDatum(w.cfg.Cluster, id, reached, stamp))
+				round += fmt.Sprintf("/reached=%v", reached)
+				if !reached {
+					ring = "the coordinator does not answer at the ENI IP"
+				}
 			}
 		}
 		h.buffered = append(h.buffered, d...)
 		if len(h.buffered) > 4096 {
 			h.buffered = h.buffered[len(h.buffered)-4096:]
 		}
-		if h.silent || h.cwCut {
-			continue
+		urgent := round != h.lastRound || knows != h.lastRole || self != signal.Healthy || ring != ""
+		h.lastRound, h.lastRole = round, knows
+		if h.heldSince.IsZero() {
+			h.heldSince = now
 		}
+		if h.silent || h.cwCut {
+			continue // off the network, or no path to AWS: no report, no ring
+		}
+		w.doorbell(id, h, ring, now)
+		wait := agent.DefaultStandbyPublish
+		if knows {
+			wait = agent.DefaultPublishInterval
+		}
+		if !urgent && now.Sub(h.heldSince) < wait {
+			continue // a healthy repeat waits for the publish interval
+		}
+		h.heldSince = time.Time{}
 		for len(h.buffered) > 0 {
 			n := min(len(h.buffered), 1000)
 			_, err := w.pool.HostClients(id).CloudWatch.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{

@@ -368,6 +368,7 @@ func (c *Cluster) boot(id string) error {
 		ProbeTimeout:    st.ProbeTimeout,
 		ProbeInterval:   st.ProbeInterval,
 		PublishInterval: st.PublishInterval,
+		StandbyPublish:  st.StandbyPublish,
 		RoleInterval:    st.RoleInterval,
 		ShutdownTimeout: agent.DefaultShutdownTimeout,
 		MaxBuffered:     agent.DefaultMaxBuffered,

@@ -16,7 +16,8 @@ type Settings struct {
 	Schedule        time.Duration // EventBridge rate (1 minute)
 	ProbeInterval   time.Duration // agent -probe-interval
 	ProbeTimeout    time.Duration // agent -probe-timeout
-	PublishInterval time.Duration // agent -publish-interval
+	PublishInterval time.Duration // agent -publish-interval (the active's)
+	StandbyPublish  time.Duration // agent -standby-publish-interval
 	RoleInterval    time.Duration // agent -role-interval
 	IngestionMin    time.Duration // CloudWatch ingestion delay, drawn per datum batch in [min, max]
 	IngestionMax    time.Duration
@@ -43,6 +44,7 @@ func DefaultSettings() Settings {
 		ProbeInterval:   agent.DefaultProbeInterval,
 		ProbeTimeout:    agent.DefaultProbeTimeout,
 		PublishInterval: agent.DefaultPublishInterval,
+		StandbyPublish:  agent.DefaultStandbyPublish,
 		RoleInterval:    agent.DefaultRoleInterval,
 		IngestionMin:    2 * time.Second,
 		IngestionMax:    5 * time.Second,
