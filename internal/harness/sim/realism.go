@@ -38,18 +38,22 @@ type Realism struct {
 	// https://github.com/amazonlinux/amazon-ec2-net-utils):
 	//   - not instance metadata: the hypervisor hot-adds the device, the ena driver
 	//     probes it, udev names it and systemd-networkd initializes the link. No
-	//     distribution is published; the ECS agent's authors measured about 10 ms
-	//     from the device's udev event to its MAC being readable
-	//     (https://github.com/aws/amazon-ecs-agent/pull/1148), and a boot log shows
+	//     distribution is published; the ECS agent's authors measured "an average of
+	//     10ms for the ENI's mac address to show up on the instance" (the backoff of
+	//     their udev watcher, https://github.com/aws/amazon-ecs-agent/pull/1148), and
+	//     a boot log shows
 	//     networkd configuring an interface in about 1 s, DHCP included
 	//     (https://github.com/amazonlinux/amazon-ec2-net-utils/pull/77). On an
 	//     unhealthy instance the device may not appear for minutes, although EC2 says
 	//     "attached" (https://github.com/aws/amazon-ecs-agent/issues/1520): a broken
 	//     host, not a latency tail, and not modelled.
-	//   - instance metadata: the interface first gets DHCP (80-ec2.network), but its IP
-	//     serves only once the source-based policy rule and route table exist (without
-	//     them, replies from the ENI's IP leave by the primary interface, whose route
-	//     has the lower metric). amazon-ec2-net-utils writes those from IMDS:
+	//   - instance metadata: the interface first gets DHCP (80-ec2.network), but traffic
+	//     from its IP is "routed via the ENI associated with the source address" (the
+	//     package's README) only once the source-based policy rule and route table
+	//     exist; until then the main table sends replies to the subnet by the primary
+	//     interface, whose route has the lower metric (512; the new interface's DHCP
+	//     route has networkd's default, 1024, and 513 once ec2-net-utils is done).
+	//     amazon-ec2-net-utils writes the rule and table from IMDS:
 	//     udev -> policy-routes@IF.service -> setup-policy-routes IF start, which waits
 	//     for the link, then (lib/lib.sh) retries the IMDS token up to 30 s, the
 	//     network-card key up to 8 x 0.5 s, and the device-number (which reads 0 until
@@ -157,9 +161,9 @@ func (r Realism) Transition(rng *rand.Rand) time.Duration {
 }
 
 // GuestConfig draws how long the guest OS takes to configure a hot-attached ENI until
-// its IP serves. With StaticENIConfig the IMDS-dependent tail is gone; the draws are
-// the same either way (one coin, one duration), so a run's other draws, and so the
-// two models' runs, stay paired seed for seed.
+// its IP serves. With StaticENIConfig the IMDS-dependent tail is gone. Either way it
+// draws one coin and one duration, so a draw without the tail is the same in both
+// models, and a run that draws no tail is the same run in both.
 func (r Realism) GuestConfig(rng *rand.Rand) time.Duration {
 	if rng.Float64() < r.GuestTailP && !r.StaticENIConfig {
 		return uniform(rng, r.GuestMax, r.GuestTailMax)
