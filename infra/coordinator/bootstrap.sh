@@ -2,9 +2,9 @@
 #
 # Order: what the control plane needs comes first and is mandatory (instance identity, the
 # agent, discovery.uri, the coordinator ENI's static network configuration); a failure
-# there is fatal and marks the instance Unhealthy so that the Auto Scaling group replaces it. What is only convenient (the shared SSH host key)
-# comes after the agent runs and never fails the boot: on any doubt the host keeps its own
-# key. Last, a detached waiter signals CloudFormation once the coordinator answers (the
+# there is fatal and marks the instance Unhealthy so that the Auto Scaling group replaces
+# it. What is only convenient (the shared SSH host key) comes after the agent runs and
+# never fails the boot: on any doubt the host keeps its own key. Last, a detached waiter signals CloudFormation once the coordinator answers (the
 # stack's CreationPolicy and rolling UpdatePolicy wait for it).
 #
 # Safe to run again (a reboot with per-boot user data, or by hand): every step converges.
@@ -260,7 +260,11 @@ set_discovery() {
 # and /usr/lib (systemd.network(5)), and ec2-net-utils leaves /etc/systemd/network to the
 # administrator. The MAC comes from EC2 (the ENI is not attached here, and CloudFormation
 # does not expose it), the prefix from the primary interface's metadata: the ENI and
-# every coordinator live in one subnet, which is checked.
+# every coordinator live in one subnet, which is checked. (Checked by hand against
+# systemd-networkd 252, Amazon Linux 2023's version, on a veth in a network namespace
+# without udev: the
+# file wins over a matching /run/systemd/network/70-<if>.network and installs the
+# address, the rule and table 10001 within about 50 ms of the link appearing.)
 eni_network=$root/etc/systemd/network/05-coordinator-ha-eni.network
 eni_table=10001
 
