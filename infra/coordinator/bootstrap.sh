@@ -262,9 +262,9 @@ set_discovery() {
 # does not expose it), the prefix from the primary interface's metadata: the ENI and
 # every coordinator live in one subnet, which is checked. (Checked by hand against
 # systemd-networkd 252, Amazon Linux 2023's version, on a veth in a network namespace
-# without udev: the
-# file wins over a matching /run/systemd/network/70-<if>.network and installs the
-# address, the rule and table 10001 within about 50 ms of the link appearing.)
+# without udev: the file wins over a matching /run/systemd/network/70-<if>.network and
+# installs the address, the rule and table 10001 within about 50 ms of the link
+# appearing.)
 eni_network=$root/etc/systemd/network/05-coordinator-ha-eni.network
 eni_table=10001
 
