@@ -1,10 +1,10 @@
 # ---- body (infra/coordinator/bootstrap.sh; the values above are rendered by userdata.go) ----
 #
 # Order: what the control plane needs comes first and is mandatory (instance identity, the
-# agent, discovery.uri); a failure there is fatal and marks the instance Unhealthy so that
-# the Auto Scaling group replaces it. What is only convenient (the shared SSH host key)
-# comes after the agent runs and never fails the boot: on any doubt the host keeps its own
-# key. Last, a detached waiter signals CloudFormation once the coordinator answers (the
+# agent, discovery.uri, the coordinator ENI's static network configuration); a failure
+# there is fatal and marks the instance Unhealthy so that the Auto Scaling group replaces
+# it. What is only convenient (the shared SSH host key) comes after the agent runs and
+# never fails the boot: on any doubt the host keeps its own key. Last, a detached waiter signals CloudFormation once the coordinator answers (the
 # stack's CreationPolicy and rolling UpdatePolicy wait for it).
 #
 # Safe to run again (a reboot with per-boot user data, or by hand): every step converges.
@@ -246,6 +246,147 @@ set_discovery() {
   return 1
 }
 
+# ---- the coordinator ENI's network configuration -------------------------------------------
+# A systemd-networkd file for the coordinator ENI, matched by its MAC, with its fixed IP and
+# prefix and a policy rule and route table for its source address, as amazon-ec2-net-utils
+# writes them for device index 1 (AttachENI's index): rule priority and table 10001, prefix
+# route metric 513, MTU 9001. When a failover hot-attaches the ENI to this host, networkd
+# applies it as soon as the link appears. Without it the IP serves only once
+# ec2-net-utils has read the new interface from instance metadata (device-number,
+# local-ipv4s), which can take 18 to 30 s to list it; see internal/harness/sim/realism.go.
+# The file sorts before ec2-net-utils' (/run/systemd/network/70-<if>.network on Amazon
+# Linux, 07-<if>.network in its Debian package, /usr/lib/systemd/network/80-ec2.network):
+# networkd applies the first matching .network file in lexical order across /etc, /run
+# and /usr/lib (systemd.network(5)), and ec2-net-utils leaves /etc/systemd/network to the
+# administrator. The MAC comes from EC2 (the ENI is not attached here, and CloudFormation
+# does not expose it), the prefix from the primary interface's metadata: the ENI and
+# every coordinator live in one subnet, which is checked. (Checked by hand against
+# systemd-networkd 252, Amazon Linux 2023's version, on a veth in a network namespace
+# without udev: the file wins over a matching /run/systemd/network/70-<if>.network and
+# installs the address, the rule and table 10001 within about 50 ms of the link
+# appearing.)
+eni_network=$root/etc/systemd/network/05-coordinator-ha-eni.network
+eni_table=10001
+
+# ipv4_int A.B.C.D: the address as a number; fails on anything else.
+ipv4_int() {
+  local a b c d o
+  IFS=. read -r a b c d <<<"$1"
+  for o in "$a" "$b" "$c" "$d"; do
+    [[ $o =~ ^[0-9]{1,3}$ ]] && [ "$((10#$o))" -le 255 ] || return 1
+  done
+  printf '%d\n' "$(((10#$a << 24) | (10#$b << 16) | (10#$c << 8) | 10#$d))"
+}
+
+# int_ipv4 N: the number as A.B.C.D.
+int_ipv4() {
+  printf '%d.%d.%d.%d\n' "$(($1 >> 24 & 255))" "$(($1 >> 16 & 255))" "$(($1 >> 8 & 255))" "$(($1 & 255))"
+}
+
+# shellcheck disable=SC2329 # invoked through retry
+# eni_facts: the coordinator ENI's MAC, primary private IP and subnet, on one line.
+eni_facts() {
+  local out
+  out=$(aws ec2 describe-network-interfaces --network-interface-ids "$ENI_ID" \
+    --query 'NetworkInterfaces[0].[MacAddress,PrivateIpAddress,SubnetId]' --output text) || return 1
+  # EC2 reads are eventually consistent: an answer without the three values is retried.
+  [[ $out =~ ^[0-9a-fA-F:]{17}[[:space:]]+[0-9.]+[[:space:]]+subnet-[0-9a-f]+$ ]] || return 1
+  printf '%s\n' "$out"
+}
+
+# eni_network_file: print the .network file for the coordinator ENI; fails (with the
+# reason logged) when a fact is missing or does not fit.
+eni_network_file() {
+  local facts mac ip subnet own_mac own_subnet cidr base prefix net mask ipn
+  facts=$(retry 10 eni_facts) || { say "cannot describe $ENI_ID (ec2:DescribeNetworkInterfaces)"; return 1; }
+  read -r mac ip subnet <<<"$facts"
+  if [ "$ip" != "$ENI_IP" ]; then
+    say "$ENI_ID has the address $ip, not $ENI_IP"
+    return 1
+  fi
+  own_mac=$(retry 10 imds mac) || { say "no MAC of this host's primary interface in instance metadata"; return 1; }
+  own_subnet=$(retry 10 imds "network/interfaces/macs/$own_mac/subnet-id") || { say "no subnet of this host in instance metadata"; return 1; }
+  cidr=$(retry 10 imds "network/interfaces/macs/$own_mac/subnet-ipv4-cidr-block") || { say "no subnet CIDR of this host in instance metadata"; return 1; }
+  if [ "$own_subnet" != "$subnet" ]; then
+    say "$ENI_ID is in $subnet, this host in $own_subnet: the ENI cannot be attached here"
+    return 1
+  fi
+  base=${cidr%/*} prefix=${cidr#*/}
+  if ! [[ $prefix =~ ^[0-9]{1,2}$ ]] || [ "$prefix" -lt 16 ] || [ "$prefix" -gt 28 ] ||
+    ! net=$(ipv4_int "$base") || ! ipn=$(ipv4_int "$ip"); then
+    say "cannot read the subnet CIDR '$cidr' or the address '$ip'"
+    return 1
+  fi
+  mask=$(((0xffffffff << (32 - prefix)) & 0xffffffff))
+  if [ $((ipn & mask)) -ne $((net & mask)) ]; then
+    say "$ip is not in this host's subnet $cidr"
+    return 1
+  fi
+  net=$((net & mask))
+  # The VPC router is the subnet's base address plus one (AWS reserves it in every subnet).
+  cat <<NETWORK
+# Written by the coordinator HA boot script (infra/coordinator/bootstrap.sh) for cluster
+# $CLUSTER: the coordinator ENI $ENI_ID, configured as soon as it is attached to this host,
+# without waiting for instance metadata. Sorts before amazon-ec2-net-utils' files, which
+# it replaces for this interface only.
+[Match]
+MACAddress=$mac
+
+[Link]
+MTUBytes=9001
+
+[Network]
+DHCP=no
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+
+[Address]
+Address=$ip/$prefix
+RouteMetric=513
+
+[Route]
+Destination=$(int_ipv4 "$net")/$prefix
+Table=$eni_table
+
+[Route]
+Gateway=$(int_ipv4 $((net + 1)))
+GatewayOnLink=yes
+Table=$eni_table
+
+[RoutingPolicyRule]
+From=$ip
+Table=$eni_table
+Priority=$eni_table
+NETWORK
+}
+
+# install_eni_network: write the file (atomically, only when it changed) and have networkd
+# load it. A host whose AMI does not run systemd-networkd gets no file and says so: the
+# ENI is then configured by whatever that AMI runs, more slowly.
+install_eni_network() {
+  local tmp
+  if ! systemctl is-active --quiet systemd-networkd.service; then
+    say "WARNING: systemd-networkd does not run here: no static configuration for $ENI_ID; when it moves to this host, the OS configures it its own way (amazon-ec2-net-utils waits on instance metadata)"
+    return 0
+  fi
+  mkdir -p "$root/etc/systemd/network" || return 1
+  tmp=$(mktemp "$eni_network.XXXXXX") || return 1
+  if ! eni_network_file >"$tmp" || ! chmod 0644 "$tmp"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  if cmp -s "$tmp" "$eni_network"; then
+    rm -f "$tmp"
+    say "static configuration of $ENI_ID unchanged in ${eni_network#"$root"}"
+    return 0
+  fi
+  mv -f "$tmp" "$eni_network" || { rm -f "$tmp"; return 1; }
+  # Load it now, so that a moved ENI is matched at once. When this host holds the ENI
+  # (a reboot of the active), networkd reconfigures it with the same address.
+  networkctl reload || { say "networkctl reload failed"; return 1; }
+  say "static configuration of $ENI_ID written to ${eni_network#"$root"} and loaded"
+}
+
 # ---- main ---------------------------------------------------------------------------------
 mode=${1:-boot}
 if [ "$mode" = ready ]; then
@@ -292,10 +433,14 @@ for f in "${CONFIG_PATHS[@]}"; do
   say "discovery.uri set in $f"
 done
 
-# 4. The shared SSH host key: best effort, never fatal.
+# 4. The coordinator ENI's static network configuration: its IP serves at once when a
+# failover moves the ENI here.
+install_eni_network || fatal "cannot write the static network configuration of $ENI_ID"
+
+# 5. The shared SSH host key: best effort, never fatal.
 install_shared_key || say "host key: keeping this host's own key"
 
-# 5. Detached: wait until the coordinator answers, then signal CloudFormation. Detached so
+# 6. Detached: wait until the coordinator answers, then signal CloudFormation. Detached so
 # that a Presto/Trino unit ordered after cloud-final.service can start at all.
 systemd-run --no-block --collect --unit=coordinator-ha-ready --description='Coordinator HA: signal readiness to CloudFormation' \
   /bin/bash "$0" ready || say "could not start the ready signal; CloudFormation will time out"

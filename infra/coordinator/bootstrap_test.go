@@ -18,12 +18,16 @@ import (
 
 // The boot script, tested by execution: the rendered user data runs under bash in a
 // sandbox, with a fake root (COORDINATOR_HA_ROOT) and stub commands in front of PATH
-// (aws, systemctl, systemd-run, curl, uname, sleep, sshd) that record every call and
+// (aws, systemctl, systemd-run, curl, uname, sleep, sshd, networkctl) that record every call and
 // answer from a state directory. ssh-keygen is the real one: the key the script installs
 // must be a key OpenSSH accepts.
 
 const (
 	sbInstance = "i-0123456789abcdef0"
+	sbENIID    = "eni-0123456789abcdef0"
+	sbENIMAC   = "0a:1b:2c:3d:4e:5f"
+	sbOwnMAC   = "02:00:00:00:00:01"
+	sbSubnet   = "subnet-0abc1234"
 	sbENIIP    = "10.0.0.5"
 	sbPort     = "8080"
 	sbToken    = "11111111-2222-3333-4444-555555555555"
@@ -33,7 +37,9 @@ const (
 var stubs = map[string]string{
 	// aws: the AWS CLI. S3 outages (s3_fails: failures left, -1 for ever), the secret and
 	// its lock tag, Secrets Manager outages (sm_down), a racing host (race_key: its key,
-	// already written under the same token, so this host's put is refused).
+	// already written under the same token, so this host's put is refused), the
+	// coordinator ENI as EC2 describes it (eni: MAC, IP, subnet; ec2_fails as s3_fails,
+	// ec2_stale: that many empty answers first, as an eventually consistent read gives).
 	"aws": `#!/bin/bash
 st=$STUB_STATE
 printf 'aws %s\n' "$*" >>"$st/calls"
@@ -64,6 +70,17 @@ case "$1 $2" in
   echo '{}'
   ;;
 "secretsmanager tag-resource") [ -e "$st/sm_down" ] && exit 255; touch "$st/locked" ;;
+"ec2 describe-network-interfaces")
+  n=$(cat "$st/ec2_fails" 2>/dev/null || echo 0)
+  if [ "$n" != 0 ]; then
+    if [ "$n" -gt 0 ]; then echo $((n - 1)) >"$st/ec2_fails"; fi
+    echo "An error occurred (RequestLimitExceeded)" >&2
+    exit 254
+  fi
+  n=$(cat "$st/ec2_stale" 2>/dev/null || echo 0)
+  if [ "$n" -gt 0 ]; then echo $((n - 1)) >"$st/ec2_stale"; echo "None	None	None"; exit 0; fi
+  if [ -e "$st/eni" ]; then cat "$st/eni"; else printf '` + sbENIMAC + `\t` + sbENIIP + `\t` + sbSubnet + `\n'; fi
+  ;;
 "autoscaling set-instance-health" | "cloudformation signal-resource") ;;
 *) echo "stub aws: unexpected call: $*" >&2; exit 2 ;;
 esac
@@ -83,7 +100,12 @@ restart)
   fi
   if [ "$2" = coordinator-agent.service ] && [ -e "$st/agent_fails" ]; then exit 1; fi
   ;;
-is-active) grep -q '^systemctl restart coordinator-agent.service' "$st/calls" ;;
+is-active)
+  for unit; do :; done
+  case "$unit" in
+  systemd-networkd.service) [ ! -e "$st/no_networkd" ] ;;
+  *) grep -q '^systemctl restart coordinator-agent.service' "$st/calls" ;;
+  esac ;;
 esac
 `,
 	// systemd-run: runs the command in the foreground (the test waits for the signal).
@@ -92,7 +114,8 @@ printf 'systemd-run %s\n' "$*" >>"$STUB_STATE/calls"
 while [ "${1#--}" != "$1" ]; do shift; done
 exec "$@"
 `,
-	// curl: IMDSv2 (imds_down) and the coordinator's /v1/info (coordinator: healthy,
+	// curl: IMDSv2 (imds_down; the primary interface's MAC, subnet and CIDR, own_subnet
+	// overriding the subnet) and the coordinator's /v1/info (coordinator: healthy,
 	// starting or down).
 	"curl": `#!/bin/bash
 st=$STUB_STATE
@@ -101,6 +124,9 @@ for url; do :; done
 case "$url" in
 */latest/api/token) [ -e "$st/imds_down" ] && exit 7; echo token ;;
 */meta-data/instance-id) [ -e "$st/imds_down" ] && exit 7; echo ` + sbInstance + ` ;;
+*/meta-data/mac) echo ` + sbOwnMAC + ` ;;
+*/meta-data/network/interfaces/macs/` + sbOwnMAC + `/subnet-id) cat "$st/own_subnet" 2>/dev/null || echo ` + sbSubnet + ` ;;
+*/meta-data/network/interfaces/macs/` + sbOwnMAC + `/subnet-ipv4-cidr-block) echo 10.0.0.0/24 ;;
 http://127.0.0.1:*/v1/info)
   case "$(cat "$st/coordinator" 2>/dev/null || echo healthy)" in
   healthy) echo '{"nodeVersion":{"version":"476"},"coordinator":true,"starting":false,"state":"ACTIVE"}' ;;
@@ -110,8 +136,10 @@ http://127.0.0.1:*/v1/info)
 *) exit 6 ;;
 esac
 `,
-	"uname": "#!/bin/bash\nif [ \"$1\" = -m ]; then echo aarch64; else exec /usr/bin/uname \"$@\"; fi\n",
-	"sleep": "#!/bin/bash\nprintf 'sleep %s\\n' \"$*\" >>\"$STUB_STATE/calls\"\n",
+	// networkctl: reload (networkctl_fails makes it fail).
+	"networkctl": "#!/bin/bash\nprintf 'networkctl %s\\n' \"$*\" >>\"$STUB_STATE/calls\"\n[ ! -e \"$STUB_STATE/networkctl_fails\" ]\n",
+	"uname":      "#!/bin/bash\nif [ \"$1\" = -m ]; then echo aarch64; else exec /usr/bin/uname \"$@\"; fi\n",
+	"sleep":      "#!/bin/bash\nprintf 'sleep %s\\n' \"$*\" >>\"$STUB_STATE/calls\"\n",
 	// sshd: only `sshd -t` is called (sshd_t_fails makes it refuse the configuration).
 	"sshd": "#!/bin/bash\nprintf 'sshd %s\\n' \"$*\" >>\"$STUB_STATE/calls\"\n[ ! -e \"$STUB_STATE/sshd_t_fails\" ]\n",
 }
@@ -151,7 +179,7 @@ func newSandbox(t *testing.T) *sandbox {
 }
 
 func renderSandboxScript() string {
-	return userData(userDataValues{Region: "eu-west-1", Cluster: "sandbox", ENIID: "eni-0123456789abcdef0", ENIIP: sbENIIP, Port: sbPort,
+	return userData(userDataValues{Region: "eu-west-1", Cluster: "sandbox", ENIID: sbENIID, ENIIP: sbENIIP, Port: sbPort,
 		AgentArm64: "s3://assets/agent-arm64", AgentAmd64: "s3://assets/agent-amd64", Unit: DefaultUnit,
 		SecretARN: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:hostkey", HostKeyToken: sbToken,
 		StackName: "CoordinatorHA-sandbox", SignalID: sbSignalID, StartupBudgetSeconds: 600})
@@ -246,6 +274,45 @@ const (
 		" --unique-id " + sbInstance + " --status FAILURE"
 	markUnhealthy = "aws autoscaling set-instance-health --instance-id " + sbInstance + " --health-status Unhealthy --no-should-respect-grace-period"
 	wantConfig    = "coordinator=true\nhttp-server.http.port=8080\nquery.max-memory=1GB\ndiscovery.uri=http://" + sbENIIP + ":" + sbPort + "\n"
+	describeENI   = "aws ec2 describe-network-interfaces --network-interface-ids " + sbENIID
+	eniNetwork    = "etc/systemd/network/05-coordinator-ha-eni.network"
+	// The coordinator ENI's systemd-networkd file: matched by the ENI's MAC, its fixed IP
+	// in the subnet's prefix, and (as amazon-ec2-net-utils writes for device index 1) a
+	// rule sending what leaves from that IP through table 10001, whose default route is
+	// the VPC router (the subnet's base address plus one).
+	wantNetwork = `# Written by the coordinator HA boot script (infra/coordinator/bootstrap.sh) for cluster
+# sandbox: the coordinator ENI ` + sbENIID + `, configured as soon as it is attached to this host,
+# without waiting for instance metadata. Sorts before amazon-ec2-net-utils' files, which
+# it replaces for this interface only.
+[Match]
+MACAddress=` + sbENIMAC + `
+
+[Link]
+MTUBytes=9001
+
+[Network]
+DHCP=no
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+
+[Address]
+Address=10.0.0.5/24
+RouteMetric=513
+
+[Route]
+Destination=10.0.0.0/24
+Table=10001
+
+[Route]
+Gateway=10.0.0.1
+GatewayOnLink=yes
+Table=10001
+
+[RoutingPolicyRule]
+From=10.0.0.5
+Table=10001
+Priority=10001
+`
 )
 
 // checkServing: the agent is installed, configured and started before anything optional,
@@ -289,6 +356,46 @@ func (sb *sandbox) checkServing(code int, calls []string, signal string) {
 	}
 	if index(calls, "aws autoscaling set-instance-health") >= 0 {
 		t.Error("a serving host marked itself Unhealthy")
+	}
+	sb.checkENINetwork(calls)
+}
+
+// checkENINetwork: where systemd-networkd runs, the coordinator ENI's file is in place
+// (written after the agent, before the optional host key) and networkd has loaded it;
+// elsewhere there is no file and the log says why.
+func (sb *sandbox) checkENINetwork(calls []string) {
+	t := sb.t
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(sb.state, "no_networkd")); err == nil {
+		if sb.exists(eniNetwork) || index(calls, describeENI) >= 0 || index(calls, "networkctl") >= 0 {
+			t.Errorf("no systemd-networkd, yet the ENI was described or configured: %v", calls)
+		}
+		if !strings.Contains(sb.log(), "WARNING: systemd-networkd does not run here") {
+			t.Errorf("the log does not say why the ENI has no static configuration:\n%s", sb.log())
+		}
+		return
+	}
+	if !sb.exists(eniNetwork) {
+		t.Fatalf("no %s:\n%s", eniNetwork, sb.log())
+	}
+	if got := string(sb.read(eniNetwork)); got != wantNetwork {
+		t.Errorf("%s:\n%s\nwant\n%s", eniNetwork, got, wantNetwork)
+	}
+	if st, _ := os.Stat(filepath.Join(sb.root, eniNetwork)); st.Mode().Perm() != 0o644 {
+		t.Errorf("%s mode %v, want 0644 (networkd reads it as its own user)", eniNetwork, st.Mode().Perm())
+	}
+	if m, _ := filepath.Glob(filepath.Join(sb.root, eniNetwork+".*")); len(m) > 0 {
+		t.Errorf("temporary files left behind: %v", m)
+	}
+	d := index(calls, describeENI)
+	if d < 0 || d < index(calls, agentRestart) {
+		t.Errorf("the ENI was not described after the agent started: %v", calls)
+	}
+	if k := index(calls, "aws secretsmanager"); k >= 0 && k < d {
+		t.Errorf("the host key (call %d) came before the ENI's configuration (call %d)", k, d)
+	}
+	if r := index(calls, "networkctl reload"); r >= 0 && r < d {
+		t.Errorf("networkctl reload before the file was written: %v", calls)
 	}
 }
 
@@ -415,10 +522,16 @@ func TestBootScriptSandbox(t *testing.T) {
 		sb := newSandbox(t)
 		code, calls := sb.run()
 		sb.checkServing(code, calls, signalOK)
+		if n := count(calls, "networkctl reload"); n != 1 {
+			t.Errorf("first boot: %d networkctl reloads, want 1", n)
+		}
 		key := sb.secret()
 		code, calls = sb.run()
 		record(calls)
 		sb.checkServing(code, calls, signalOK)
+		if n := count(calls, "networkctl"); n != 0 {
+			t.Errorf("the unchanged ENI file was reloaded again (%d networkctl calls): a holder's link would be reconfigured for nothing", n)
+		}
 		sb.checkSharedKey(calls, key, true, "sshd.service")
 		if index(calls, "aws secretsmanager put-secret-value") >= 0 {
 			t.Error("the second run wrote the secret again")
@@ -573,6 +686,66 @@ func TestBootScriptSandbox(t *testing.T) {
 		if n := count(calls, "sleep 10"); n != 60 {
 			t.Errorf("waited %d x 10 s, want 60 (the 600 s budget)", n)
 		}
+	})
+	t.Run("EC2 answers stale, then throttles: the ENI's description is retried", func(t *testing.T) {
+		sb := newSandbox(t)
+		sb.setState("ec2_stale", "1")
+		sb.setState("ec2_fails", "2")
+		code, calls := sb.run()
+		record(calls)
+		sb.checkServing(code, calls, signalOK)
+		if n := count(calls, describeENI); n != 4 {
+			t.Errorf("%d descriptions of the ENI, want 4 (2 refused, 1 stale, 1 answered)", n)
+		}
+	})
+	t.Run("EC2 never describes the ENI: fatal, marked Unhealthy, no half-written file", func(t *testing.T) {
+		sb := newSandbox(t)
+		sb.setState("ec2_fails", "-1")
+		code, calls := sb.run()
+		record(calls)
+		sb.checkFatal(code, calls, true)
+		if count(calls, describeENI) != 10 || sb.exists(eniNetwork) || index(calls, "networkctl") >= 0 {
+			t.Errorf("want 10 descriptions, no file, no reload: %v", calls)
+		}
+		if m, _ := filepath.Glob(filepath.Join(sb.root, eniNetwork+".*")); len(m) > 0 {
+			t.Errorf("temporary files left behind: %v", m)
+		}
+		if index(calls, "aws secretsmanager") >= 0 {
+			t.Error("the host key step ran after a fatal error")
+		}
+	})
+	t.Run("the ENI is in another subnet than this host: fatal", func(t *testing.T) {
+		sb := newSandbox(t)
+		sb.setState("own_subnet", "subnet-0def5678\n")
+		code, calls := sb.run()
+		sb.checkFatal(code, calls, true)
+		if sb.exists(eniNetwork) || !strings.Contains(sb.log(), "the ENI cannot be attached here") {
+			t.Errorf("file written or reason missing:\n%s", sb.log())
+		}
+	})
+	t.Run("the ENI has another address than the stack says: fatal", func(t *testing.T) {
+		sb := newSandbox(t)
+		sb.setState("eni", sbENIMAC+"\t10.0.0.9\t"+sbSubnet+"\n")
+		code, calls := sb.run()
+		sb.checkFatal(code, calls, true)
+		if sb.exists(eniNetwork) || !strings.Contains(sb.log(), "has the address 10.0.0.9, not "+sbENIIP) {
+			t.Errorf("file written or reason missing:\n%s", sb.log())
+		}
+	})
+	t.Run("networkd does not reload: fatal", func(t *testing.T) {
+		sb := newSandbox(t)
+		sb.setState("networkctl_fails", "")
+		code, calls := sb.run()
+		sb.checkFatal(code, calls, true)
+		if !strings.Contains(sb.log(), "networkctl reload failed") {
+			t.Errorf("reason missing:\n%s", sb.log())
+		}
+	})
+	t.Run("no systemd-networkd on this AMI: no static file, said in the log, the host serves", func(t *testing.T) {
+		sb := newSandbox(t)
+		sb.setState("no_networkd", "")
+		code, calls := sb.run()
+		sb.checkServing(code, calls, signalOK)
 	})
 	t.Run("config.properties ending without a newline, with discovery.uri in ':' form", func(t *testing.T) {
 		sb := newSandbox(t)

@@ -201,7 +201,7 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 		},
 	}))
 	cfn.Suppress(c.Role, cfn.Suppression{ID: "AwsSolutions-IAM5",
-		Reason: "cloudwatch:PutMetricData has no resource-level permissions; it is limited by the cloudwatch:namespace condition to the host's own report namespace (PrestoCoordinatorHA/${aws:userid}). autoscaling:SetInstanceHealth cannot name the group (the hosts' policy must exist before the group, which waits for their signals): the wildcard stands for this stack's group only, by the condition aws:ResourceTag/aws:cloudformation:stack-id = this stack, a tag only CloudFormation writes.",
+		Reason: "ec2:DescribeNetworkInterfaces (the boot script reads the coordinator ENI's MAC for its static network configuration) supports no resource-level permissions, like every EC2 Describe call. cloudwatch:PutMetricData has no resource-level permissions; it is limited by the cloudwatch:namespace condition to the host's own report namespace (PrestoCoordinatorHA/${aws:userid}). autoscaling:SetInstanceHealth cannot name the group (the hosts' policy must exist before the group, which waits for their signals): the wildcard stands for this stack's group only, by the condition aws:ResourceTag/aws:cloudformation:stack-id = this stack, a tag only CloudFormation writes.",
 		AppliesTo: []string{"Resource::*",
 			"Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*"}})
 	profile := awsiam.NewCfnInstanceProfile(c.Construct, jsii.String("InstanceProfile"), &awsiam.CfnInstanceProfileProps{

@@ -150,6 +150,12 @@ func TestRoleAndSecret(t *testing.T) {
 				if c := cdktest.Flatten(st["Condition"]); c != `{"StringEquals":{"aws:ResourceTag/aws:cloudformation:stack-id":{"Ref":"AWS::StackId"}}}` {
 					t.Errorf("SetInstanceHealth condition %s, want this stack's aws:cloudformation:stack-id", c)
 				}
+			case "ec2:DescribeNetworkInterfaces":
+				// The boot script reads the ENI's MAC: a Describe call, which EC2 lets no
+				// policy scope to a resource; nothing else rides on the wildcard.
+				if st["Resource"] != "*" || len(acts) != 1 || st["Condition"] != nil {
+					t.Errorf("describe statement %v on %v, want ec2:DescribeNetworkInterfaces alone on *", acts, st["Resource"])
+				}
 			case "cloudformation:SignalResource":
 				if r := cdktest.Flatten(st["Resource"]); r != `{"Ref":"AWS::StackId"}` {
 					t.Errorf("SignalResource on %s, want this stack", r)
@@ -161,7 +167,7 @@ func TestRoleAndSecret(t *testing.T) {
 			}
 		}
 	}
-	want := "cloudwatch:PutMetricData secretsmanager:GetSecretValue kms:Decrypt kms:GenerateDataKey secretsmanager:PutSecretValue secretsmanager:TagResource autoscaling:SetInstanceHealth cloudformation:SignalResource s3:GetObject"
+	want := "ec2:DescribeNetworkInterfaces cloudwatch:PutMetricData secretsmanager:GetSecretValue kms:Decrypt kms:GenerateDataKey secretsmanager:PutSecretValue secretsmanager:TagResource autoscaling:SetInstanceHealth cloudformation:SignalResource s3:GetObject"
 	if strings.Join(got, " ") != want {
 		t.Errorf("host role actions %v, want %s", got, want)
 	}

@@ -8,6 +8,7 @@
 // recorded call is granted and every granted action is used.
 //
 // BootActions lists what the coordinator hosts' user data calls with the AWS CLI at boot
-// (the shared SSH host key); no Go code makes those calls, so the simulation cannot
-// record them and they are kept apart from Actions.
+// (the shared SSH host key, the ready signal, the coordinator ENI's MAC); no Go code
+// makes those calls, so the simulation cannot record them and they are kept apart from
+// Actions.
 package permissions

@@ -85,12 +85,15 @@ var Ungated = []string{"sts:GetCallerIdentity"}
 // host's behalf with the key that encrypts the secret (Decrypt to read it,
 // GenerateDataKey to write it); on its own Auto Scaling group, SetInstanceHealth (a
 // fatal boot error marks the instance Unhealthy); on the stack, SignalResource (the
-// ready signal of the group's CreationPolicy and UpdatePolicy). The agent binaries' S3
-// download is granted by its own statement, on exactly the two agent objects.
-// bootstrap_test.go checks that the script calls exactly these.
+// ready signal of the group's CreationPolicy and UpdatePolicy); DescribeNetworkInterfaces
+// of the coordinator ENI, for the MAC its static systemd-networkd file matches (EC2 allows
+// no resource-level scope on Describe calls, and CloudFormation does not expose the MAC).
+// The agent binaries' S3 download is granted by its own statement, on exactly the two
+// agent objects. bootstrap_test.go checks that the script calls exactly these.
 var BootActions = []string{
 	"autoscaling:SetInstanceHealth",
 	"cloudformation:SignalResource",
+	"ec2:DescribeNetworkInterfaces",
 	"kms:Decrypt",
 	"kms:GenerateDataKey",
 	"secretsmanager:GetSecretValue",

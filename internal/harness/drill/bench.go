@@ -87,10 +87,21 @@ type BenchReport struct {
 	Model       Model           `json:"model"`
 	// The same scenarios and seeds under the unkind model (sim.DefaultConsistency and
 	// sim.DefaultRealism), beside today's.
-	RealisticScenarios []BenchScenario            `json:"realistic_scenarios"`
-	RealisticAllFast   BenchScenario              `json:"realistic_all_hot_standby_scenarios"`
-	RealisticModel     Model                      `json:"realistic_model"`
-	RealismParams      []string                   `json:"realistic_model_parameters"`
+	RealisticScenarios []BenchScenario `json:"realistic_scenarios"`
+	RealisticAllFast   BenchScenario   `json:"realistic_all_hot_standby_scenarios"`
+	RealisticModel     Model           `json:"realistic_model"`
+	RealismParams      []string        `json:"realistic_model_parameters"`
+	// RealisticWorst are the slowest hot-standby runs under the unkind model, slowest
+	// first: where its tail comes from.
+	RealisticWorst []WorstRun `json:"realistic_worst_runs"`
+	// The same runs under the unkind model without the static ENI configuration
+	// (amazon-ec2-net-utils alone: the guest's configuration of the moved ENI waits on
+	// instance metadata; sim.Realism.StaticENIConfig off), the model before the boot
+	// script wrote it.
+	NoStaticENIAllFast BenchScenario              `json:"realistic_without_static_eni_all_hot_standby_scenarios"`
+	NoStaticENIModel   Model                      `json:"realistic_without_static_eni_model"`
+	NoStaticENIParams  string                     `json:"realistic_without_static_eni_parameters"`
+	NoStaticENIWorst   []WorstRun                 `json:"realistic_without_static_eni_worst_runs"`
 	Agent              *AgentFootprint            `json:"agent,omitempty"`
 	Binaries           []BinarySize               `json:"binaries"`
 	ColdStarts         map[string]coldstart.Stats `json:"cold_starts_ms"`
@@ -99,6 +110,45 @@ type BenchReport struct {
 	WallSeconds        float64                    `json:"wall_s"`
 	// Runs are the individual runs (without the health check's running commentary).
 	Runs []report.Scenario `json:"runs"`
+}
+
+// WorstRun is one of the slowest runs (seconds after the fault); its seed replays it.
+type WorstRun struct {
+	Scenario  string  `json:"scenario"`
+	Seed      int64   `json:"seed"`
+	DetectS   float64 `json:"detect_s"`
+	AttachedS float64 `json:"eni_attached_s"`
+	ServingS  float64 `json:"serving_s"`
+	// AttachedToServingS is the guest OS configuring the moved ENI (and the first
+	// sample that sees it serve).
+	AttachedToServingS float64 `json:"attached_to_serving_s"`
+}
+
+// worstRuns returns the n slowest hot-standby runs by fault-to-serving, slowest first.
+func worstRuns(scs []Scenario, results map[string][]report.Scenario, n int) []WorstRun {
+	var out []WorstRun
+	for _, sc := range scs {
+		if sc.HACount != 0 {
+			continue // the slow path has its own figure
+		}
+		for _, r := range results[sc.Name] {
+			if r.ServingS == nil {
+				continue
+			}
+			w := WorstRun{Scenario: sc.Name, Seed: r.Seed, DetectS: val(r.DetectS), AttachedS: val(r.ENIAttachedS), ServingS: *r.ServingS}
+			if r.ENIAttachedS != nil {
+				w.AttachedToServingS = round3(*r.ServingS - *r.ENIAttachedS)
+			}
+			out = append(out, w)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].ServingS != out[j].ServingS {
+			return out[i].ServingS > out[j].ServingS
+		}
+		return out[i].Seed < out[j].Seed
+	})
+	return out[:min(n, len(out))]
 }
 
 // Bench runs the benchmark and writes out/bench/report.json and summary.md.
@@ -118,22 +168,35 @@ func Bench(ctx context.Context, o BenchOptions) error {
 
 	// 1. Failover timings, on simulated time: the same seeds give the same figures on
 	// any machine, busy or idle.
-	results, transitions, err := b.failovers(ctx, scs, false)
+	results, transitions, err := b.failovers(ctx, scs, false, false)
 	if err != nil {
 		return err
 	}
 	rep.Runs, rep.Scenarios, rep.AllFast = b.distributions(scs, results, "all hot-standby failovers")
 	// 1b. The same scenarios and seeds under the unkind model.
 	b.say("bench: the same runs under the unkind model (%s)", sim.DefaultRealism())
-	rres, _, err := b.failovers(ctx, scs, true)
+	rres, _, err := b.failovers(ctx, scs, true, false)
 	if err != nil {
 		return err
 	}
 	_, rep.RealisticScenarios, rep.RealisticAllFast = b.distributions(scs, rres, "all hot-standby failovers (unkind model)")
 	rep.RealismParams = []string{"account: " + sim.DefaultConsistency().String(), "around it: " + sim.DefaultRealism().String()}
+	rep.RealisticWorst = worstRuns(scs, rres, 5)
+	// 1c. And once more without the static ENI configuration: the model before it.
+	alone := sim.DefaultRealism()
+	alone.StaticENIConfig = false
+	b.say("bench: the same runs under the unkind model without the static ENI configuration (%s)", alone)
+	nres, _, err := b.failovers(ctx, scs, true, true)
+	if err != nil {
+		return err
+	}
+	_, _, rep.NoStaticENIAllFast = b.distributions(scs, nres, "all hot-standby failovers (unkind model, amazon-ec2-net-utils alone)")
+	rep.NoStaticENIParams = "around it: " + alone.String()
+	rep.NoStaticENIWorst = worstRuns(scs, nres, 5)
 	// 2. The production model, today's and the unkind one.
 	rep.Model = model(rep.AllFast, b.st)
 	rep.RealisticModel = realisticModel(rep.RealisticAllFast, b.st)
+	rep.NoStaticENIModel = realisticModel(rep.NoStaticENIAllFast, b.st)
 	// 3. What only this machine's wall clock can tell: cold starts, the agent's
 	// footprint, binary sizes.
 	b.measureMachine(ctx, rep, tmp)
@@ -199,12 +262,17 @@ func (b *bench) newReport() *BenchReport {
 
 // failovers runs every scenario o.Runs times, o.Parallel at a time, and returns the
 // results by scenario and the state transitions of one process-exit failover.
-func (b *bench) failovers(ctx context.Context, scs []Scenario, realistic bool) (map[string][]report.Scenario, int, error) {
+// realistic runs them under the unkind model, withoutStaticENI without the static ENI
+// configuration.
+func (b *bench) failovers(ctx context.Context, scs []Scenario, realistic, withoutStaticENI bool) (map[string][]report.Scenario, int, error) {
 	runs := b.o.Runs
 	b.say("bench: %d failover scenarios x %d runs on simulated time, %d at a time", len(scs), runs, b.o.Parallel)
 	kind := "run"
 	if realistic {
 		kind = "unkind run"
+		if withoutStaticENI {
+			kind = "unkind run, ec2-net-utils alone"
+		}
 	}
 	type job struct {
 		sc  Scenario
@@ -219,7 +287,7 @@ func (b *bench) failovers(ctx context.Context, scs []Scenario, realistic bool) (
 		wg.Go(func() {
 			for j := range jobs {
 				seed := runSeed(j.sc.Name, j.run)
-				res, stats := runScenario(ctx, j.sc, runOptions{Settings: b.st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, b.st.Schedule), Realistic: realistic})
+				res, stats := runScenario(ctx, j.sc, runOptions{Settings: b.st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, b.st.Schedule), Realistic: realistic, WithoutStaticENI: withoutStaticENI})
 				rmu.Lock()
 				results[j.sc.Name] = append(results[j.sc.Name], res)
 				if j.sc.Name == "process-exit" && stats.transitions > 0 {

@@ -44,6 +44,10 @@ type clusterSpec struct {
 	// guest OS configuring a moved ENI before it serves. Its draws come from their own
 	// generator, so today's model's runs are unchanged.
 	Realistic bool
+	// WithoutStaticENI runs the unkind model without the static ENI configuration of the
+	// boot script (sim.Realism.StaticENIConfig off: amazon-ec2-net-utils alone, whose
+	// configuration of a moved ENI waits on instance metadata). Only with Realistic.
+	WithoutStaticENI bool
 }
 
 // simStart is when a simulated drill's clock starts.
@@ -147,6 +151,7 @@ func newCluster(parent context.Context, spec clusterSpec, clk drillTime) (*Clust
 	c.AgentCW = NewCWCounter(nil) // each agent calls through c.AgentCW.Via(its own client)
 	if spec.Realistic {
 		c.realism, c.rrng, c.ready = sim.DefaultRealism(), rand.New(rand.NewPCG(uint64(spec.Seed), 11)), map[string]time.Time{}
+		c.realism.StaticENIConfig = !spec.WithoutStaticENI
 	}
 	acct.OnInstanceStateChange(c.onStateChange) // before the group launches anything
 	acct.OnAttachmentChange(c.onAttachmentChange)

@@ -106,6 +106,9 @@ type runOptions struct {
 	Trino *TrinoOptions
 	// Realistic runs under the unkind model (clusterSpec.Realistic).
 	Realistic bool
+	// WithoutStaticENI: the unkind model without the static ENI configuration
+	// (clusterSpec.WithoutStaticENI).
+	WithoutStaticENI bool
 }
 
 // clock returns a new drill clock for one run.
@@ -165,7 +168,7 @@ func playScenario(ctx context.Context, sc Scenario, o runOptions, clk drillTime)
 		res.OK = false
 		return c, res, stats
 	}
-	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated, Realistic: o.Realistic, Trino: o.Trino}, clk)
+	c, err := newCluster(ctx, clusterSpec{Name: "drill-" + sc.Name, HACount: ha, Keep: sc.Keep, Seed: o.Seed, Settings: st, Simulated: o.Simulated, Realistic: o.Realistic, WithoutStaticENI: o.WithoutStaticENI, Trino: o.Trino}, clk)
 	if err != nil {
 		return fail("building the cluster: %v", err)
 	}

@@ -50,6 +50,12 @@ func writeSummary(b *strings.Builder, r *BenchReport, runs int) {
 	}
 	fmt.Fprintf(b, "\n**Modeled production fault-to-serving under the unkind model: p50 %.1f s, p99 %.1f s** (today's model: p50 %.1f s, p99 %.1f s; goal p99 at most 45 s). %s\n\n",
 		r.RealisticModel.ServingP50, r.RealisticModel.ServingP99, r.Model.ServingP50, r.Model.ServingP99, r.RealisticModel.Description)
+	writeWorst(b, "The slowest hot-standby runs under the unkind model", r.RealisticWorst)
+	fmt.Fprintf(b, "### Without the static ENI configuration (the model before it)\n\n")
+	fmt.Fprintf(b, "The same runs with the guest OS configuring the moved ENI through amazon-ec2-net-utils alone, which waits on instance metadata (%s): fault to detection p50 %.1f / p99 %.1f s, detection to ENI attached p50 %.1f / p99 %.1f s, **fault to serving p50 %.1f s, p99 %.1f s**.\n\n",
+		r.NoStaticENIParams, r.NoStaticENIAllFast.Detect.P50, r.NoStaticENIAllFast.Detect.P99, r.NoStaticENIAllFast.DetectToAttached.P50, r.NoStaticENIAllFast.DetectToAttached.P99,
+		r.NoStaticENIModel.ServingP50, r.NoStaticENIModel.ServingP99)
+	writeWorst(b, "The slowest hot-standby runs without the static ENI configuration", r.NoStaticENIWorst)
 
 	fmt.Fprintf(b, "## Lambda cold starts (init time, process start to the first Runtime API `next`)\n\n| function | runs | p50 ms | p99 ms |\n|---|---:|---:|---:|\n")
 	for _, l := range Lambdas {
@@ -82,4 +88,17 @@ func writeSummary(b *strings.Builder, r *BenchReport, runs int) {
 			fmt.Fprintf(b, "- %s\n", e)
 		}
 	}
+}
+
+// writeWorst lists the slowest runs with what their time was spent on.
+func writeWorst(b *strings.Builder, title string, ws []WorstRun) {
+	if len(ws) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s (seconds after the fault; ENI attached to serving is the guest OS configuring the moved ENI; the seed replays the run on simulated time):\n\n", title)
+	fmt.Fprintf(b, "| scenario | seed | detection | ENI attached | serving | attached to serving |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, w := range ws {
+		fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", w.Scenario, w.Seed, w.DetectS, w.AttachedS, w.ServingS, w.AttachedToServingS)
+	}
+	b.WriteString("\n")
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,8 +212,10 @@ func TestMetricVisibilityTail(t *testing.T) {
 
 // The timing model around the API: EventBridge rate(1 minute) ticks spaced 8 to 71 s
 // (Zappa issue #806), Lambda cold starts 36-44 ms (maxday/lambda-perf), guest ENI
-// configuration 1-3 s with tails near 20 s (amazon-ec2-net-utils PR #77,
-// amazon-ecs-agent #1520), IMDS lag up to 30 s (amazon-vpc-cni-k8s PR #1311).
+// configuration 1-3 s (amazon-ec2-net-utils PR #77) with IMDS-dependent tails near
+// 20 s (amazon-ecs-cni-plugins PR #66) unless the static ENI configuration takes IMDS
+// out (systemd.network(5), amazon-ec2-net-utils' README), IMDS lag up to 30 s
+// (amazon-vpc-cni-k8s PR #1311).
 func TestRealismDistributions(t *testing.T) {
 	r := DefaultRealism()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -238,5 +241,47 @@ func TestRealismDistributions(t *testing.T) {
 		if s := r.ClockSkew(rng); s > 35*time.Second || s < -35*time.Second {
 			t.Fatalf("skew %s", s)
 		}
+	}
+}
+
+// The static ENI configuration (infra/coordinator/bootstrap.sh) drops only the part of
+// the guest's configuration that waits on instance metadata (amazon-ec2-net-utils
+// lib/lib.sh: device-number, local-ipv4s; amazon-ecs-cni-plugins PR #66: up to 18 s):
+// the device part stays, and the draws stay paired seed for seed with the model
+// without it (ec2-net-utils alone), which still draws the tail.
+func TestRealismStaticENIConfig(t *testing.T) {
+	static := DefaultRealism()
+	if !static.StaticENIConfig {
+		t.Fatal("the default model lacks the static ENI configuration the stack ships")
+	}
+	alone := static
+	alone.StaticENIConfig = false
+	rs, ra := rand.New(rand.NewPCG(3, 4)), rand.New(rand.NewPCG(3, 4))
+	tails, same := 0, 0
+	const n = 4000
+	for range n {
+		s, a := static.GuestConfig(rs), alone.GuestConfig(ra)
+		if s < static.GuestMin || s > static.GuestMax {
+			t.Fatalf("static: guest configuration %s outside %s-%s", s, static.GuestMin, static.GuestMax)
+		}
+		if a < alone.GuestMin || a > alone.GuestTailMax {
+			t.Fatalf("ec2-net-utils alone: guest configuration %s", a)
+		}
+		if a > alone.GuestMax {
+			tails++
+		} else if a == s {
+			same++
+		}
+	}
+	// About GuestTailP of the draws are tails without the static file (binomial, 4000
+	// draws: 5 % +- well over 4 standard deviations), and every other draw is the same.
+	if tails < n*3/100 || tails > n*7/100 {
+		t.Errorf("%d tails in %d draws without the static configuration, want about %.0f", tails, n, alone.GuestTailP*n)
+	}
+	if same != n-tails {
+		t.Errorf("only %d of %d non-tail draws are the same in both models: the draws are no longer paired", same, n-tails)
+	}
+	if !strings.Contains(static.String(), "static ENI configuration") || !strings.Contains(alone.String(), "tail to 20s") {
+		t.Errorf("the parameters do not name the model:\n%s\n%s", static, alone)
 	}
 }
