@@ -244,7 +244,7 @@ func Eval(v any, pseudo map[string]string) (any, error) {
 				if val, ok := pseudo[name]; ok {
 					return val, nil
 				}
-				return nil, fmt.Errorf("Ref %v: not a given pseudo parameter", arg)
+				return nil, fmt.Errorf("reference %v: not a given pseudo parameter", arg)
 			case "Fn::Join":
 				if len(args) != 2 {
 					return nil, fmt.Errorf("Fn::Join %v", arg)
