@@ -23,17 +23,22 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/teardown"
 )
 
-// HealthCheckTimeoutSeconds is the health check's Lambda timeout: each invocation
-// evaluates every CheckIntervalSeconds for healthcheck.LoopSpan (80 s: longer than any
-// reported spacing of rate(1 minute) ticks) and stops before its deadline, so
-// consecutive invocations overlap and no evaluation gap exceeds one check interval
-// (internal/healthcheck, package doc).
+// HealthCheckTimeoutSeconds is the health check's Lambda timeout: an invocation that
+// does not find the cluster calm evaluates every CheckIntervalSeconds for up to
+// healthcheck.LoopSpan (80 s: longer than any reported spacing of rate(1 minute) ticks)
+// and stops before its deadline, so while anything is suspect consecutive invocations
+// overlap and no evaluation gap exceeds one check interval; a calm tick evaluates once
+// (the agents ring the doorbell when the active fails) (internal/healthcheck, package doc).
 const HealthCheckTimeoutSeconds = 100
 
 // HealthCheckReservedConcurrency: up to three ticks fall within one LoopSpan (one per
 // minute slot, each anywhere in its minute), so three invocations may run at once; a
 // throttled tick would start late and leave a gap. Overlapping evaluators are safe: a
-// failover starts only by taking the cluster's failover lease.
+// failover starts only by taking the cluster's failover lease. With the doorbell
+// (AGENTS_RING_DOORBELL=yes) a calm tick evaluates once and returns instead of looping
+// for LoopSpan, so the reservation is mostly free and a doorbell ring (an asynchronous
+// invoke by an agent that saw the active fail) finds a free sandbox instead of being
+// throttled behind ticks.
 const HealthCheckReservedConcurrency = 3
 
 // StepReservedConcurrency is the reserved concurrency of each failover step Lambda
@@ -49,7 +54,7 @@ var (
 		// The step Lambdas.
 		false: {noVPC, {ID: "CKV_AWS_116", Comment: "Invoked synchronously (request-response) by the failover state machine only, whose Retry, Catch and Notify step handle failures; a dead-letter queue receives only failed asynchronous invocations, so it would never receive anything."}, noEnvKey},
 		// The health check.
-		true: {noVPC, {ID: "CKV_AWS_116", Comment: "Invoked asynchronously by the one-minute schedule with no retry and a 60 s maximum event age (rule target and function alike): a failed or late tick is dropped on purpose, the next tick re-evaluates, and a failing or silent health check raises the HealthCheckErrors alarm. A dead-letter queue would hold only stale ticks."}, noEnvKey},
+		true: {noVPC, {ID: "CKV_AWS_116", Comment: "Invoked asynchronously by the one-minute schedule and by the agents' doorbell (an agent that sees the active fail), with no retry and a 60 s maximum event age (the rule target, and the function's event invoke config, which covers the doorbell too): a failed or late tick or ring is dropped on purpose, the next tick re-evaluates (an agent rings again while the failure lasts), and a failing or silent health check raises the HealthCheckErrors alarm. A dead-letter queue would hold only stale ticks and rings."}, noEnvKey},
 	}
 	// The delete-time step (teardown).
 	teardownSkips = []cfn.Skip{noVPC, noEnvKey,
@@ -211,6 +216,9 @@ func New(scope constructs.Construct, id string, p *Props) *ControlPlane {
 		config.EnvCheckInterval:   p.CheckIntervalSeconds,
 		config.EnvPrestoPort:      p.PrestoPort,
 		config.EnvHostRoleID:      p.HostRoleID,
+		// The agents ring the doorbell (infra/coordinator: AGENT_DOORBELL_FUNCTION), so a
+		// calm tick evaluates once instead of looping for LoopSpan.
+		config.EnvDoorbell: jsii.String("yes"),
 	}
 	hc := c.function(p, permissions.Healthcheck, HealthCheckTimeoutSeconds, env, hcEnv, res)
 
@@ -309,14 +317,21 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 	// starts one while an execution runs; a throttled step is retried by the state
 	// machine.
 	reserved := jsii.Number(StepReservedConcurrency)
-	// Asynchronous invocations (only the schedule's): no retry, and an event older than
-	// a minute is dropped. Without this Lambda itself would retry a failed tick twice and
-	// keep a tick throttled by the reserved concurrency queued for up to six hours.
+	// Asynchronous invocations (the schedule's ticks and the agents' doorbell rings): no
+	// retry, and an event older than a minute is dropped. Without this Lambda itself
+	// would retry a failed tick or ring twice and keep one throttled by the reserved
+	// concurrency queued for up to six hours; a stale ring is worth nothing (the next
+	// tick evaluates, and an agent rings again while the failure lasts).
 	var retries *float64
 	var maxAge awscdk.Duration
+	// The health check's name depends on the stack id only (policy.HealthCheckFunctionName):
+	// the hosts' policy and user data name it without a reference to the function, which
+	// would close a cycle (function env -> group -> host policy -> function).
+	var fnName *string
 	if name == permissions.Healthcheck {
 		reserved = jsii.Number(HealthCheckReservedConcurrency)
 		retries, maxAge = jsii.Number(0), awscdk.Duration_Seconds(jsii.Number(60))
+		fnName = policy.HealthCheckFunctionName()
 	}
 	if name == permissions.Teardown {
 		reserved = nil // one invocation in the life of the stack
@@ -325,6 +340,7 @@ func (c *ControlPlane) function(p *Props, name string, timeout int, env, extra m
 		reserved = awscdk.Token_AsNumber(awscdk.Fn_ConditionIf(p.ReserveConcurrency.LogicalId(), reserved, awscdk.Aws_NO_VALUE()))
 	}
 	fn := awslambda.NewFunction(c.Construct, jsii.String(id), &awslambda.FunctionProps{
+		FunctionName:  fnName,
 		Description:   jsii.String("Coordinator HA " + name + " of " + p.Cluster),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),

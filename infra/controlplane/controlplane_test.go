@@ -63,8 +63,19 @@ func TestLambdas(t *testing.T) {
 			"Timeout": HealthCheckTimeoutSeconds, "ReservedConcurrentExecutions": HealthCheckReservedConcurrency,
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 				config.EnvStateMachineARN: map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^ControlPlaneFailover"))},
-				config.EnvKeepCoordinator: "no", config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10"})},
+				config.EnvKeepCoordinator: "no", config.EnvGraceSeconds: "30", config.EnvCheckInterval: "10",
+				config.EnvDoorbell: "yes"})},
 		})
+	})
+	cdktest.Check(t, "health check: named from the stack id alone (the agents' doorbell names it)", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Timeout": HealthCheckTimeoutSeconds,
+			"FunctionName": map[string]any{"Fn::Join": []any{"", []any{"coordinator-ha-",
+				map[string]any{"Fn::Select": []any{2, map[string]any{"Fn::Split": []any{"/", map[string]any{"Ref": "AWS::StackId"}}}}}}}},
+		})
+	})
+	cdktest.Check(t, "only the health check has a fixed name", func() {
+		tpl.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Function"), map[string]any{"FunctionName": assertions.Match_AnyValue()}, jsii.Number(1))
 	})
 	cdktest.Check(t, "health check: asynchronous ticks are not retried and expire after a minute", func() {
 		tpl.ResourceCountIs(jsii.String("AWS::Lambda::EventInvokeConfig"), jsii.Number(1))

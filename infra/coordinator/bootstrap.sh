@@ -414,8 +414,9 @@ elif [ -x "$agent" ]; then
 else
   fatal "cannot download the agent from $agent_url"
 fi
+# AGENT_DOORBELL_FUNCTION: the health check the agent invokes when it sees the active fail.
 printf '%s\n' "AGENT_CLUSTER=$CLUSTER" "AGENT_ENI_ID=$ENI_ID" "AGENT_ENI_IP=$ENI_IP" "AGENT_PROBE_URL=$PROBE_URL" \
-  >"$root/etc/coordinator-agent.env" || fatal "cannot write the agent's environment"
+  "AGENT_DOORBELL_FUNCTION=$DOORBELL_FUNCTION" >"$root/etc/coordinator-agent.env" || fatal "cannot write the agent's environment"
 printf '%s\n' "$AGENT_UNIT" >"$root/etc/systemd/system/coordinator-agent.service" || fatal "cannot write the agent's unit"
 systemctl daemon-reload || fatal "systemctl daemon-reload failed"
 systemctl enable coordinator-agent.service || fatal "cannot enable the agent"

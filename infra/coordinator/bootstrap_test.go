@@ -32,6 +32,7 @@ const (
 	sbPort     = "8080"
 	sbToken    = "11111111-2222-3333-4444-555555555555"
 	sbSignalID = "CoordinatorGroupABCD1234"
+	sbDoorbell = "coordinator-ha-" + sbToken // the health check function: the stack id's UUID
 )
 
 var stubs = map[string]string{
@@ -182,7 +183,7 @@ func renderSandboxScript() string {
 	return userData(userDataValues{Region: "eu-west-1", Cluster: "sandbox", ENIID: sbENIID, ENIIP: sbENIIP, Port: sbPort,
 		AgentArm64: "s3://assets/agent-arm64", AgentAmd64: "s3://assets/agent-amd64", Unit: DefaultUnit,
 		SecretARN: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:hostkey", HostKeyToken: sbToken,
-		StackName: "CoordinatorHA-sandbox", SignalID: sbSignalID, StartupBudgetSeconds: 600})
+		StackName: "CoordinatorHA-sandbox", SignalID: sbSignalID, StartupBudgetSeconds: 600, DoorbellFunction: sbDoorbell})
 }
 
 func must(t *testing.T, err error) {
@@ -334,10 +335,17 @@ func (sb *sandbox) checkServing(code int, calls []string, signal string) {
 		t.Errorf("the agent is not enabled before it starts: %v", calls)
 	}
 	env := string(sb.read("etc/coordinator-agent.env"))
-	for _, want := range []string{"AGENT_CLUSTER=sandbox\n", "AGENT_ENI_IP=" + sbENIIP + "\n", "AGENT_PROBE_URL=http://127.0.0.1:" + sbPort + "/v1/info\n"} {
+	for _, want := range []string{"AGENT_CLUSTER=sandbox\n", "AGENT_ENI_IP=" + sbENIIP + "\n", "AGENT_PROBE_URL=http://127.0.0.1:" + sbPort + "/v1/info\n",
+		"AGENT_DOORBELL_FUNCTION=" + sbDoorbell + "\n"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("agent env lacks %q:\n%s", want, env)
 		}
+	}
+	// Exactly these variables, one per line, each once (the agent reads the file as a
+	// systemd EnvironmentFile).
+	if want := "AGENT_CLUSTER=sandbox\nAGENT_ENI_ID=eni-0123456789abcdef0\nAGENT_ENI_IP=" + sbENIIP + "\nAGENT_PROBE_URL=http://127.0.0.1:" + sbPort + "/v1/info\n" +
+		"AGENT_DOORBELL_FUNCTION=" + sbDoorbell + "\n"; env != want {
+		t.Errorf("agent env:\n%s\nwant\n%s", env, want)
 	}
 	if unit := string(sb.read("etc/systemd/system/coordinator-agent.service")); unit != DefaultUnit {
 		t.Errorf("unit file differs from the unit:\n%s", unit)

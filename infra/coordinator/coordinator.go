@@ -183,9 +183,13 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 	// The hosts' role: the agent's metrics, the host key, the agent binaries.
 	c.Role = awsiam.NewRole(c.Construct, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
-		Description: jsii.String("Coordinator hosts of " + p.Cluster + ": agent metrics and the shared SSH host key"),
+		Description: jsii.String("Coordinator hosts of " + p.Cluster + ": agent metrics, the health check doorbell and the shared SSH host key"),
 	})
-	for _, st := range policy.Statements(permissions.Agent, policy.Resources{Cluster: p.Cluster, SecretARN: c.HostKeySecret.Ref(), SecretKeyARN: p.SecretKey.KeyArn()}) {
+	// The doorbell: the agents may invoke the health check function, named from the
+	// stack id alone (policy.HealthCheckFunctionName), since this policy must exist
+	// before the group and the health check names the group.
+	for _, st := range policy.Statements(permissions.Agent, policy.Resources{Cluster: p.Cluster, SecretARN: c.HostKeySecret.Ref(), SecretKeyARN: p.SecretKey.KeyArn(),
+		HealthCheckFunctionARN: policy.HealthCheckFunctionARN()}) {
 		c.Role.AddToPolicy(st)
 	}
 	c.RoleID = c.Role.RoleId()
@@ -314,6 +318,8 @@ func New(scope constructs.Construct, id string, p *Props) *Coordinator {
 		Region: *awscdk.Aws_REGION(), Cluster: p.Cluster, ENIID: *c.ENIID, ENIIP: *c.ENIIP, Port: *p.PrestoPort,
 		AgentArm64: *arm.S3ObjectUrl(), AgentAmd64: *amd.S3ObjectUrl(), Unit: unit,
 		SecretARN: *c.HostKeySecret.Ref(),
+		// The agents ring the health check (AGENT_DOORBELL_FUNCTION) by its name.
+		DoorbellFunction: *policy.HealthCheckFunctionName(),
 		// The stack id ends in a UUID fixed for the life of the stack: the client
 		// request token of the one host-key write that can succeed.
 		HostKeyToken:         *awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), jsii.Number(3))),

@@ -156,6 +156,15 @@ func TestRoleAndSecret(t *testing.T) {
 				if st["Resource"] != "*" || len(acts) != 1 || st["Condition"] != nil {
 					t.Errorf("describe statement %v on %v, want ec2:DescribeNetworkInterfaces alone on *", acts, st["Resource"])
 				}
+			case "lambda:InvokeFunction":
+				// The doorbell: the health check function only, by the ARN built from its
+				// name (the stack id's UUID), not by a reference to the function.
+				if r := cdktest.Flatten(st["Resource"]); r != `arn:{"Ref":"AWS::Partition"}:lambda:{"Ref":"AWS::Region"}:{"Ref":"AWS::AccountId"}:function:coordinator-ha-{"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]}` {
+					t.Errorf("InvokeFunction on %s, want the health check function's ARN", r)
+				}
+				if len(acts) != 1 || st["Condition"] != nil {
+					t.Errorf("doorbell statement %v, want lambda:InvokeFunction alone, unconditioned", st)
+				}
 			case "cloudformation:SignalResource":
 				if r := cdktest.Flatten(st["Resource"]); r != `{"Ref":"AWS::StackId"}` {
 					t.Errorf("SignalResource on %s, want this stack", r)
@@ -167,7 +176,7 @@ func TestRoleAndSecret(t *testing.T) {
 			}
 		}
 	}
-	want := "ec2:DescribeNetworkInterfaces cloudwatch:PutMetricData secretsmanager:GetSecretValue kms:Decrypt kms:GenerateDataKey secretsmanager:PutSecretValue secretsmanager:TagResource autoscaling:SetInstanceHealth cloudformation:SignalResource s3:GetObject"
+	want := "ec2:DescribeNetworkInterfaces cloudwatch:PutMetricData secretsmanager:GetSecretValue kms:Decrypt kms:GenerateDataKey secretsmanager:PutSecretValue secretsmanager:TagResource autoscaling:SetInstanceHealth cloudformation:SignalResource lambda:InvokeFunction s3:GetObject"
 	if strings.Join(got, " ") != want {
 		t.Errorf("host role actions %v, want %s", got, want)
 	}
@@ -187,6 +196,8 @@ func TestUserData(t *testing.T) {
 		"DISCOVERY_LINE=\"discovery.uri=http://${ENI_IP}:${PORT}\"", "/etc/trino/config.properties",
 		"--client-request-token \"$HOSTKEY_TOKEN\"", `HOSTKEY_TOKEN='`, `"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]`,
 		`STACK_NAME='{"Ref":"AWS::StackName"}'`, "SIGNAL_RESOURCE='CoordinatorGroup", "STARTUP_BUDGET=600\n",
+		`DOORBELL_FUNCTION='coordinator-ha-{"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]}'` + "\n",
+		`"AGENT_DOORBELL_FUNCTION=$DOORBELL_FUNCTION"`,
 		"ssh-keygen -q -t ed25519", "HostKey /etc/ssh/ssh_host_ed25519_key", "systemctl restart coordinator-agent.service",
 	} {
 		if !strings.Contains(ud, want) {
@@ -199,7 +210,7 @@ func TestUserData(t *testing.T) {
 func TestUserDataScript(t *testing.T) {
 	s := userData(userDataValues{Region: "eu-west-1", Cluster: "c", ENIID: "eni-1", ENIIP: "10.0.0.5", Port: "8080",
 		AgentArm64: "s3://b/arm", AgentAmd64: "s3://b/amd", Unit: "[Unit]\nDescription=x", SecretARN: "arn:secret", HostKeyToken: "uuid",
-		StackName: "s", SignalID: "G", StartupBudgetSeconds: 600})
+		StackName: "s", SignalID: "G", StartupBudgetSeconds: 600, DoorbellFunction: "coordinator-ha-uuid"})
 	if !strings.Contains(s, "[Unit]\nDescription=x\nCOORDINATOR_HA_UNIT\n") {
 		t.Error("unit without a final newline is not closed properly")
 	}

@@ -63,6 +63,9 @@ type userDataValues struct {
 	HostKeyToken string
 	StackName    string // for cloudformation signal-resource
 	SignalID     string // logical id of the Auto Scaling group (its CreationPolicy)
+	// DoorbellFunction is the health check function's name: the agent invokes it when
+	// it sees the active fail (AGENT_DOORBELL_FUNCTION).
+	DoorbellFunction string
 	// StartupBudgetSeconds is how long the ready signal waits for the coordinator to
 	// answer before it signals FAILURE (the health check's startup budget).
 	StartupBudgetSeconds int
@@ -92,6 +95,7 @@ func userData(v userDataValues) string {
 	w("LOCK_TAG='%s'\n", HostKeyLockTag)
 	w("STACK_NAME='%s'\n", v.StackName)
 	w("SIGNAL_RESOURCE='%s'\n", v.SignalID)
+	w("DOORBELL_FUNCTION='%s'\n", v.DoorbellFunction)
 	w("STARTUP_BUDGET=%d\n", v.StartupBudgetSeconds)
 	w("CONFIG_PATHS=(%s)\n", strings.Join(ConfigPaths, " "))
 	w("AGENT_UNIT=$(\n\tcat <<'COORDINATOR_HA_UNIT'\n%s", v.Unit)

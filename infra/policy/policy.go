@@ -27,6 +27,33 @@ type Resources struct {
 	TopicARN         *string // Topic
 	SecretARN        *string // HostKeySecret
 	SecretKeyARN     *string // HostKeySecretKey: the KMS key that encrypts the secret
+	// HealthCheckFunctionARN is the health check function (HealthCheckFunction: the
+	// agents' doorbell); HealthCheckFunctionARN() builds it without naming the function.
+	HealthCheckFunctionARN *string
+}
+
+// HealthCheckFunctionPrefix starts the health check function's name.
+const HealthCheckFunctionPrefix = "coordinator-ha-"
+
+// HealthCheckFunctionName is the health check Lambda's name: HealthCheckFunctionPrefix
+// and the UUID that ends the stack id, 51 characters (Lambda allows 64), unique per
+// stack and fixed for its life. It depends on no resource, only on AWS::StackId, so the
+// hosts' policy and user data can name the function without waiting for it: the host
+// role's policy must exist before the Auto Scaling group (the group waits for the
+// hosts' signals), and the health check's environment names the group, so a reference
+// to the function itself would close a cycle.
+func HealthCheckFunctionName() *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String(HealthCheckFunctionPrefix),
+		// No assumed length: with one, CDK renders the Select over a list of three Selects.
+		awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), nil)),
+	})
+}
+
+// HealthCheckFunctionARN is the unqualified ARN of HealthCheckFunctionName in this
+// stack's partition, region and account (what an Invoke by name is authorized on).
+func HealthCheckFunctionARN() *string {
+	return ARN("lambda", "function:"+*HealthCheckFunctionName())
 }
 
 // single reports whether a condition operator takes one value as a plain string.
@@ -53,6 +80,7 @@ func Statements(caller string, r Resources) []awsiam.PolicyStatement {
 		Cluster: r.Cluster, ASGName: str(r.ASGName), ENIID: str(r.ENIID),
 		StateMachineARN: str(r.StateMachineARN), StateMachineName: str(r.StateMachineName), TopicARN: str(r.TopicARN),
 		SecretARN: str(r.SecretARN), SecretKeyARN: str(r.SecretKeyARN), StackID: *awscdk.Aws_STACK_ID(),
+		HealthCheckFunctionARN: str(r.HealthCheckFunctionARN),
 	}
 	var out []awsiam.PolicyStatement
 	for _, st := range permissions.Statements(caller, res) {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
+	"github.com/prestoha/coordinator-ha/internal/config"
 )
 
 // One synthesis for the whole package (each jsii start is slow): the full stack with
@@ -53,7 +55,7 @@ func TestParameters(t *testing.T) {
 		{ParamImage, map[string]any{"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", "Default": DefaultImageParam}},
 		{ParamKeyName, map[string]any{"Type": "String", "Default": ""}},
 		{ParamPort, map[string]any{"Type": "Number", "Default": n(8080), "MinValue": n(1), "MaxValue": n(65535)}},
-		{ParamGrace, map[string]any{"Type": "Number", "Default": n(20), "MinValue": n(10), "MaxValue": n(300)}},
+		{ParamGrace, map[string]any{"Type": "Number", "Default": n(20), "MinValue": n(15), "MaxValue": n(300)}},
 		{ParamInterval, map[string]any{"Type": "Number", "Default": n(5), "MinValue": n(5), "MaxValue": n(60)}},
 		{ParamEmail, map[string]any{"Type": "String", "Default": ""}},
 		{ParamClientCidr, map[string]any{"Type": "String", "Default": ""}},
@@ -394,4 +396,82 @@ func checkPattern(pat, good, bad string, emptyOK bool) error {
 		return fmt.Errorf("pattern %s: empty accepted = %v, want %v", pat, !emptyOK, emptyOK)
 	}
 	return nil
+}
+
+// TestDoorbell: the agents ring the health check (issue 14). The function's name
+// depends on the stack id alone, so the host role's policy (which the group waits for)
+// and the user data name it without a reference to the function, whose environment
+// names the group: no dependency cycle. The host policy's doorbell statement names
+// exactly that function's ARN, the user data hands the same name to the agent, and the
+// health check knows the agents ring.
+func TestDoorbell(t *testing.T) {
+	raw = cdktest.JSON(t, tpl)
+	if c := cdktest.Cycle(raw); c != nil {
+		t.Fatalf("dependency cycle: %s", strings.Join(c, " -> "))
+	}
+	const uuid = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+	pseudo := map[string]string{
+		"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::AccountId": "111122223333",
+		"AWS::StackId": "arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/CoordinatorHA-test/" + uuid,
+	}
+	var hc map[string]any
+	for id, fn := range cdktest.OfType(raw, "AWS::Lambda::Function") {
+		if strings.HasPrefix(id, "ControlPlaneHealthCheck") {
+			hc = cdktest.Props(fn)
+		}
+	}
+	if hc == nil {
+		t.Fatal("no health check function")
+	}
+	name, err := cdktest.EvalString(hc["FunctionName"], pseudo)
+	if err != nil {
+		t.Fatalf("health check FunctionName %v: %v (it must depend on the stack id only)", hc["FunctionName"], err)
+	}
+	if name != "coordinator-ha-"+uuid || len(name) != 51 {
+		t.Errorf("health check named %q (%d characters), want coordinator-ha-<the stack id's UUID> (51)", name, len(name))
+	}
+	env, _ := hc["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if env[config.EnvDoorbell] != "yes" {
+		t.Errorf("health check %s = %v, want yes", config.EnvDoorbell, env[config.EnvDoorbell])
+	}
+
+	// The host role: one doorbell statement, on exactly that function.
+	var hostRole string
+	for id := range cdktest.OfType(raw, "AWS::IAM::Role") {
+		if strings.HasPrefix(id, "CoordinatorRole") {
+			hostRole = id
+		}
+	}
+	wantARN := "arn:aws-cn:lambda:cn-north-1:111122223333:function:" + name
+	var invokes int
+	for _, pol := range cdktest.OfType(raw, "AWS::IAM::Policy") {
+		doc := cdktest.Props(pol)["PolicyDocument"].(map[string]any)
+		roles := cdktest.Flatten(cdktest.Props(pol)["Roles"])
+		for _, s := range doc["Statement"].([]any) {
+			stmt := s.(map[string]any)
+			if !slices.Contains(cdktest.Actions(stmt), "lambda:InvokeFunction") || !strings.Contains(roles, `"`+hostRole+`"`) {
+				continue
+			}
+			invokes++
+			arn, err := cdktest.EvalString(stmt["Resource"], pseudo)
+			if err != nil || arn != wantARN || stmt["Sid"] != "HealthCheckDoorbell" || stmt["Effect"] != "Allow" {
+				t.Errorf("host doorbell statement %v on %q (%v), want Allow on %s", stmt, arn, err, wantARN)
+			}
+		}
+	}
+	if invokes != 1 {
+		t.Errorf("%d host statements grant lambda:InvokeFunction, want 1", invokes)
+	}
+
+	// The agent gets the same name in its environment.
+	var ud string
+	for _, lt := range cdktest.OfType(raw, "AWS::EC2::LaunchTemplate") {
+		ud = cdktest.Flatten(cdktest.Props(lt)["LaunchTemplateData"].(map[string]any)["UserData"])
+	}
+	if want := "DOORBELL_FUNCTION='" + cdktest.Flatten(hc["FunctionName"]) + "'\n"; !strings.Contains(ud, want) {
+		t.Errorf("user data lacks %q", want)
+	}
+	if !strings.Contains(ud, `"AGENT_DOORBELL_FUNCTION=$DOORBELL_FUNCTION"`) {
+		t.Error("the boot script does not write AGENT_DOORBELL_FUNCTION into the agent's environment")
+	}
 }

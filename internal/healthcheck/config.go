@@ -59,6 +59,10 @@ type Config struct {
 	// check when the active fails, so a tick that finds the cluster calm evaluates once
 	// instead of every check interval for LoopSpan (package doc, "Calm and suspect").
 	Doorbell bool
+	// AllMetrics publishes the event metrics and the clock skew at every evaluation, zero
+	// or not, as before issue 14 (no environment variable: the bench measures what
+	// publishing them only when not zero saves).
+	AllMetrics bool
 }
 
 // ConfigFromEnv reads and validates the configuration from getenv (os.Getenv in the

@@ -561,13 +561,13 @@ func (h *Handler) publishMetrics(ctx context.Context, ev *Evaluation) {
 		{signal.MetricGuardBlocked, b(ev.Action == ActionBlockedKeep || ev.Action == ActionBlockedRunning || ev.Action == ActionBlockedBreaker)},
 		{signal.MetricTampering, float64(len(ev.Tampered))},
 	} {
-		if m.v != 0 {
+		if m.v != 0 || h.cfg.AllMetrics {
 			data = append(data, datum(m.name, cluster, m.v))
 		}
 	}
 	for _, j := range ev.Coordinators {
 		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()))
-		if math.Abs(j.ClockSkewSeconds) >= clockSkewPublishFloor.Seconds() {
+		if math.Abs(j.ClockSkewSeconds) >= clockSkewPublishFloor.Seconds() || h.cfg.AllMetrics {
 			data = append(data, datum(signal.MetricClockSkew, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.ClockSkewSeconds))
 		}
 	}

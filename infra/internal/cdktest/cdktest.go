@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -208,4 +210,215 @@ func CheckovSkips(t *testing.T, id string, r map[string]any) []string {
 		ids = append(ids, check)
 	}
 	return ids
+}
+
+// Eval evaluates a template value built from strings, the pseudo parameters in pseudo
+// (by name, e.g. "AWS::StackId"), Fn::Join, Fn::Select and Fn::Split, the way
+// CloudFormation would. It fails on anything else (a reference to a resource or
+// parameter, another intrinsic), so a value that Eval accepts depends on no resource.
+func Eval(v any, pseudo map[string]string) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case float64:
+		return x, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := Eval(e, pseudo)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		if len(x) != 1 {
+			return nil, fmt.Errorf("not one intrinsic function: %v", x)
+		}
+		for fn, arg := range x {
+			args, _ := arg.([]any)
+			switch fn {
+			case "Ref":
+				name, _ := arg.(string)
+				if val, ok := pseudo[name]; ok {
+					return val, nil
+				}
+				return nil, fmt.Errorf("reference %v: not a given pseudo parameter", arg)
+			case "Fn::Join":
+				if len(args) != 2 {
+					return nil, fmt.Errorf("Fn::Join %v", arg)
+				}
+				sep, _ := args[0].(string)
+				parts, err := Eval(args[1], pseudo)
+				if err != nil {
+					return nil, err
+				}
+				list, _ := parts.([]any)
+				var ss []string
+				for _, p := range list {
+					s, ok := p.(string)
+					if !ok {
+						return nil, fmt.Errorf("Fn::Join part %v is not a string", p)
+					}
+					ss = append(ss, s)
+				}
+				return strings.Join(ss, sep), nil
+			case "Fn::Split":
+				if len(args) != 2 {
+					return nil, fmt.Errorf("Fn::Split %v", arg)
+				}
+				sep, _ := args[0].(string)
+				s, err := Eval(args[1], pseudo)
+				if err != nil {
+					return nil, err
+				}
+				str, ok := s.(string)
+				if !ok {
+					return nil, fmt.Errorf("Fn::Split of %v", s)
+				}
+				var out []any
+				for _, p := range strings.Split(str, sep) {
+					out = append(out, p)
+				}
+				return out, nil
+			case "Fn::Select":
+				if len(args) != 2 {
+					return nil, fmt.Errorf("Fn::Select %v", arg)
+				}
+				i, ok := args[0].(float64)
+				if !ok {
+					return nil, fmt.Errorf("Fn::Select index %v", args[0])
+				}
+				l, err := Eval(args[1], pseudo)
+				if err != nil {
+					return nil, err
+				}
+				list, _ := l.([]any)
+				if int(i) < 0 || int(i) >= len(list) {
+					return nil, fmt.Errorf("Fn::Select %v out of %v", i, list)
+				}
+				return list[int(i)], nil
+			}
+			return nil, fmt.Errorf("%s: not evaluated", fn)
+		}
+	}
+	return nil, fmt.Errorf("cannot evaluate %v", v)
+}
+
+// EvalString is Eval for a value that must be a string.
+func EvalString(v any, pseudo map[string]string) (string, error) {
+	r, err := Eval(v, pseudo)
+	if err != nil {
+		return "", err
+	}
+	s, ok := r.(string)
+	if !ok {
+		return "", fmt.Errorf("%v is not a string", r)
+	}
+	return s, nil
+}
+
+// Dependencies returns, for each resource, the resources it depends on: its DependsOn,
+// and every Ref, Fn::GetAtt and ${Name} (or ${Name.Attr}) of Fn::Sub in its Properties,
+// Metadata, CreationPolicy and UpdatePolicy that names another resource.
+func Dependencies(tpl map[string]any) map[string][]string {
+	res, _ := tpl["Resources"].(map[string]any)
+	sub := regexp.MustCompile(`\$\{([A-Za-z0-9]+)(\.[A-Za-z0-9.]+)?\}`)
+	out := map[string][]string{}
+	for id, r := range res {
+		m, _ := r.(map[string]any)
+		seen := map[string]bool{}
+		add := func(n string) {
+			if _, ok := res[n]; ok && n != id && !seen[n] {
+				seen[n] = true
+				out[id] = append(out[id], n)
+			}
+		}
+		switch d := m["DependsOn"].(type) {
+		case string:
+			add(d)
+		case []any:
+			for _, x := range d {
+				s, _ := x.(string)
+				add(s)
+			}
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				if ref, ok := x["Ref"].(string); ok && len(x) == 1 {
+					add(ref)
+				}
+				if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) > 0 {
+					s, _ := ga[0].(string)
+					add(s)
+				}
+				if s, ok := x["Fn::Sub"]; ok {
+					str, _ := s.(string)
+					if l, ok := s.([]any); ok && len(l) > 0 {
+						str, _ = l[0].(string)
+					}
+					for _, mm := range sub.FindAllStringSubmatch(str, -1) {
+						add(mm[1])
+					}
+				}
+				for _, e := range x {
+					walk(e)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			}
+		}
+		for _, k := range []string{"Properties", "Metadata", "CreationPolicy", "UpdatePolicy"} {
+			walk(m[k])
+		}
+		sort.Strings(out[id])
+	}
+	return out
+}
+
+// Cycle returns a dependency cycle among the template's resources (the first resource
+// repeated at the end), or nil when CloudFormation can order them all.
+func Cycle(tpl map[string]any) []string {
+	deps := Dependencies(tpl)
+	res, _ := tpl["Resources"].(map[string]any)
+	ids := Keys(res)
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var found []string
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		color[n] = grey
+		stack = append(stack, n)
+		for _, d := range deps[n] {
+			switch color[d] {
+			case grey:
+				i := slices.Index(stack, d)
+				found = append(append([]string{}, stack[i:]...), d)
+				return true
+			case white:
+				if visit(d) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+		return false
+	}
+	for _, id := range ids {
+		if color[id] == white && visit(id) {
+			return found
+		}
+	}
+	return nil
 }

@@ -91,6 +91,9 @@ type BenchReport struct {
 	RealisticAllFast   BenchScenario   `json:"realistic_all_hot_standby_scenarios"`
 	RealisticModel     Model           `json:"realistic_model"`
 	RealismParams      []string        `json:"realistic_model_parameters"`
+	// Levers are issue 14's cost levers, each turned off alone and all together, beside
+	// the defaults.
+	Levers []LeverEffect `json:"cost_levers,omitempty"`
 	// RealisticWorst are the slowest hot-standby runs under the unkind model, slowest
 	// first: where its tail comes from.
 	RealisticWorst []WorstRun `json:"realistic_worst_runs"`
@@ -209,9 +212,66 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		c := MonthlyCost(in)
 		rep.Cost = &c
 	}
+	// 5. Issue 14's cost levers: each turned off alone, and all of them, against the
+	// defaults: the monthly cost and the modeled p99 under both models.
+	if rep.Cost != nil {
+		if err := b.levers(ctx, scs, rep); err != nil {
+			return err
+		}
+	}
 	rep.WallSeconds = time.Since(start).Seconds()
 	rep.Load = newLoadNote(b.load0, loadAverage())
 	return b.write(rep)
+}
+
+// LeverEffect is the control plane with one configuration of the cost levers.
+type LeverEffect struct {
+	Configuration string  `json:"configuration"`
+	CostUSD       float64 `json:"monthly_cost_usd"`
+	ServingP99    float64 `json:"serving_p99_s"`
+	RealisticP99  float64 `json:"unkind_serving_p99_s"`
+}
+
+// levers measures the cost and the modeled p99 with each lever off, and with all off.
+func (b *bench) levers(ctx context.Context, scs []Scenario, rep *BenchReport) error {
+	rep.Levers = []LeverEffect{{Configuration: "defaults (every lever on)", CostUSD: round3(rep.Cost.TotalUSD),
+		ServingP99: rep.Model.ServingP99, RealisticP99: rep.RealisticModel.ServingP99}}
+	configs := []struct {
+		name string
+		st   Settings
+	}{}
+	for _, l := range Levers {
+		st := b.st
+		l.Off(&st)
+		configs = append(configs, struct {
+			name string
+			st   Settings
+		}{"without: " + l.Name, st})
+	}
+	configs = append(configs, struct {
+		name string
+		st   Settings
+	}{"without any (before issue 14)", b.st.WithoutLevers()})
+	for _, c := range configs {
+		b.say("bench: cost lever: %s", c.name)
+		in, err := measureSteady(ctx, c.st, 20*time.Minute, nil)
+		if err != nil {
+			return fmt.Errorf("cost run %s: %w", c.name, err)
+		}
+		today, _, err := b.failoversWith(ctx, c.st, scs, false, false)
+		if err != nil {
+			return err
+		}
+		unkind, _, err := b.failoversWith(ctx, c.st, scs, true, false)
+		if err != nil {
+			return err
+		}
+		_, _, all := b.distributions(scs, today, "all")
+		_, _, rall := b.distributions(scs, unkind, "all")
+		rep.Levers = append(rep.Levers, LeverEffect{Configuration: c.name, CostUSD: round3(MonthlyCost(in).TotalUSD),
+			ServingP99: model(all, c.st).ServingP99, RealisticP99: realisticModel(rall, c.st).ServingP99})
+	}
+	return nil
 }
 
 // bench is one run of Bench.
@@ -265,6 +325,11 @@ func (b *bench) newReport() *BenchReport {
 // realistic runs them under the unkind model, withoutStaticENI without the static ENI
 // configuration.
 func (b *bench) failovers(ctx context.Context, scs []Scenario, realistic, withoutStaticENI bool) (map[string][]report.Scenario, int, error) {
+	return b.failoversWith(ctx, b.st, scs, realistic, withoutStaticENI)
+}
+
+// failoversWith is failovers at settings st.
+func (b *bench) failoversWith(ctx context.Context, st Settings, scs []Scenario, realistic, withoutStaticENI bool) (map[string][]report.Scenario, int, error) {
 	runs := b.o.Runs
 	b.say("bench: %d failover scenarios x %d runs on simulated time, %d at a time", len(scs), runs, b.o.Parallel)
 	kind := "run"
@@ -287,7 +352,7 @@ func (b *bench) failovers(ctx context.Context, scs []Scenario, realistic, withou
 		wg.Go(func() {
 			for j := range jobs {
 				seed := runSeed(j.sc.Name, j.run)
-				res, stats := runScenario(ctx, j.sc, runOptions{Settings: b.st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, b.st.Schedule), Realistic: realistic, WithoutStaticENI: withoutStaticENI})
+				res, stats := runScenario(ctx, j.sc, runOptions{Settings: st, Seed: seed, Simulated: true, FaultDelay: faultPhase(seed, st.Schedule), Realistic: realistic, WithoutStaticENI: withoutStaticENI})
 				rmu.Lock()
 				results[j.sc.Name] = append(results[j.sc.Name], res)
 				if j.sc.Name == "process-exit" && stats.transitions > 0 {

@@ -34,6 +34,7 @@ func (c *Cluster) startControlPlane() error {
 		HACount:           c.spec.HACount,
 		MinHealthyReports: st.MinHealthy,
 		Doorbell:          st.Doorbell,
+		AllMetrics:        st.AllMetrics,
 	}
 	newHandler := func() (*healthcheck.Handler, error) {
 		return healthcheck.New(cfg, healthcheck.Deps{AutoScaling: cl.AutoScaling, EC2: cl.EC2, CloudWatch: c.HCCW, SFN: cl.SFN, SNS: cl.SNS, Clock: c.Clock, Logger: c.logger()})

@@ -30,6 +30,7 @@ type Settings struct {
 	MinHealthy      int           // MIN_HEALTHY_REPORTS
 	Coordinators    int           // HA_COORDINATORS_COUNT for the ordinary scenarios
 	Doorbell        bool          // agents ring the health check (AGENT_DOORBELL_FUNCTION, AGENTS_RING_DOORBELL)
+	AllMetrics      bool          // the health check publishes zero event metrics too (healthcheck.Config.AllMetrics)
 }
 
 // DefaultSettings are the product's defaults (the agent's from internal/agent, the
@@ -61,6 +62,27 @@ func DefaultSettings() Settings {
 		Coordinators:  3,
 		Doorbell:      true,
 	}
+}
+
+// Lever is one of issue 14's cost levers: its name and how to turn it off.
+type Lever struct {
+	Name string
+	Off  func(*Settings)
+}
+
+// Levers are the cost levers the bench measures, each turned off alone.
+var Levers = []Lever{
+	{"doorbell and calm ticks (one evaluation a minute while calm)", func(s *Settings) { s.Doorbell = false }},
+	{"standbys hold healthy samples up to 10 s", func(s *Settings) { s.StandbyPublish = s.ProbeInterval }},
+	{"event metrics and clock skew only when not zero", func(s *Settings) { s.AllMetrics = true }},
+}
+
+// WithoutLevers returns s with every lever off: the control plane before issue 14.
+func (s Settings) WithoutLevers() Settings {
+	for _, l := range Levers {
+		l.Off(&s)
+	}
+	return s
 }
 
 // Floor is the shortest fault-to-detection the configuration allows for a coordinator
