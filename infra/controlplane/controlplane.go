@@ -31,15 +31,15 @@ import (
 // (the agents ring the doorbell when the active fails) (internal/healthcheck, package doc).
 const HealthCheckTimeoutSeconds = 100
 
-// HealthCheckReservedConcurrency: up to three ticks fall within one LoopSpan (one per
-// minute slot, each anywhere in its minute), so three invocations may run at once; a
-// throttled tick would start late and leave a gap. Overlapping evaluators are safe: a
-// failover starts only by taking the cluster's failover lease. With the doorbell
-// (AGENTS_RING_DOORBELL=yes) a calm tick evaluates once and returns instead of looping
-// for LoopSpan, so the reservation is mostly free and a doorbell ring (an asynchronous
-// invoke by an agent that saw the active fail) finds a free sandbox instead of being
-// throttled behind ticks.
-const HealthCheckReservedConcurrency = 3
+// HealthCheckReservedConcurrency (with LambdaConcurrency=reserved): while the cluster
+// is not calm up to three ticks fall within one LoopSpan (one per minute slot, each
+// anywhere in its minute), so three invocations may loop at once, and a failure of the
+// active rings the doorbell from up to five agents (the active's own and each
+// standby's, HACoordinatorsCount at most 5), each an invocation: 3 + 5. A throttled
+// tick or ring would start late. Overlapping evaluators are safe: a failover starts
+// only by taking the cluster's failover lease. While calm a tick evaluates once and
+// returns, so the reservation is mostly idle.
+const HealthCheckReservedConcurrency = 8
 
 // StepReservedConcurrency is the reserved concurrency of each failover step Lambda
 // (the health check has 1): the steps run one at a time, so 2 leaves room for one

@@ -122,7 +122,7 @@ func specs() []paramSpec {
 			Description:           s("Fixed private IPv4 address of the coordinator ENI inside the subnet; empty lets the subnet assign one. Cannot change after creation (a new value means a new ENI)."),
 			ConstraintDescription: s("must be an IPv4 address or empty")}},
 		{ParamConcurrency, "Lambda concurrency reservations", awscdk.CfnParameterProps{Type: s("String"), Default: s("unreserved"), AllowedValues: jsii.Strings("unreserved", "reserved"),
-			Description: s("reserved: the health check reserves 1 concurrent execution and each failover step 2 (9 in all), so no other function of the account can starve them; the account's concurrency limit must then be at least 19, since Lambda keeps 10 unreserved. unreserved (default): fits a new account whose limit is 10; failover safety does not depend on it.")}},
+			Description: s("reserved: the health check reserves 8 concurrent executions and each failover step 2 (16 in all), so no other function of the account can starve them; the account's concurrency limit must then be at least 26, since Lambda keeps 10 unreserved. unreserved (default): fits a new account whose limit is 10; failover safety does not depend on it.")}},
 	}
 }
 

@@ -338,8 +338,8 @@ func TestCheckov(t *testing.T) {
 			if _, ok := cdktest.Props(fn)["ReservedConcurrentExecutions"]; ok {
 				t.Errorf("%s: reserved concurrency %s, want none", id, rc)
 			}
-		} else if !regexp.MustCompile(`^\{"Fn::If":\["ReserveLambdaConcurrency",[23],\{"Ref":"AWS::NoValue"\}\]\}$`).MatchString(rc) {
-			t.Errorf("%s: reserved concurrency %s, want Fn::If(ReserveLambdaConcurrency, 2 (steps) or 3 (health check), NoValue)", id, rc)
+		} else if !regexp.MustCompile(`^\{"Fn::If":\["ReserveLambdaConcurrency",[28],\{"Ref":"AWS::NoValue"\}\]\}$`).MatchString(rc) {
+			t.Errorf("%s: reserved concurrency %s, want Fn::If(ReserveLambdaConcurrency, 2 (steps) or 8 (health check), NoValue)", id, rc)
 		}
 		if tr := cdktest.Flatten(cdktest.Props(fn)["TracingConfig"]); tr != `{"Mode":"Active"}` {
 			t.Errorf("%s: tracing %s, want Active", id, tr)

@@ -56,7 +56,7 @@ const healthCheckTimeout = 100 * time.Second
 // healthCheckSandboxes is the health check's reserved concurrency
 // (infra/controlplane.HealthCheckReservedConcurrency): three overlapping ticks and one
 // doorbell from each of up to five coordinators.
-const healthCheckSandboxes = 8
+const healthCheckSandboxes = 8 // keep equal to infra/controlplane.HealthCheckReservedConcurrency
 
 // hcSandbox is one Lambda sandbox of the health check: its own Handler, built at its
 // cold start, running one invocation at a time.
