@@ -62,28 +62,66 @@
 //
 // Every evaluation ends with one PutMetricData (Verdict with Cluster only for the active
 // coordinator or UNATTACHED, so an alarm survives a failover; Verdict per member with
-// InstanceId; HealthyStandbys; FailoversStarted; CircuitBreakerOpen; FailoverBlocked;
-// ReportTampering)
+// InstanceId; HealthyStandbys; and, only when not zero, FailoversStarted,
+// CircuitBreakerOpen, FailoverBlocked, ReportTampering and AgentClockSkew: a custom
+// metric is billed for the hours it receives data, and their alarms treat missing data
+// as not breaching)
 // and slog JSON lines ("verdict" per member, "evaluation", and one per guard or
 // action) carrying cluster, instance, verdict, reason and evidence, so an operator can
 // reconstruct every decision from the logs.
 //
 // # The loop (Handler.Handle)
 //
-// EventBridge invokes the Lambda on a rate(1 minute) schedule (its minimum rate). One
-// invocation evaluates every check interval for LoopSpan, stopping early when the
-// Lambda's deadline minus DeadlineMargin is near, and returns a Summary. It keeps
-// evaluating after a failover started: the lease makes duplicates impossible.
+// EventBridge invokes the Lambda on a rate(1 minute) schedule (its minimum rate), and
+// the agents' doorbell invokes it when one of them sees the active fail. One invocation
+// evaluates every check interval until an evaluation is calm (below), for at most
+// LoopSpan, stopping early when the Lambda's deadline minus DeadlineMargin is near, and
+// returns a Summary. It keeps evaluating after a failover started: the lease makes
+// duplicates impossible.
 //
-// # No evaluation gap longer than one check interval
+// # Calm and suspect (issue 14: a third of the cost, the same failover time)
+//
+// Evaluating every 5 s around the clock cost more than the instances it protects
+// (GetMetricData is priced per metric requested, PutMetricData per request, Lambda per
+// second). Most of that bought nothing: while every report is healthy there is nothing
+// to decide. So:
+//   - calm (calm()): the active is HEALTHY by self-reports that were all healthy in the
+//     window, at least one standby reaches it through the ENI and none failed to, no
+//     action or guard fired, nothing was tampered with, and the agents ring the doorbell
+//     (Config.Doorbell, AGENTS_RING_DOORBELL=yes). A tick that finds the cluster calm
+//     evaluates once and returns;
+//   - the doorbell (events.ScheduleEvent.IsDoorbell): an agent whose own probe fails on
+//     the active, or a standby whose probe through the ENI IP fails, invokes this Lambda
+//     asynchronously at once (internal/agent, doorbell.go) and sends its reports at once.
+//     A doorbell invocation evaluates every check interval for at least DoorbellSpan (the
+//     grace window plus the ingestion allowance: the failure is in CloudWatch by then, or
+//     was a blip) and then until calm, for at most LoopSpan;
+//   - suspect (not calm): every invocation evaluates every check interval for LoopSpan,
+//     as before, so the argument below holds while anything is suspect.
+//
+// Why detection is not slower: the verdict is measured on report timestamps (the grace
+// runs from the first unhealthy report, or from the last report before silence), not
+// from when the health check looks. Every way the active can fail is seen first by a
+// live agent: its own probe (process exit, hang, Trino unhealthy) or a witness's through
+// the ENI IP (host unresponsive, instance gone, the ENI detached), within one probe
+// interval; that agent rings, and fast evaluations start a queue latency later, long
+// before the grace window ends. Calm requires a witness that reaches the active, so
+// someone is always there to ring; HACoordinatorsCount=1, or standbys starting or down,
+// are never calm and keep the fast loop. A ring that is lost (throttled beyond the
+// event age, the agent's path to AWS cut) is repeated at the agent's next probe while
+// the failure goes on, and the next tick (within MaxTickSpacing) sees the suspect
+// state and loops fast. A forged ring (any host can invoke this function) costs
+// evaluations, never a decision: the event carries no evidence.
+//
+// # No evaluation gap longer than one check interval while suspect
 //
 // The ticks of rate(1 minute) are not punctual: each fires somewhere within its minute,
 // and spacings from 8 s to 71 s have been reported. An invocation that evaluated for one
 // schedule period (60 s) and a next tick 71 s later left an 11 s hole; with reserved
 // concurrency 1, an early tick was throttled and its retry came late, another hole.
 // The design:
-//   - every invocation evaluates for LoopSpan = MaxTickSpacing (75 s) +
-//     TickStartAllowance (5 s), at start + k*CheckInterval;
+//   - every invocation that finds the cluster suspect evaluates for LoopSpan =
+//     MaxTickSpacing (75 s) + TickStartAllowance (5 s), at start + k*CheckInterval;
 //   - claim: no two consecutive evaluations are more than one check interval I apart.
 //     The invocation of tick T_i evaluates at T_i, T_i+I, ... up to at least
 //     T_i + LoopSpan - I; the next tick's invocation evaluates from
@@ -91,16 +129,16 @@
 //     So the next invocation's first evaluation is no later than one interval after
 //     this one's last, and within each invocation evaluations are I apart: no gap
 //     exceeds I, whatever the spacing between 0 and MaxTickSpacing;
-//   - invocations overlap (each runs 80 s per ~60 s); at most three ticks fall within
-//     one LoopSpan (one per minute slot), so the stack reserves concurrency 3 (not 1:
-//     a throttled tick would be late) and sets the timeout above LoopSpan plus the
-//     margin. Overlapping evaluators are safe: a failover starts only by taking the
+//   - suspect invocations overlap (each runs 80 s per ~60 s); at most three ticks fall
+//     within one LoopSpan (one per minute slot), and up to five agents ring for one
+//     failure, so with LambdaConcurrency=reserved the stack reserves 8 (a throttled
+//     tick would be late) and sets the timeout above LoopSpan plus the margin. Overlapping evaluators are safe: a failover starts only by taking the
 //     lease (lease.go), and alerts are at most one per invocation and key;
 //   - Handle still refuses a second loop in the same process (ErrLoopRunning): Lambda
 //     never runs two invocations in one sandbox, and the drill gives each overlapping
 //     invocation its own handler, as Lambda gives it its own sandbox.
 //
-// The cost is a third more evaluations than one 60 s loop per minute (the README's
-// cost table counts them). A tick that EventBridge drops entirely is not covered: it is
-// not documented to happen, and the next tick starts a loop within a minute.
+// While calm the gap between evaluations is the tick spacing (up to MaxTickSpacing) or
+// less, when a doorbell rings. A tick that EventBridge drops entirely is not covered: it
+// is not documented to happen, and the next tick evaluates within a minute.
 package healthcheck
