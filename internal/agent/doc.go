@@ -31,23 +31,33 @@
 // witness itself.
 //
 // Publishing: samples accumulate in a bounded buffer (MaxBuffered, oldest dropped and
-// counted, one warning per burst of drops) and a flusher sends them every
-// PublishInterval in PutMetricData calls of at most 1000 datums. Throttling, 5xx and
-// network errors are retried with exponential backoff and full jitter; a batch that still
-// fails goes back to the buffer for the next flush, so a long CloudWatch outage costs
-// neither memory (the buffer is bounded) nor a crash. Errors CloudWatch returns for the
-// batch itself (validation, access denied: a namespace not its own) drop the batch with
-// a log. On shutdown the
-// agent flushes once more within ShutdownTimeout.
+// counted, one warning per burst of drops) and a flusher sends them in PutMetricData
+// calls of at most 1000 datums. A round that is news goes at once: a self probe that is
+// not healthy, a witness that cannot reach the active, anything that differs from the
+// round before, a new role. Healthy repeats wait: up to PublishInterval (5 s) on the
+// active, StandbyPublish (10 s) on a standby, each sample keeping its own probe time
+// (one-second resolution), so holding them costs the health check no precision.
+// Throttling, 5xx and network errors are retried with exponential backoff and full
+// jitter; a batch that still fails goes back to the buffer for the next flush, so a long
+// CloudWatch outage costs neither memory (the buffer is bounded) nor a crash. Errors
+// CloudWatch returns for the batch itself (validation, access denied: a namespace not
+// its own) drop the batch with a log. On shutdown the agent flushes once more within
+// ShutdownTimeout.
 //
-// The publish interval trades cost for detection latency. PutMetricData is billed per
-// request (about $0.01 per 1,000), not per datum, so batching is almost free in memory
-// and divides the bill: at the default 5 s (one call per probe) one host makes 518,400
-// calls a month (about $5.20), at 10 s half that, at 60 s a twelfth. What batching costs
-// is time: a sample waits up to one publish interval before CloudWatch has it, on top of
-// ingestion. The default sends every probe at once, because the product's promise is a
-// failover in well under a minute at a 20 s grace window; operators who value the cost
-// more raise -publish-interval. The configuration refuses intervals over a minute.
+// The publish intervals trade cost for margin. PutMetricData is billed per request
+// (about $0.01 per 1,000), not per datum: at 5 s one host makes 525,600 calls a month
+// (about $5.26), at 10 s half that. The active's silence is what a dead host looks like,
+// so it keeps 5 s (its newest report is at most 5 s plus the ingestion time old, well
+// inside the 30 s the health check allows); a standby's reports matter for its own
+// health and as a witness, and a witness that cannot reach the active sends at once, so
+// it holds 10 s. Neither may exceed MaxPublishInterval (verdict.DefaultPublishInterval,
+// what the health check allows for).
+//
+// The doorbell (doorbell.go): when the active's own probe fails, or a standby's probe
+// through the ENI IP, the agent invokes the health check function asynchronously
+// (-doorbell-function), once per failure and again after DoorbellRepeat while it goes
+// on (at the next probe when a ring fails), so the health check, which evaluates once a
+// minute while calm, looks at once. The ring carries no evidence.
 //
 // Time comes from a clock.Clock: timestamps, the waits between rounds and the timeouts
 // of calls (probes, role checks, the final flush, through clock.WithTimeout) use it, so
