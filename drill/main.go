@@ -42,6 +42,7 @@ func main() {
 	parallel := fs.Int("parallel", 0, "scenarios run at the same time (default 1 for demo, 2 for bench)")
 	agentSeconds := fs.Int("agent-seconds", 40, "bench: wall seconds to measure the agent binary's CPU and RSS")
 	coldRuns := fs.Int("cold-runs", 10, "bench: cold starts measured per Lambda")
+	unkindRuns := fs.Int("unkind-runs", 0, "bench: runs of each failover scenario under the unkind model (default 5 x -runs)")
 	_ = fs.Parse(os.Args[2:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,7 +59,7 @@ func main() {
 		err = drill.Demo(ctx, drill.DemoOptions{Scenarios: names, Speed: *speed, Production: *production, Out: *out, Parallel: *parallel, Loopback: *loopback, Unpaced: *fast, Progress: os.Stdout})
 	case "bench":
 		err = drill.Bench(ctx, drill.BenchOptions{Scenarios: names, Out: *out,
-			Runs: *runs, Parallel: *parallel, AgentSeconds: *agentSeconds, ColdStartRuns: *coldRuns, Progress: os.Stdout})
+			Runs: *runs, UnkindRuns: *unkindRuns, Parallel: *parallel, AgentSeconds: *agentSeconds, ColdStartRuns: *coldRuns, Progress: os.Stdout})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "drill "+cmd+":", err)

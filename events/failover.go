@@ -82,6 +82,8 @@ type WitnessReport struct {
 	Reached      int        `json:"reached"`
 	Unreached    int        `json:"unreached"`
 	LastReportAt *time.Time `json:"lastReportAt,omitempty"`
+	// LastReached is what the witness's latest report said (nil without one).
+	LastReached *bool `json:"lastReached,omitempty"`
 }
 
 // TimelineEntry is one moment of a failover.

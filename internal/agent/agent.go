@@ -56,10 +56,11 @@ type Agent struct {
 	pub     *Publisher
 	bell    Doorbell
 
-	mu       sync.Mutex
-	current  Role
-	haveRole bool
-	last     Observation
+	mu        sync.Mutex
+	current   Role
+	haveRole  bool
+	last      Observation
+	lastStamp time.Time // the latest self-report's timestamp (stampAfter)
 }
 
 // Observation is the latest round of probes, for logs, tests and the drill.
@@ -318,6 +319,29 @@ func (a *Agent) refreshRole(ctx context.Context) bool {
 	return true
 }
 
+// stampAfter returns the timestamp for a self-report probed at t: t, or one second after
+// the previous self-report when the host's clock stepped back to or before it. Two
+// self-reports in one second are what a second writer with this host's credentials
+// leaves (the health check alerts on it, and AttachENI passes over such a standby), so
+// the agent never writes them itself; after a step back its stamps run up to the step
+// ahead of its clock for a few probes, until the clock catches up.
+func (a *Agent) stampAfter(t time.Time) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lastStamp = NextStamp(a.lastStamp, t)
+	return a.lastStamp
+}
+
+// NextStamp is the timestamp of a self-report probed at t after one stamped last (zero:
+// none): t, unless t falls in or before last's second; then the start of the second
+// after last's.
+func NextStamp(last, t time.Time) time.Time {
+	if next := last.Truncate(time.Second).Add(time.Second); !last.IsZero() && t.Before(next) {
+		return next
+	}
+	return t
+}
+
 // bellState decides when to ring: when a failure of the active coordinator starts, and
 // again after DoorbellRepeat while it goes on (or at the next probe after a failed ring).
 type bellState struct {
@@ -371,6 +395,7 @@ func (a *Agent) round(ctx context.Context, role Role) (urgent bool, ring string)
 	if ctx.Err() != nil {
 		return false, "" // shutting down: a probe cut short says nothing about the coordinator
 	}
+	selfAt = a.stampAfter(selfAt)
 	ds := []cwtypes.MetricDatum{signal.HealthDatum(a.cfg.Cluster, role.InstanceID, self.Status, selfAt)}
 	obs := Observation{At: selfAt, Role: role, Self: self}
 	if witness {

@@ -264,3 +264,29 @@ func coordinatorUntil(t *testing.T, cancel context.CancelFunc, rounds int32) *ht
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// A clock that steps back never makes the agent write two self-reports in one second
+// (the health check's sign of a second writer): the stamps stay one second apart at
+// least until the clock catches up.
+func TestStampsStayUniqueWhenTheClockStepsBack(t *testing.T) {
+	a := &Agent{}
+	base := t0.Add(100*time.Second + 300*time.Millisecond)
+	var got []time.Time
+	for _, at := range []time.Time{base, base.Add(5 * time.Second), base.Add(-4 * time.Second), base.Add(1 * time.Second), base.Add(6 * time.Second), base.Add(20 * time.Second)} {
+		got = append(got, a.stampAfter(at))
+	}
+	seen := map[time.Time]bool{}
+	for i, g := range got {
+		s := g.Truncate(time.Second)
+		if seen[s] {
+			t.Fatalf("stamps %v: two in the second %v", got, s)
+		}
+		seen[s] = true
+		if i > 0 && !g.After(got[i-1]) {
+			t.Fatalf("stamps %v: not increasing at %d", got, i)
+		}
+	}
+	if !got[5].Equal(base.Add(20 * time.Second)) {
+		t.Fatalf("stamps %v: the clock's own time once it has caught up", got)
+	}
+}

@@ -23,9 +23,12 @@ type Doorbell interface {
 }
 
 // DoorbellRepeat is how soon the agent rings again while the failure it rang for goes
-// on. The health check keeps evaluating fast by itself while anything is suspect; a
-// repeat only covers a ring that was lost.
-const DoorbellRepeat = 5 * time.Minute
+// on: shorter than the health check's LoopSpan (80 s), so while an agent sees the
+// failure one invocation or the next is always evaluating every check interval, even
+// when a tick in between found the cluster calm (a witness blip over, reports not yet
+// visible); and it covers a ring that was lost. One invocation a minute per ringing
+// agent, only while a failure lasts.
+const DoorbellRepeat = time.Minute
 
 // LambdaDoorbell rings by invoking the health check function asynchronously
 // (InvocationType Event: Lambda queues the event and answers 202 at once, and retries

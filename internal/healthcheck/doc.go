@@ -85,9 +85,10 @@
 // (GetMetricData is priced per metric requested, PutMetricData per request, Lambda per
 // second). Most of that bought nothing: while every report is healthy there is nothing
 // to decide. So:
-//   - calm (calm()): the active is HEALTHY by self-reports that were all healthy in the
-//     window, at least one standby reaches it through the ENI and none failed to, no
-//     action or guard fired, nothing was tampered with, and the agents ring the doorbell
+//   - calm (calm()): the active is HEALTHY, at least one standby reaches it through the
+//     ENI and every witness's latest report says so (an earlier "cannot reach" is history:
+//     a failure that is still on shows in its agent's latest report, and that agent
+//     rang), no action or guard fired, nothing was tampered with, and the agents ring the doorbell
 //     (Config.Doorbell, AGENTS_RING_DOORBELL=yes). A tick that finds the cluster calm
 //     evaluates once and returns;
 //   - the doorbell (events.ScheduleEvent.IsDoorbell): an agent whose own probe fails on

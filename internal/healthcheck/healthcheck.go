@@ -352,10 +352,10 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 	return ev, actErr
 }
 
-// calm reports whether nothing needs a fast look: the active coordinator is HEALTHY by
-// self-reports that were all healthy in the window, at least one standby witness
-// reaches it through the ENI and none failed to, no action or guard fired, and nothing
-// was tampered with. Then every way the active can fail is seen first by a live agent
+// calm reports whether nothing needs a fast look: the active coordinator is HEALTHY (its
+// latest self-report healthy), at least one standby witness reaches it through the ENI
+// and every witness's latest report says so, no action or guard fired, and nothing was
+// tampered with. Then every way the active can fail is seen first by a live agent
 // (its own probe, or a witness's through the ENI IP), which rings the doorbell, and the
 // next look can wait for the next tick (package doc, "Calm and suspect"). Without a
 // witness that reaches the active (HACoordinatorsCount=1, standbys starting or down)
@@ -364,18 +364,16 @@ func calm(ev *Evaluation) bool {
 	if ev.Verdict != events.VerdictHealthy || ev.Action != ActionNone || len(ev.Tampered) > 0 || ev.Evidence == nil {
 		return false
 	}
-	e := ev.Evidence
-	if e.SelfReports.Unhealthy+e.SelfReports.Starting > 0 {
-		return false
-	}
+	// The verdict says the latest self-report is healthy. Each witness's latest report
+	// must reach the active: an earlier "cannot reach" in the window is history (a blip,
+	// or a batch a host cut off from the network sent late); a failure that is still on
+	// has its agent's latest report say so, and that agent rang.
 	reaching := 0
-	for _, w := range e.Witnesses {
-		if w.Unreached > 0 {
+	for _, w := range ev.Evidence.Witnesses {
+		if w.LastReached == nil || !*w.LastReached {
 			return false
 		}
-		if w.Reached > 0 {
-			reaching++
-		}
+		reaching++
 	}
 	return reaching > 0
 }

@@ -373,9 +373,9 @@ func witnesses(all map[string][]signal.Sample, now, windowStart, attachedAt, ali
 			} else {
 				w.Unreached++
 			}
-			if w.LastReportAt == nil || at.After(*w.LastReportAt) {
-				u := at.UTC()
-				w.LastReportAt = &u
+			if w.LastReportAt == nil || !at.Before(*w.LastReportAt) {
+				u, reached := at.UTC(), s.Value >= 1
+				w.LastReportAt, w.LastReached = &u, &reached
 			}
 			if v.earliest.IsZero() || at.Before(v.earliest) {
 				v.earliest = at

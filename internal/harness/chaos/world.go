@@ -48,6 +48,7 @@ type host struct {
 	lastRound string    // the previous round's statuses
 	lastRole  bool      // whether it knew it held the ENI in the previous round
 	heldSince time.Time // oldest held round; zero when nothing is held
+	lastStamp time.Time // its latest self-report's timestamp (agent.NextStamp)
 	ringing   bool      // a failure of the active is going on in its eyes
 	rangAt    time.Time // its last successful ring of that failure
 }
@@ -245,7 +246,8 @@ func (w *world) agentsTick() {
 		if !ok || inst.State != "running" || h.agentDead {
 			continue
 		}
-		stamp := now.Add(-h.skew) // the agent's own clock (clock_skew)
+		stamp := agent.NextStamp(h.lastStamp, now.Add(-h.skew)) // the agent's own clock (clock_skew), never two in one second
+		h.lastStamp = stamp
 		self := w.selfProbe(h, now)
 		d := []cwtypes.MetricDatum{signal.HealthDatum(w.cfg.Cluster, id, self, stamp)}
 		knows := w.knowsItHolds(id)

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-func writeSummary(b *strings.Builder, r *BenchReport, runs int) {
+func writeSummary(b *strings.Builder, r *BenchReport, runs, unkindRuns int) {
 	fmt.Fprintf(b, "# Failover benchmark\n\n")
 	fmt.Fprintf(b, "Generated %s on %s by `make bench` (`go run ./drill bench`). The failover timings run on simulated time (clock.Sim: time advances only when every component waits), with production timings: they are the same on any machine, busy or idle, and each run replays from its seed. Only the cold starts and the agent's footprint are measured on this machine's wall clock: %s.\n\n",
 		r.GeneratedAt.Format("2006-01-02 15:04 MST"), r.Machine, r.Load.Note)
@@ -29,7 +29,7 @@ func writeSummary(b *strings.Builder, r *BenchReport, runs int) {
 	fmt.Fprintf(b, "**Modeled production fault-to-serving at default settings: p50 %.1f s, p99 %.1f s.** Model: %s\n\n", r.Model.ServingP50, r.Model.ServingP99, r.Model.Description)
 
 	fmt.Fprintf(b, "## Under the unkind model (AWS as its documentation describes it)\n\n")
-	fmt.Fprintf(b, "The same scenarios and seeds, with eventually consistent reads, late and early schedule ticks over overlapping health-check sandboxes, Step Functions transitions and step cold starts, and the guest OS configuring the moved ENI before the coordinator IP serves. Parameters:\n\n")
+	fmt.Fprintf(b, "%d runs per scenario (the first %d are the runs above, the same seeds and fault phases; its tails are rare draws, so a p99 needs more runs than a maximum), with eventually consistent reads, late and early schedule ticks over overlapping health-check sandboxes, Step Functions transitions and step cold starts, and the guest OS configuring the moved ENI before the coordinator IP serves. Parameters:\n\n", unkindRuns, runs)
 	for _, p := range r.RealismParams {
 		fmt.Fprintf(b, "- %s\n", p)
 	}
