@@ -147,7 +147,7 @@ demo-trino: deps tools ## Run the real-Trino drill (five scenarios, real process
 	$(GO) build -o bin/drill ./drill
 	bin/drill demo-trino $(DEMO_FLAGS)
 
-bench: deps tools build ## Failover timings on simulated time (deterministic), cold starts, agent footprint, binary sizes and cost; writes out/bench/.
+bench: deps tools build ## Failover timings on simulated time (deterministic; the unkind model too), cold starts, agent footprint, binary sizes, the monthly cost and each cost lever's effect on cost and p99; writes out/bench/.
 	$(GO) run ./drill bench $(BENCH_FLAGS)
 
 CHAOS_RUNS ?= 9000
