@@ -37,9 +37,10 @@ type Summary struct {
 // error before any AWS call), then evaluates every check interval until an evaluation
 // is calm (after DoorbellSpan for a doorbell), for at most LoopSpan (longer than any
 // tick spacing), or until the Lambda's deadline (minus DeadlineMargin) is near, and
-// returns a summary. A tick that finds the cluster calm evaluates once. It keeps evaluating after starting a failover: the
-// guards make a second start for the same failure impossible. Evaluation errors are
-// logged and counted; Handle fails only when no evaluation succeeded.
+// returns a summary. A tick that finds the cluster calm evaluates once. It keeps
+// evaluating after starting a failover: the guards make a second start for the same
+// failure impossible. Evaluation errors are logged and counted; Handle fails only when
+// no evaluation succeeded.
 func (h *Handler) Handle(ctx context.Context, e events.ScheduleEvent) (Summary, error) {
 	if err := e.Validate(); err != nil {
 		return Summary{}, fmt.Errorf("health check: %w", err)
