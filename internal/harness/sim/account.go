@@ -63,6 +63,10 @@ type Clients struct {
 	SFN         awsapi.SFNAPI
 	SNS         awsapi.SNSAPI
 	STS         awsapi.STSAPI
+	// CloudFormation and OperatorEC2 (the same EC2 client, with DeleteTags) are the
+	// operator command's (internal/operator).
+	CloudFormation awsapi.CloudFormationAPI
+	OperatorEC2    awsapi.OperatorEC2API
 }
 
 // Call is one recorded API call.
@@ -110,6 +114,7 @@ type Account struct {
 
 	metrics map[string]*series
 
+	stacks        map[string]*stack // name -> stack (cloudformation.go)
 	stateMachines map[string]string // arn -> name
 	topics        map[string]string // arn -> name
 	messages      []Message
