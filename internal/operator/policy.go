@@ -35,16 +35,19 @@ var ReadOnlyActions = []string{
 }
 
 // Policy is the IAM policy an operator needs to run every subcommand on one cluster,
-// each action on the narrowest resource: the stack; the coordinator ENI's exact ARN for
+// each action on the narrowest resource: the account's stacks (to find this one); the coordinator ENI's exact ARN for
 // the pause tags, and only those four tag keys; the state machine and its executions;
 // the cluster's group (carrying the cluster tag) for roll's capacity changes. Describe
 // calls and GetMetricData support no resource-level permissions. Attach it to the
 // operators' role (the stack does not create one: who operates a cluster is the
 // account's decision). For status and history alone, ReadOnlyActions suffice.
-func Policy(r permissions.Resources, stackName string) []permissions.Statement {
+func Policy(r permissions.Resources) []permissions.Statement {
 	return []permissions.Statement{
+		// Every stack of the account and region, not only this one: DescribeStacks is a
+		// read, and a mistyped --stack then gets CloudFormation's own "Stack with id X
+		// does not exist" (exit 5) rather than AccessDenied.
 		{Sid: "FindTheStack", Actions: []string{"cloudformation:DescribeStacks"},
-			Resources: []string{r.ARN("cloudformation", "stack/"+stackName+"/*")}},
+			Resources: []string{r.ARN("cloudformation", "stack/*")}},
 		{Sid: "ReadTheCluster", Resources: []string{"*"}, Actions: []string{
 			"autoscaling:DescribeAutoScalingGroups", "cloudwatch:GetMetricData", "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"}},
 		{Sid: "PauseTagsOnTheCoordinatorENI", Actions: []string{"ec2:CreateTags", "ec2:DeleteTags"},

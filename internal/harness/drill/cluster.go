@@ -101,6 +101,7 @@ type Cluster struct {
 	maxAttached int
 	samples     int
 	violations  []string
+	noteLines   []string // the operator command's output (operator.go)
 	execs       []*execRun
 	invocations []invocation
 	evaluations int

@@ -113,8 +113,8 @@ func (a *Account) describeStacks(_ *world, in *cloudformation.DescribeStacksInpu
 }
 
 // stackResource is the ARN IAM evaluates DescribeStacks against: the stack's id, or,
-// for a stack that does not exist, "*" (the operation itself then answers
-// ValidationError).
+// for a name no stack has, the ARN that name would have (arn:...:stack/<name>/*), which
+// a policy on "stack/*" allows and the operation then answers with ValidationError.
 func (a *Account) stackResource(nameOrID string) string {
 	if s := a.findStack(nameOrID); s != nil {
 		return s.id
@@ -122,5 +122,5 @@ func (a *Account) stackResource(nameOrID string) string {
 	if strings.HasPrefix(nameOrID, "arn:") {
 		return nameOrID
 	}
-	return "*"
+	return a.arn("cloudformation", "stack/"+nameOrID+"/*")
 }
