@@ -30,7 +30,10 @@ type Failover struct {
 // Seconds is a duration shown in seconds.
 type Seconds float64
 
-func secs(d time.Duration) *Seconds { s := Seconds(d.Round(100 * time.Millisecond).Seconds()); return &s }
+func secs(d time.Duration) *Seconds {
+	s := Seconds(d.Round(100 * time.Millisecond).Seconds())
+	return &s
+}
 
 func (e *execution) failover(now time.Time) Failover {
 	st := e.Input
@@ -68,7 +71,7 @@ func (e *execution) failover(now time.Time) Failover {
 			attachedAt = t.At
 		}
 	}
-	if !fenceAt.IsZero() && attachedAt.After(fenceAt) {
+	if e.Input.FailedInstanceID != "" && !fenceAt.IsZero() && attachedAt.After(fenceAt) { // nothing was fenced for UNATTACHED
 		f.ENIGap = secs(attachedAt.Sub(fenceAt))
 	}
 	return f

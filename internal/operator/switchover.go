@@ -193,7 +193,7 @@ func (o *Operator) follow(ctx context.Context, e *execution, probing bool, res *
 				st = *cur.Output
 			}
 			for _, t := range st.Timeline[min(shown, len(st.Timeline)):] {
-				o.progress("  %-14s %-18s %s", t.Step, t.Event, t.Detail)
+				o.progress("  %+6.1fs %-14s %-18s %s", t.At.Sub(cur.Start).Seconds(), t.Step, t.Event, t.Detail)
 			}
 			shown = max(shown, len(st.Timeline))
 			if v, err := o.look(ctx, false); err == nil && v.Holder+"/"+v.AttachStatus != lastHolder {
