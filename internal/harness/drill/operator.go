@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/harness/drill/vip"
@@ -194,4 +195,46 @@ func (c *Cluster) notes() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.noteLines...)
+}
+
+// Runbook runs the README's runbook against a simulated cluster (`drill runbook`): the
+// command lines an operator types, each with its real output, so the README shows what
+// the command prints. The session: status of a warm cluster; an automatic failover (the
+// active's process exits); a pause and status while paused; resume; a planned
+// switchover; history.
+func Runbook(ctx context.Context, w io.Writer) error {
+	return WithSimCluster(ctx, SimOptions{Name: "prod", Seed: 15}, func(ctx context.Context, c *Cluster) error {
+		run := func(args ...string) {
+			shown := make([]string, len(args))
+			for i, a := range args {
+				shown[i] = a
+				if strings.ContainsAny(a, " ()") {
+					shown[i] = "'" + a + "'"
+				}
+			}
+			fmt.Fprintf(w, "$ coordinator-ha %s --stack %s\n", strings.Join(shown, " "), c.StackName())
+			var out, progress bytes.Buffer
+			code := operator.Run(ctx, append(args, "--stack", c.StackName()), &out, &progress, c.Opener())
+			w.Write(progress.Bytes())
+			w.Write(out.Bytes())
+			fmt.Fprintf(w, "[exit %d]\n\n", code)
+		}
+		wait := func(d time.Duration) { _ = c.Clock.Sleep(ctx, d) }
+		run("status")
+		active, _ := c.Holder()
+		fmt.Fprintf(w, "# the Presto process on the active coordinator %s exits; the health check fails over\n\n", active)
+		c.Host(active).Server.Exit()
+		wait(45 * time.Second)
+		run("status")
+		wait(3 * time.Minute)
+		run("pause", "--for", "2h", "--reason", "OS patching of the standbys (CHG-1042)")
+		wait(70 * time.Second)
+		run("status")
+		run("resume")
+		wait(10 * time.Second)
+		run("switchover", "--reason", "move off the host before its kernel patch")
+		wait(3 * time.Minute)
+		run("history")
+		return nil
+	})
 }
