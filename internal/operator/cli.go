@@ -85,23 +85,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, open Open
 	if fs.NArg() > 0 {
 		return 0, &UsageError{Msg: fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
+	// --since: a duration back from now, or a time.
+	var sinceAgo time.Duration
 	var sinceT time.Time
 	if *since != "" {
-		if _, err := time.ParseDuration(*since); err == nil {
-			// relative to the operator's clock, below
-		} else if t, err := time.Parse(time.RFC3339, *since); err == nil {
-			sinceT = t
-		} else {
-			return 0, &UsageError{Msg: fmt.Sprintf("--since %q: a duration (24h) or an RFC 3339 time", *since)}
+		var err error
+		if sinceAgo, err = time.ParseDuration(*since); err != nil {
+			if sinceT, err = time.Parse(time.RFC3339, *since); err != nil {
+				return 0, &UsageError{Msg: fmt.Sprintf("--since %q: a duration (24h) or an RFC 3339 time", *since)}
+			}
 		}
 	}
-	progress := stderr
-	o, err := open(ctx, *stack, progress)
+	o, err := open(ctx, *stack, stderr) // progress lines go to stderr, results to stdout
 	if err != nil {
 		return 0, err
 	}
-	if d, err := time.ParseDuration(*since); *since != "" && err == nil {
-		sinceT = o.clk.Now().Add(-d)
+	if sinceAgo > 0 {
+		sinceT = o.clk.Now().Add(-sinceAgo)
 	}
 	print := func(v any, text func(io.Writer)) {
 		if *asJSON {

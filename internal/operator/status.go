@@ -131,22 +131,22 @@ func (o *Operator) Status(ctx context.Context) (*Status, error) {
 		s.Pause = p
 	}
 
-	hist, err := o.History(ctx, now.Add(-breakerWindow), breakerMax+recentShown)
+	// The breaker counts the lease's generations started within its window (as the
+	// health check does); past breakerMax of them it is open whatever the rest.
+	hist, err := o.History(ctx, time.Time{}, breakerMax+recentShown)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range hist {
-		if f.Stopped == nil {
+		if f.Stopped == nil && s.Running == nil {
 			running := f
 			s.Running = &running
 		}
-		if f.Generation > 0 {
+		if f.Generation > 0 && !f.Started.Before(now.Add(-breakerWindow)) {
 			s.BreakerCount++
 		}
 	}
-	if s.Recent, err = o.History(ctx, time.Time{}, recentShown); err != nil {
-		return nil, err
-	}
+	s.Recent = hist[:min(len(hist), recentShown)]
 	o.judge(s, v)
 	return s, nil
 }

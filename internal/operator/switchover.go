@@ -3,7 +3,6 @@ package operator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/events"
 	"github.com/prestoha/coordinator-ha/internal/clock"
+	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 )
 
 // Prober says whether clients are served through the coordinator IP right now.
@@ -51,13 +51,15 @@ const probeTimeout = 2 * time.Second
 // SwitchoverResult is what a switchover did.
 type SwitchoverResult struct {
 	Failover
-	From, To string
+	From string `json:"from"`
+	To   string `json:"to"`
 	// ClientGap is the client-visible gap the probe measured: from the last answer
 	// before the move to the first answer after it (one probe a second, so within a
 	// second). Nil when the coordinator IP was not reachable from here before the move.
 	ClientGap *Seconds `json:"clientGapSeconds,omitempty"`
 	// Probes counts the probes and those that were not served.
-	Probes, NotServed int
+	Probes    int `json:"probes"`
+	NotServed int `json:"notServed"`
 }
 
 // Switchover moves the coordinator IP to a healthy standby (to, or the best one: the
@@ -110,6 +112,12 @@ func (o *Operator) Switchover(ctx context.Context, to, reason string) (*Switchov
 		Reason: fmt.Sprintf("switchover by %s: %s", who, reason)}
 	state.AddEvent(events.StepDetect, "switchover", now, fmt.Sprintf("planned move of %s from %s to %s (%d consecutive healthy reports)", o.Stack.ENIIP, v.Holder, target.ID, target.Streak))
 
+	// A pause holds back the health check, not an operator: a switchover is an explicit
+	// action, so it goes ahead (and says so).
+	if p, err := healthcheck.ParsePause(v.Tags, o.clk.Now()); err == nil && p != nil {
+		o.progress("automatic failover is paused (by %s until %s: %s); the switchover goes ahead: it is an operator's explicit action",
+			p.By, p.Until.Format(time.RFC3339), p.Reason)
+	}
 	// Is the IP reachable from here? Only then can the gap be measured.
 	probing := o.opt.Probe != nil && o.served(ctx)
 	if o.opt.Probe != nil && !probing {
@@ -226,7 +234,7 @@ func (o *Operator) follow(ctx context.Context, e *execution, probing bool, res *
 			step = o.opt.Poll
 		}
 		if err := o.clk.Sleep(ctx, step); err != nil {
-			return nil, fmt.Errorf("waiting for %s: %w", e.Name, errors.Join(err, ctx.Err()))
+			return nil, fmt.Errorf("waiting for %s (it goes on without this command; see history): %w", e.Name, err)
 		}
 	}
 }
