@@ -161,11 +161,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, open Open
 		})
 	case "roll":
 		r, err := o.Roll(ctx, *reason)
-		if r != nil && (len(r.Replaced) > 0 || err == nil) {
+		if r != nil {
 			print(r, func(w io.Writer) {
-				for old, nu := range r.Replaced {
-					fmt.Fprintf(w, "replaced %s by %s\n", old, nu)
-				}
+				fmt.Fprintf(w, "rolled to launch template version %s: retired %v, launched %v\n", r.Version, r.Retired, r.Launched)
 				if r.Switchover != nil {
 					WriteSwitchover(w, r.Switchover)
 				}

@@ -79,11 +79,17 @@
 // shows it per instance) is not the group's: standbys first, each surge-first (desired
 // capacity +1, wait until the newcomer is a healthy standby, then terminate the old one
 // through the group with the desired capacity lowered), then one more surge and a
-// switchover off the active; the group's replacement of the fenced active is the one
-// member too many and is terminated as soon as it is listed (never left to the group's
-// scale-in, which might pick a healthy standby). The cluster therefore never has fewer
-// healthy standbys than when the roll started. The group's MaxSize (HACoordinatorsCount
-// + 1) leaves room for exactly one surge.
+// switchover off the active; the group's replacement of the fenced active is then the
+// one member too many and is terminated (never left to the group's scale-in, which might
+// pick a healthy standby). It is written as a loop over what the cluster looks like at
+// each look, not as a script (roll.go), so an automatic failover in the middle (which
+// fences a member without lowering the desired capacity) is just another state; it waits
+// for a running failover and never acts beside one. An old standby is terminated, and
+// the switchover made, only when every other live member is the holder or a healthy
+// standby and there is one more of them than the group's size, so the cluster never
+// has fewer healthy standbys than when the roll started (a failure in the middle
+// consumes one, as it would without a roll). The group's MaxSize (HACoordinatorsCount
+// + 1) leaves room for exactly that one surge.
 //
 // # IAM
 //

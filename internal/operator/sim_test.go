@@ -436,8 +436,8 @@ func TestRoll(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
 			t.Fatalf("roll: exit %d %v\n%s", code, err, out)
 		}
-		if before != 2 || int(lowest.Load()) < before || r.MinHealthyStandbys < r.HealthyStandbysBefore || len(r.Replaced) != 3 {
-			t.Errorf("healthy standbys: %d before, at least %d during (sampler), operator %d/%d; replaced %v", before, lowest.Load(), r.HealthyStandbysBefore, r.MinHealthyStandbys, r.Replaced)
+		if before != 2 || int(lowest.Load()) < before || r.MinHealthyStandbys < r.HealthyStandbysBefore || len(r.Retired) != 3 {
+			t.Errorf("healthy standbys: %d before, at least %d during (sampler), operator %d/%d; retired %v", before, lowest.Load(), r.HealthyStandbysBefore, r.MinHealthyStandbys, r.Retired)
 		}
 		g, _ := c.Acct.ASG(c.ASG)
 		live := 0
@@ -536,6 +536,70 @@ func TestErrors(t *testing.T) {
 		if len(c.Acct.Executions()) != n {
 			t.Error("an execution started for a refused switchover")
 		}
+		return nil
+	})
+}
+
+// The active fails while a roll surges in its first new standby: the health check fails
+// over (the roll never terminates the new holder, nor anything while the failover runs),
+// and roll, run again until it has nothing to do, leaves every member on the new version,
+// the group at its size and at most one ENI attachment at any time.
+func TestRollWithAFailoverDuringIt(t *testing.T) {
+	sim1(t, drill.SimOptions{Seed: 10}, func(ctx context.Context, c *drill.Cluster) error {
+		if err := c.Acct.SetLaunchTemplateVersion(c.ASG, "2"); err != nil {
+			return err
+		}
+		active, _ := c.Holder()
+		sctx, cancel := context.WithCancel(ctx)
+		faulted := false
+		wait := startSampler(c, sctx, func() {
+			if g, _ := c.Acct.ASG(c.ASG); !faulted && g.Desired == 4 {
+				faulted = true
+				c.Host(active).Server.Exit()
+			}
+		})
+		var codes []int
+		for range 4 {
+			code, _, progress := cli(ctx, c, "roll")
+			t.Logf("roll exit %d:\n%s", code, progress)
+			codes = append(codes, code)
+			if code == operator.ExitNothingToDo {
+				break
+			}
+			if code == operator.ExitRunning {
+				_ = c.Clock.Sleep(ctx, time.Minute)
+			}
+		}
+		cancel()
+		wait()
+		if !faulted || codes[len(codes)-1] != operator.ExitNothingToDo {
+			t.Fatalf("fault injected %v; roll exit codes %v, want the last to be nothing to do", faulted, codes)
+		}
+		waitFor(ctx, c, 5*time.Minute, func() bool { return allEnded(c.Acct.Executions()) })
+		g, _ := c.Acct.ASG(c.ASG)
+		for _, m := range g.Members {
+			if (m.Lifecycle == "InService" || m.Lifecycle == "Pending") && m.LaunchTemplateVersion != "2" {
+				t.Errorf("%s still on version %s", m.InstanceID, m.LaunchTemplateVersion)
+			}
+		}
+		if g.Desired != 3 {
+			t.Errorf("desired capacity %d after the roll", g.Desired)
+		}
+		if h, st := c.Holder(); h == "" || h == active || st != "attached" {
+			t.Errorf("the ENI is %s on %q", st, h)
+		}
+		// Three executions within the hour (the first attach, the failover, the
+		// switchover) open the circuit breaker: status says degraded for that alone.
+		var s operator.Status
+		if !waitFor(ctx, c, 5*time.Minute, func() bool {
+			_, js, _ := cli(ctx, c, "status", "--json")
+			s = operator.Status{}
+			_ = json.Unmarshal([]byte(js), &s)
+			return s.HealthyStandbys == 2 && len(s.Problems) == 1 && s.BreakerCount == 3
+		}) {
+			t.Errorf("after the roll: %+v", s)
+		}
+		checkViolations(t, c)
 		return nil
 	})
 }
