@@ -28,6 +28,7 @@ commands:
   resume      end a pause now
   roll        replace every coordinator not on the launch template's current version:
               standbys first (surge-first), then the active by a switchover
+  policy      print the IAM policy an operator needs for every command on this stack
 
 flags (every command): --stack NAME (or COORDINATOR_HA_STACK), --json
 AWS: the default credential chain (AWS_PROFILE, AWS_REGION, ...).
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, open Open
 		dur    = fs.Duration("for", DefaultPauseFor, "pause: how long (at most 24h)")
 	)
 	switch cmd {
-	case "status", "history", "switchover", "pause", "resume", "roll":
+	case "status", "history", "switchover", "pause", "resume", "roll", "policy":
 	default:
 		return 0, &UsageError{Msg: fmt.Sprintf("unknown command %q", cmd)}
 	}
@@ -113,6 +114,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, open Open
 		text(stdout)
 	}
 	switch cmd {
+	case "policy":
+		doc, err := o.PolicyDocument()
+		if err != nil {
+			return 0, err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(doc)
 	case "status":
 		s, err := o.Status(ctx)
 		if err != nil {

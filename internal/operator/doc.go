@@ -9,6 +9,7 @@
 //	coordinator-ha pause      --stack S [--for 2h] --reason ...
 //	coordinator-ha resume     --stack S
 //	coordinator-ha roll       --stack S [--reason ...]
+//	coordinator-ha policy     --stack S                  the operators' IAM policy for S
 //
 // # Where it lives
 //

@@ -1,6 +1,9 @@
 package operator
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/permissions"
 )
@@ -63,4 +66,25 @@ func Policy(r permissions.Resources) []permissions.Statement {
 			Resources: []string{r.ARN("autoscaling", "autoScalingGroup:*:autoScalingGroupName/"+r.ASGName)},
 			Condition: map[string]map[string][]string{"StringEquals": {"aws:ResourceTag/" + config.TagCluster: {r.Cluster}}}},
 	}
+}
+
+// PolicyDocument is Policy for this stack as an IAM policy document (JSON-ready), for
+// `coordinator-ha policy`: partition, region and account from the stack's id.
+func (o *Operator) PolicyDocument() (map[string]any, error) {
+	parts := strings.SplitN(o.Stack.ID, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return nil, fmt.Errorf("stack id %q is not an ARN", o.Stack.ID)
+	}
+	smName := o.Stack.StateMachineARN[strings.LastIndex(o.Stack.StateMachineARN, ":")+1:]
+	r := permissions.Resources{Partition: parts[1], Region: parts[3], Account: parts[4], Cluster: o.Stack.Cluster,
+		ASGName: o.Stack.ASGName, ENIID: o.Stack.ENIID, StateMachineARN: o.Stack.StateMachineARN, StateMachineName: smName}
+	var stmts []map[string]any
+	for _, s := range Policy(r) {
+		st := map[string]any{"Sid": s.Sid, "Effect": "Allow", "Action": s.Actions, "Resource": s.Resources}
+		if len(s.Condition) > 0 {
+			st["Condition"] = s.Condition
+		}
+		stmts = append(stmts, st)
+	}
+	return map[string]any{"Version": "2012-10-17", "Statement": stmts}, nil
 }

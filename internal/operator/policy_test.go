@@ -2,8 +2,10 @@ package operator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/harness/drill"
 	"github.com/prestoha/coordinator-ha/internal/harness/sim"
 	"github.com/prestoha/coordinator-ha/internal/operator"
 )
@@ -89,4 +92,36 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("ExitCode(%v) = %d, want %d", c.err, got, c.want)
 		}
 	}
+}
+
+// `coordinator-ha policy` prints Policy for the stack as an IAM document.
+func TestPolicyCommand(t *testing.T) {
+	sim1(t, drill.SimOptions{Seed: 11}, func(ctx context.Context, c *drill.Cluster) error {
+		code, out, errs := cli(ctx, c, "policy")
+		var doc struct {
+			Version   string
+			Statement []struct {
+				Sid      string
+				Effect   string
+				Action   []string
+				Resource []string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 {
+			t.Fatalf("policy: exit %d %v %s\n%s", code, err, errs, out)
+		}
+		actions := 0
+		for _, s := range doc.Statement {
+			actions += len(s.Action)
+			for _, r := range s.Resource {
+				if r != "*" && !strings.HasPrefix(r, "arn:aws:") {
+					t.Errorf("%s: resource %q", s.Sid, r)
+				}
+			}
+		}
+		if doc.Version != "2012-10-17" || actions != len(operator.Actions) || !strings.Contains(out, "network-interface/"+c.ENIID) {
+			t.Errorf("policy document:\n%s", out)
+		}
+		return nil
+	})
 }
