@@ -92,6 +92,16 @@
 // consumes one, as it would without a roll). The group's MaxSize (HACoordinatorsCount
 // + 1) leaves room for exactly that one surge.
 //
+// # AWS is unkind here too
+//
+// Every call is retried on throttling and server faults with backoff and jitter on the
+// command's clock (retrying.go, internal/retry, on top of the SDK's own retries), and
+// every call is safe to repeat. Long waits (a switchover's, a roll's) read again after a
+// failed read rather than give up. No decision rests on one read: the lease decides who
+// starts, the roll re-reads the whole cluster before each action, and the tests run a
+// switchover and a roll under the simulated account's unkind model (eventually
+// consistent reads, Step Functions and Lambda latency) with the command's reads throttled.
+//
 // # IAM
 //
 // The operator's own IAM is the account's to grant: Policy is the statement table of

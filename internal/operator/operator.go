@@ -84,6 +84,7 @@ func Open(ctx context.Context, c Clients, clk clock.Clock, stackName string, opt
 	if opt.Progress == nil {
 		opt.Progress = io.Discard
 	}
+	c = withRetries(c, clk) // retrying.go
 	st, err := resolveStack(ctx, c.CloudFormation, stackName)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/prestoha/coordinator-ha/internal/awserr"
 )
 
 // RollResult is what a roll did.
@@ -88,6 +90,7 @@ func (o *Operator) Roll(ctx context.Context, reason string) (*RollResult, error)
 			said = s
 		}
 	}
+	failures := 0
 	for first := true; ; first = false {
 		if !first {
 			if o.clk.Now().After(deadline) {
@@ -96,9 +99,17 @@ func (o *Operator) Roll(ctx context.Context, reason string) (*RollResult, error)
 			if err := o.clk.Sleep(ctx, o.opt.Poll); err != nil {
 				return res, err
 			}
-			if v, err = o.look(ctx, false); err != nil {
-				return res, err
+			nv, err := o.look(ctx, false)
+			if err != nil {
+				// A throttled or failed read (after the SDK's own retries) is looked at
+				// again; only a run of them, or another error, ends the roll.
+				if failures++; failures >= maxReadFailures || !awserr.IsTransient(err) {
+					return res, err
+				}
+				o.progress("reading the cluster failed (%v); reading again", err)
+				continue
 			}
+			failures, v = 0, nv
 		}
 		res.MinHealthyStandbys = min(res.MinHealthyStandbys, len(o.healthyStandbys(v)))
 		for _, m := range v.Members {

@@ -603,3 +603,43 @@ func TestRollWithAFailoverDuringIt(t *testing.T) {
 		return nil
 	})
 }
+
+// Under the unkind model (eventually consistent EC2, Auto Scaling and Step Functions
+// reads, late schedule ticks, Step Functions and Lambda latency) and with the operator's
+// own reads throttled now and then, a switchover and a roll still do what they must.
+func TestUnderTheUnkindModel(t *testing.T) {
+	sim1(t, drill.SimOptions{Seed: 12, Realistic: true}, func(ctx context.Context, c *drill.Cluster) error {
+		for _, op := range []string{"DescribeNetworkInterfaces", "DescribeExecution", "DescribeAutoScalingGroups"} {
+			c.Acct.Inject(sim.Fault{Caller: drill.OperatorCaller, Operation: op, Kind: sim.Throttle, Times: 2})
+		}
+		from, _ := c.Holder()
+		code, out, progress := cli(ctx, c, "switchover", "--json")
+		t.Logf("switchover exit %d:\n%s", code, progress)
+		var r operator.SwitchoverResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+			t.Fatalf("switchover: exit %d %v\n%s", code, err, out)
+		}
+		if h, _ := c.Holder(); h == from || h != r.NewActive {
+			t.Errorf("after the switchover the ENI is on %s (result %s)", h, r.NewActive)
+		}
+		if err := c.Acct.SetLaunchTemplateVersion(c.ASG, "2"); err != nil {
+			return err
+		}
+		_ = c.Clock.Sleep(ctx, 2*time.Minute)
+		code, _, progress = cli(ctx, c, "roll")
+		if code != 0 {
+			t.Errorf("roll: exit %d\n%s", code, progress)
+		}
+		g, _ := c.Acct.ASG(c.ASG)
+		for _, m := range g.Members {
+			if (m.Lifecycle == "InService" || m.Lifecycle == "Pending") && m.LaunchTemplateVersion != "2" {
+				t.Errorf("%s still on version %s", m.InstanceID, m.LaunchTemplateVersion)
+			}
+		}
+		if g.Desired != 3 {
+			t.Errorf("desired %d after the roll", g.Desired)
+		}
+		checkViolations(t, c)
+		return nil
+	})
+}

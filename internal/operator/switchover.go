@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/awserr"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/healthcheck"
 )
@@ -47,6 +48,10 @@ func (p HTTPProber) Served(ctx context.Context) bool {
 
 // probeTimeout bounds one probe.
 const probeTimeout = 2 * time.Second
+
+// maxReadFailures is how many transient read failures in a row a long wait (switchover,
+// roll) absorbs before it gives up.
+const maxReadFailures = 10
 
 // SwitchoverResult is what a switchover did.
 type SwitchoverResult struct {
@@ -163,7 +168,7 @@ func (o *Operator) served(ctx context.Context) bool {
 // each new timeline entry; with probing, it probes every second and measures the gap.
 func (o *Operator) follow(ctx context.Context, e *execution, probing bool, res *SwitchoverResult) (*execution, error) {
 	var lastOK, gapStart time.Time
-	lastHolder, shown := "?", 0
+	lastHolder, shown, failures := "?", 0, 0
 	next := o.clk.Now()
 	for {
 		now := o.clk.Now()
@@ -191,7 +196,15 @@ func (o *Operator) follow(ctx context.Context, e *execution, probing bool, res *
 			next = now.Add(o.opt.Poll)
 			cur, err := o.describeGen(ctx, e.Gen)
 			if err != nil {
-				return nil, err
+				// A throttled or failed read (after the SDK's own retries) does not end the
+				// wait: the execution goes on regardless. Only a run of them does.
+				if failures++; failures >= maxReadFailures || !awserr.IsTransient(err) {
+					return nil, err
+				}
+				o.progress("reading %s failed (%v); reading again", e.Name, err)
+				cur = e
+			} else {
+				failures = 0
 			}
 			if cur == nil { // DescribeExecution may lag the start (eventual consistency)
 				cur = e

@@ -104,6 +104,9 @@ type SimOptions struct {
 	Name    string // cluster name; "" means "ops"
 	HACount int    // 0 means DefaultSettings().Coordinators
 	Seed    int64
+	// Realistic runs under the unkind model (sim.DefaultConsistency, sim.DefaultRealism:
+	// eventually consistent reads, late ticks, Step Functions and Lambda latency).
+	Realistic bool
 }
 
 // WithSimCluster builds a cluster on simulated time (clock.Sim) with the real agents,
@@ -124,7 +127,7 @@ func WithSimCluster(ctx context.Context, o SimOptions, f func(ctx context.Contex
 	var c *Cluster
 	var err error
 	onClock(clk, func() {
-		c, err = newCluster(ctx, clusterSpec{Name: o.Name, HACount: o.HACount, Seed: o.Seed, Settings: st, Simulated: true}, clk)
+		c, err = newCluster(ctx, clusterSpec{Name: o.Name, HACount: o.HACount, Seed: o.Seed, Settings: st, Simulated: true, Realistic: o.Realistic}, clk)
 		if err != nil {
 			return
 		}
