@@ -93,7 +93,7 @@ func (o *Operator) History(ctx context.Context, since time.Time, limit int) ([]F
 		top = lv.running.Gen
 	}
 	now := o.clk.Now()
-	var out []Failover
+	out := []Failover{}
 	if lv.foreign != nil { // a running execution outside the lease (started by hand)
 		out = append(out, lv.foreign.failover(now))
 	}
