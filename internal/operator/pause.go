@@ -82,8 +82,8 @@ func (o *Operator) Resume(ctx context.Context) (*PauseResult, error) {
 	now := o.clk.Now()
 	res := &PauseResult{}
 	p, perr := healthcheck.ParsePause(v.Tags, now)
-	if perr == nil && p == nil {
-		res.Expired = true
+	if p == nil { // expired, or malformed (a malformed pause pauses nothing): removed all the same
+		res.Expired = perr == nil
 		until, _ := time.Parse(time.RFC3339, v.Tags[config.TagPausedUntil])
 		p = &healthcheck.Pause{Until: until, By: v.Tags[config.TagPausedBy], Reason: v.Tags[config.TagPauseReason]}
 	}

@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prestoha/coordinator-ha/events"
@@ -106,7 +107,7 @@ func (o *Operator) Status(ctx context.Context) (*Status, error) {
 		case m.Active:
 			c.Role = "active"
 		case m.Lifecycle == "" || m.State == "shutting-down" || m.State == "stopping" || m.State == "stopped" ||
-			len(m.Lifecycle) >= 11 && m.Lifecycle[:11] == "Terminating":
+			strings.HasPrefix(m.Lifecycle, "Terminating"):
 			c.Role = "leaving"
 		case m.State == "pending" || m.Lifecycle == "Pending":
 			c.Role = "joining"
