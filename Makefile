@@ -34,8 +34,8 @@ $(VENV)/.stamp: requirements-dev.txt
 	touch $@
 
 # ---- build --------------------------------------------------------------------------------
-.PHONY: build lambdas agent
-build: lambdas agent ## Build the Lambdas (bootstrap, linux/arm64, zipped) and the host agent into bin/.
+.PHONY: build lambdas agent operator
+build: lambdas agent operator ## Build the Lambdas (bootstrap, linux/arm64, zipped), the host agent and the operator command into bin/.
 
 lambdas: $(addprefix bin/lambda/,$(addsuffix .zip,$(LAMBDAS)))
 
@@ -51,6 +51,13 @@ agent: ## Build the host agent (linux/arm64 and linux/amd64, stripped) into bin/
 	  GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -buildid=' -o bin/agent/coordinator-agent-linux-$$arch ./agent; \
 	done
 	@ls -l bin/agent
+
+# The operator command runs on the operator's machine: built for this one (GOOS/GOARCH
+# override it, e.g. GOOS=darwin GOARCH=arm64 make operator).
+operator: ## Build the operator command (status, history, switchover, pause, resume, roll) into bin/coordinator-ha.
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/coordinator-ha ./internal/operator/cmd/coordinator-ha
+	@ls -l bin/coordinator-ha
 
 FORCE:
 

@@ -3,7 +3,8 @@
 // coordinator IP inside a simulated AWS account on this machine, and `drill bench`
 // (make bench) repeats the failover scenarios and measures timings, the agent's
 // footprint, binary sizes, Lambda cold starts and a monthly cost, and `drill chaos`
-// (make chaos) runs the randomized fault campaign. The logic is in internal/harness/drill and
+// (make chaos) runs the randomized fault campaign, and `drill runbook` runs the README's
+// runbook (the operator command, coordinator-ha) against a simulated cluster. The logic is in internal/harness/drill and
 // internal/harness/chaos.
 package main
 
@@ -23,11 +24,19 @@ func main() {
 	if len(os.Args) >= 2 && os.Args[1] == "chaos" {
 		os.Exit(runChaos(os.Args[2:]))
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "runbook" {
+		// The README's runbook: the operator command against a simulated cluster.
+		if err := drill.Runbook(context.Background(), os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "drill runbook:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if len(os.Args) >= 2 && os.Args[1] == "demo-trino" {
 		os.Exit(runDemoTrino(os.Args[2:]))
 	}
 	if len(os.Args) < 2 || (os.Args[1] != "demo" && os.Args[1] != "bench") {
-		fmt.Fprintln(os.Stderr, "usage: drill demo|demo-trino|bench|chaos [flags]  (drill demo -h for the flags)")
+		fmt.Fprintln(os.Stderr, "usage: drill demo|demo-trino|bench|chaos|runbook [flags]  (drill demo -h for the flags)")
 		os.Exit(2)
 	}
 	cmd := os.Args[1]

@@ -100,6 +100,8 @@ func TestDecodeFailoverStateErrors(t *testing.T) {
 		{"missing instance", mutate(func(m map[string]any) { delete(m, "failedInstanceId") }), "missing failedInstanceId"},
 		{"bad instance", mutate(func(m map[string]any) { m["failedInstanceId"] = "eni-0a1b2c3d4e5f60718" }), "not an instance id"},
 		{"missing detectedAt", mutate(func(m map[string]any) { delete(m, "detectedAt") }), "missing detectedAt"},
+		{"bad target", mutate(func(m map[string]any) { m["targetInstanceId"] = "standby" }), `targetInstanceId "standby" is not an instance id`},
+		{"target is the failed one", mutate(func(m map[string]any) { m["targetInstanceId"] = m["failedInstanceId"] }), "is the instance to fence"},
 		{"several at once", mutate(func(m map[string]any) { delete(m, "cluster"); delete(m, "eniId") }), "missing cluster; missing eniId"},
 	}
 	for _, c := range cases {

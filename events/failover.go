@@ -32,9 +32,14 @@ const (
 // step happened. A Catch stores the error in Error and goes on to Notify; the Catch of
 // the success-path Notify stores its own error in NotifyError.
 type FailoverState struct {
-	Cluster          string    `json:"cluster"`
-	ENIID            string    `json:"eniId"`
-	FailedInstanceID string    `json:"failedInstanceId,omitempty"` // empty when no instance held the ENI
+	Cluster          string `json:"cluster"`
+	ENIID            string `json:"eniId"`
+	FailedInstanceID string `json:"failedInstanceId,omitempty"` // empty when no instance held the ENI
+	// TargetInstanceID, when set, is the standby the ENI must go to (a planned
+	// switchover, verdict MANUAL): AttachENI attaches it there or nowhere, refusing, as a
+	// PermanentError before any change of its own, a target that is not a healthy
+	// InService member. Empty: the best healthy standby, as in every failover.
+	TargetInstanceID string    `json:"targetInstanceId,omitempty"`
 	Verdict          Verdict   `json:"verdict"`
 	Reason           string    `json:"reason"`
 	Evidence         *Evidence `json:"evidence,omitempty"`
@@ -196,6 +201,8 @@ func (s *FailoverState) Validate() error {
 		errs.require(s.FailedInstanceID != "", "failedInstanceId (required unless the verdict is UNATTACHED)")
 	}
 	errs.check(s.FailedInstanceID == "" || ValidInstanceID(s.FailedInstanceID), fmt.Sprintf("failedInstanceId %q is not an instance id (i-...)", s.FailedInstanceID))
+	errs.check(s.TargetInstanceID == "" || ValidInstanceID(s.TargetInstanceID), fmt.Sprintf("targetInstanceId %q is not an instance id (i-...)", s.TargetInstanceID))
+	errs.check(s.TargetInstanceID == "" || s.TargetInstanceID != s.FailedInstanceID, fmt.Sprintf("targetInstanceId %s is the instance to fence", s.TargetInstanceID))
 	errs.require(!s.DetectedAt.IsZero(), "detectedAt")
 	if s.Lease != nil {
 		errs.check(s.Lease.Generation > 0, fmt.Sprintf("lease generation %d: must be at least 1", s.Lease.Generation))

@@ -12,12 +12,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
@@ -29,6 +31,9 @@ type Props struct {
 	Topic        awssns.ITopic
 	// HasStandbys, when set, guards the no-healthy-standby alarm (HACoordinatorsCount > 1).
 	HasStandbys awscdk.CfnCondition
+	// HealthCheckLogs, when set, is the health check's log group: the dashboard shows its
+	// "failover paused" lines (who paused, why, until when).
+	HealthCheckLogs awslogs.ILogGroup
 }
 
 // Observability is the constructed dashboard and alarms.
@@ -109,6 +114,20 @@ func New(scope constructs.Construct, id string, p *Props) *Observability {
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Circuit breaker"), Width: jsii.Number(8),
 			Left: &[]awscloudwatch.IMetric{breaker}}),
 	)
+	// The pause of automatic failover (coordinator-ha pause): the health check publishes
+	// Paused=1 at every evaluation while one is in force, nothing otherwise, and logs who,
+	// why and until when.
+	paused := clusterMetric(config.MetricPaused, "Maximum", "Automatic failover paused (1 = paused)")
+	pauseRow := []awscloudwatch.IWidget{awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String("Automatic failover paused (coordinator-ha pause)"), Width: jsii.Number(8), Left: &[]awscloudwatch.IMetric{paused}})}
+	if p.HealthCheckLogs != nil {
+		pauseRow = append(pauseRow, awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
+			Title: jsii.String("Pauses: who, why, until (health check log)"), Width: jsii.Number(16),
+			LogGroupNames: &[]*string{p.HealthCheckLogs.LogGroupName()},
+			QueryLines: &[]*string{jsii.String("fields @timestamp, pausedBy, reason, until"), jsii.String(`filter msg = "failover paused"`),
+				jsii.String("stats latest(until) as until by pausedBy, reason"), jsii.String("limit 10")}}))
+	}
+	o.Dashboard.AddWidgets(pauseRow...)
 	sm := p.StateMachine
 	o.Dashboard.AddWidgets(
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Failover executions"), Width: jsii.Number(12),

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
+	"github.com/prestoha/coordinator-ha/internal/config"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 )
 
@@ -46,7 +47,7 @@ func TestDashboard(t *testing.T) {
 		`SEARCH('{` + signal.Namespace + `,Cluster,InstanceId} MetricName=\"` + signal.MetricVerdict + `\" Cluster=\"unit\"'`,
 		`SEARCH('MetricName=\"` + signal.MetricHealth + `\" Cluster=\"unit\"', 'Minimum', 60)`, signal.MetricTampering,
 		signal.MetricHealthyStandbys, signal.MetricFailoversStarted, signal.MetricBreakerOpen, signal.MetricGuardBlocked,
-		"ExecutionsSucceeded", "ExecutionsFailed", "ExecutionTime", "0 HEALTHY",
+		"ExecutionsSucceeded", "ExecutionsFailed", "ExecutionTime", "0 HEALTHY", `"PrestoCoordinatorHA","` + config.MetricPaused + `","Cluster","unit"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("dashboard lacks %s", want)

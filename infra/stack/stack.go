@@ -13,6 +13,8 @@ import (
 	"github.com/prestoha/coordinator-ha/infra/controlplane"
 	"github.com/prestoha/coordinator-ha/infra/coordinator"
 	"github.com/prestoha/coordinator-ha/infra/observability"
+	"github.com/prestoha/coordinator-ha/internal/operator"
+	"github.com/prestoha/coordinator-ha/internal/permissions"
 )
 
 // ClusterPattern is what a cluster name may look like: it becomes a tag value, a metric
@@ -31,6 +33,11 @@ const (
 	OutClusterSG    = "ClusterSecurityGroupId"
 	OutStateMachine = "StateMachineArn"
 	OutTopic        = "NotificationTopicArn"
+	// What the operator command (internal/operator) finds the cluster by, with the
+	// outputs above; the test checks operator.RequiredOutputs are all here.
+	OutCluster         = operator.OutCluster
+	OutHostRoleID      = operator.OutHostRoleID
+	OutHealthCheckLogs = operator.OutHealthCheckLogs
 )
 
 // Props configures the stack.
@@ -145,11 +152,12 @@ func New(scope constructs.Construct, id string, p *Props) *Stack {
 		ReserveConcurrency:   reserve,
 	})
 	s.Observability = observability.New(st, "Observability", &observability.Props{
-		Cluster:      p.Cluster,
-		StateMachine: s.ControlPlane.StateMachine,
-		HealthCheck:  s.ControlPlane.Functions["healthcheck"],
-		Topic:        s.Notifications.Topic,
-		HasStandbys:  hasStandbys,
+		Cluster:         p.Cluster,
+		StateMachine:    s.ControlPlane.StateMachine,
+		HealthCheck:     s.ControlPlane.Functions["healthcheck"],
+		Topic:           s.Notifications.Topic,
+		HasStandbys:     hasStandbys,
+		HealthCheckLogs: s.ControlPlane.LogGroups[permissions.Healthcheck],
 	})
 
 	region := *awscdk.Aws_REGION()
@@ -173,5 +181,8 @@ func New(scope constructs.Construct, id string, p *Props) *Stack {
 		s.Coordinator.ClusterSecurityGroup.AttrGroupId())
 	out(OutStateMachine, "The failover state machine", s.ControlPlane.StateMachine.StateMachineArn())
 	out(OutTopic, "Failover notifications and alarms", s.Notifications.Topic.TopicArn())
+	out(OutCluster, "The cluster's name (execution names, metrics, tags)", jsii.String(p.Cluster))
+	out(OutHostRoleID, "Unique id of the coordinator hosts' role: names each host's report namespace", s.Coordinator.RoleID)
+	out(OutHealthCheckLogs, "The health check's log group (verdicts, actions, pauses)", s.ControlPlane.LogGroups[permissions.Healthcheck].LogGroupName())
 	return s
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prestoha/coordinator-ha/infra/internal/cdktest"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/operator"
 )
 
 // One synthesis for the whole package (each jsii start is slow): the full stack with
@@ -207,7 +208,8 @@ func TestRulesAndImage(t *testing.T) {
 }
 
 func TestOutputs(t *testing.T) {
-	for _, o := range []string{OutURL, OutSSH, OutConsole, OutDashboard, OutENI, OutENIIP, OutASG, OutClusterSG, OutStateMachine, OutTopic} {
+	for _, o := range append([]string{OutURL, OutSSH, OutConsole, OutDashboard, OutENI, OutENIIP, OutASG, OutClusterSG, OutStateMachine, OutTopic},
+		operator.RequiredOutputs...) {
 		cdktest.Check(t, "output "+o, func() { tpl.HasOutput(jsii.String(o), map[string]any{}) })
 	}
 	raw = cdktest.JSON(t, tpl)
@@ -225,6 +227,24 @@ func TestOutputs(t *testing.T) {
 	}
 	if c := cdktest.Flatten(outs[OutDashboard].(map[string]any)["Value"]); !strings.Contains(c, "#dashboards:name=") {
 		t.Errorf("%s = %s", OutDashboard, c)
+	}
+	// The operator command's: the cluster's name, the hosts' role id (a GetAtt of the
+	// role), the health check's own log group (a Ref to it).
+	if c := cdktest.Flatten(outs[OutCluster].(map[string]any)["Value"]); c != "test" {
+		t.Errorf("%s = %s", OutCluster, c)
+	}
+	if c := cdktest.Flatten(outs[OutHostRoleID].(map[string]any)["Value"]); !strings.Contains(c, "RoleId") {
+		t.Errorf("%s = %s, want the role's RoleId", OutHostRoleID, c)
+	}
+	if c := cdktest.Flatten(outs[OutHealthCheckLogs].(map[string]any)["Value"]); !strings.Contains(c, "HealthCheckLogs") {
+		t.Errorf("%s = %s, want a Ref to the health check's log group", OutHealthCheckLogs, c)
+	}
+	// The dashboard shows the pauses: the Paused metric and the health check's log lines.
+	for _, d := range cdktest.OfType(raw, "AWS::CloudWatch::Dashboard") {
+		body := cdktest.Flatten(cdktest.Props(d)["DashboardBody"])
+		if !strings.Contains(body, `filter msg = \"failover paused\"`) || !strings.Contains(body, `HealthCheckLogs`) {
+			t.Errorf("the dashboard lacks the pause log widget")
+		}
 	}
 }
 

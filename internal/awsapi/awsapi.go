@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -81,4 +82,24 @@ var (
 	_ SNSAPI                 = (*sns.Client)(nil)
 	_ STSAPI                 = (*sts.Client)(nil)
 	_ LambdaAPI              = (*lambda.Client)(nil)
+)
+
+// CloudFormationAPI is the part of the CloudFormation API the operator command uses: it
+// finds a cluster's resources from its stack's outputs.
+type CloudFormationAPI interface {
+	DescribeStacks(ctx context.Context, params *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}
+
+// OperatorEC2API is the part of the EC2 API the operator command uses: reads, and the
+// pause tags on the coordinator ENI (config.PauseTags), which it writes and removes.
+type OperatorEC2API interface {
+	DescribeInstances(ctx context.Context, params *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	DescribeNetworkInterfaces(ctx context.Context, params *ec2.DescribeNetworkInterfacesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error)
+	CreateTags(ctx context.Context, params *ec2.CreateTagsInput, optFns ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
+	DeleteTags(ctx context.Context, params *ec2.DeleteTagsInput, optFns ...func(*ec2.Options)) (*ec2.DeleteTagsOutput, error)
+}
+
+var (
+	_ CloudFormationAPI = (*cloudformation.Client)(nil)
+	_ OperatorEC2API    = (*ec2.Client)(nil)
 )

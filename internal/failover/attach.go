@@ -70,6 +70,9 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 	if err != nil {
 		return err
 	}
+	if err := honourTarget(o, st, cands); err != nil {
+		return err
+	}
 	var chosen *candidate
 	for _, c := range cands {
 		if c.Rejected != "" {
@@ -107,6 +110,39 @@ func (s *Steps) attach(o *op, st *events.FailoverState) error {
 		return nil
 	}
 	return s.finishAttach(o, st, res, chosen.InstanceID, cands)
+}
+
+// honourTarget narrows a planned switchover (TargetInstanceID set) to its target: the
+// target must qualify exactly as any standby does (a running InService member in the
+// ENI's Availability Zone, healthy for MinHealthyReports consecutive reports, its reports
+// not tampered with), and every other candidate is passed over. A target that does not
+// qualify is refused with a PermanentError before this step changes anything: the
+// operator asked for that instance, and putting the coordinator elsewhere is not what was
+// asked. (The execution then fails and notifies; the ENI is available, so the health
+// check's next evaluation sees UNATTACHED and attaches it to the best healthy standby.)
+func honourTarget(o *op, st *events.FailoverState, cands []*candidate) error {
+	target := st.TargetInstanceID
+	if target == "" {
+		return nil
+	}
+	var found *candidate
+	for _, c := range cands {
+		if c.InstanceID == target {
+			found = c
+		} else if c.Rejected == "" {
+			c.Rejected = "not the switchover target " + target
+		}
+	}
+	why := "it is not a member of the pool"
+	if found != nil {
+		why = found.Rejected
+	}
+	if found == nil || found.Rejected != "" {
+		o.event(st, "refused", fmt.Sprintf("switchover target %s does not qualify: %s", target, why))
+		return permanent("refusing to attach %s to the switchover target %s: %s", st.ENIID, target, why)
+	}
+	o.event(st, "target", fmt.Sprintf("switchover: only %s is considered (%d consecutive healthy reports)", target, found.HealthyReports))
+	return nil
 }
 
 // protectFirst protects the chosen standby from scale-in before it gets the ENI,

@@ -11,6 +11,10 @@
 //	               never instances found by a tag; their reports are read from their own
 //	               namespaces, and a candidate whose reports were tampered with
 //	               (signal.Check) is passed over.
+//	               A planned switchover (events.FailoverState.TargetInstanceID, set
+//	               by `coordinator-ha switchover`) goes to its target or nowhere: a
+//	               target that does not qualify like any standby is refused with a
+//	               PermanentError before the step changes anything.
 //	LaunchStandby  bring the pool back to HACoordinatorsCount and tag newcomers standby.
 //	Notify         one SNS message per execution with the outcome and the timeline.
 //

@@ -36,6 +36,9 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 		log.WarnContext(ctx, "failover blocked", "guard", "KeepCoordinatorNode", "detail", ev.ActionDetail)
 		return nil
 	}
+	if pauseGuard(ctx, ev, log) { // pause.go
+		return nil
+	}
 
 	// One failover at a time: the cluster's failover lease (lease.go).
 	lv, err := h.walkLease(ctx, &ev.Calls)

@@ -38,7 +38,10 @@
 //   - FAILED or GONE: start a failover; UNATTACHED (no instance holds the ENI) starts
 //     the attach path
 //     (FailoverState without FailedInstanceID). Only through the guards, in this order:
-//     KeepCoordinatorNode=yes (log and FailoverBlocked metric, no call at all); one
+//     KeepCoordinatorNode=yes (log and FailoverBlocked metric, no call at all); a pause
+//     in force (pause.go: tags on the ENI written by `coordinator-ha pause`, read from the
+//     ENI describe every evaluation makes anyway; logged with who, why and until at every
+//     evaluation, the Paused metric only while it lasts; it expires by itself); one
 //     failover at a time, by the cluster's failover lease (lease.go: executions are
 //     named events.LeaseName, "<cluster>-failover-<generation>", and generation N is
 //     taken with StartExecution only after generation N-1 was seen ended; Step

@@ -202,6 +202,8 @@ type Evaluation struct {
 	// ProtectionRepaired: the holder was found without scale-in protection and protected.
 	ProtectionRepaired bool  `json:"protectionRepaired,omitempty"`
 	Calls              Calls `json:"calls"`
+	// Pause is the pause of automatic failover in force (pause.go), nil when none.
+	Pause *Pause `json:"pause,omitempty"`
 	// Tampered lists the members whose reports held what no agent writes (see
 	// signal.Check), with what was found; those samples were set aside.
 	Tampered map[string]string `json:"tampered,omitempty"`
@@ -238,6 +240,7 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 	}
 	eni := eniOut.NetworkInterfaces[0]
 	ev.ENIStatus = string(eni.Status)
+	ev.Pause = h.readPause(ctx, eni.TagSet, now) // pause.go
 	var attachedAt time.Time
 	// An attachment that is still detaching counts: the instance holds the ENI until it
 	// is detached, and a failover must fence it (a shutting-down holder is GONE).
@@ -562,6 +565,9 @@ func (h *Handler) publishMetrics(ctx context.Context, ev *Evaluation) {
 		if m.v != 0 || h.cfg.AllMetrics {
 			data = append(data, datum(m.name, cluster, m.v))
 		}
+	}
+	if ev.Pause != nil { // only while paused (pause.go)
+		data = append(data, datum(config.MetricPaused, cluster, 1))
 	}
 	for _, j := range ev.Coordinators {
 		data = append(data, datum(signal.MetricVerdict, signal.Dimensions(h.cfg.Cluster, j.InstanceID), j.Verdict.Code()))

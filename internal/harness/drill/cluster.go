@@ -105,6 +105,7 @@ type Cluster struct {
 	maxAttached int
 	samples     int
 	violations  []string
+	noteLines   []string // the operator command's output (operator.go)
 	execs       []*execRun
 	invocations []invocation
 	sandboxes   []*hcSandbox // the health check's Lambda sandboxes (healthcheck.go)

@@ -59,9 +59,15 @@
 // and checks invariants: at most one ENI attachment at any sample (every 100 ms of drill
 // time) and exactly one at the end, the holder healthy, the failed instance fenced
 // (shutting down or stopped, ENI off it) before the ENI started to move, and no second
-// execution for the same failure.
+// execution for the same failure. The switchover scenario's "fault" is the operator's
+// action: `coordinator-ha switchover` run through operator.Run on the drill's clock, as
+// an operator under the operators' IAM policy (operator.go); its output, with the
+// client-visible gap the command measured, goes to the report.
 //
-// The bench (Bench) repeats the failover scenarios on simulated time with seeds hashed
+// The operator command's tests use the same cluster (WithSimCluster, Opener), and `drill
+// runbook` (Runbook) prints the README's runbook session from it.
+//
+// The bench (Bench) repeats the unplanned failover scenarios on simulated time with seeds hashed
 // from each scenario's name and run, the fault at a seeded phase of the schedule, for
 // deterministic timing distributions and the modeled production fault-to-serving time.
 // It also measures, on this machine's wall clock and labelled with its load, the

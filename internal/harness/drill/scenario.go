@@ -22,7 +22,11 @@ type Scenario struct {
 	// HolderDown: the ENI holder is expected to be down at the end (KeepCoordinatorNode=yes
 	// leaves a failed coordinator in place, by design).
 	HolderDown bool
-	// Fault breaks the active coordinator (the instance holding the ENI).
+	// Planned: an operator's action, not a failure (the switchover scenario). The bench,
+	// which measures unplanned failovers, leaves it out.
+	Planned bool
+	// Fault breaks the active coordinator (the instance holding the ENI), or, for a
+	// planned scenario, is the operator's action.
 	Fault func(c *Cluster, active *Host) error
 }
 
@@ -53,6 +57,9 @@ func Scenarios(st Settings) []Scenario {
 		{Name: "single-coordinator", ExpectFailover: true, HACount: 1,
 			Description: "HACoordinatorsCount=1 and the Presto process exits: the slow path launches a new coordinator, then attaches",
 			Fault:       func(_ *Cluster, h *Host) error { h.Server.Exit(); return nil }},
+		{Name: "switchover", ExpectFailover: true, Planned: true,
+			Description: "a planned switchover with the operator command (coordinator-ha switchover): the IP moves to the best healthy standby through the failover lease; the old active is fenced and replaced",
+			Fault:       func(c *Cluster, _ *Host) error { return c.switchover() }},
 	}
 }
 
@@ -71,7 +78,7 @@ func selectScenarios(st Settings, names []string, onlyFailover bool) ([]Scenario
 	if len(names) == 0 {
 		var out []Scenario
 		for _, s := range all {
-			if !onlyFailover || s.ExpectFailover {
+			if !onlyFailover || (s.ExpectFailover && !s.Planned) {
 				out = append(out, s)
 			}
 		}
@@ -387,6 +394,7 @@ func (c *Cluster) collect(res *report.Scenario, failed string, initial map[strin
 
 	attachingAt := c.collectMove(res, failed, initial, attachLog)
 	c.collectExecutions(res, execs, failed, attachingAt, sc.ExpectFailover)
+	res.Observed = append(res.Observed, c.notes()...)
 	res.Observed = append(res.Observed, c.observed()...)
 	res.StandbyNoise, res.Observed = c.standbyNoise(failed, initial, res.Observed)
 	c.collectEnd(res, sc)

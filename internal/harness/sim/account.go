@@ -64,6 +64,10 @@ type Clients struct {
 	SNS         awsapi.SNSAPI
 	STS         awsapi.STSAPI
 	Lambda      awsapi.LambdaAPI
+	// CloudFormation and OperatorEC2 (the same EC2 client, with DeleteTags) are the
+	// operator command's (internal/operator).
+	CloudFormation awsapi.CloudFormationAPI
+	OperatorEC2    awsapi.OperatorEC2API
 }
 
 // Call is one recorded API call.
@@ -111,6 +115,7 @@ type Account struct {
 
 	metrics map[string]*series
 
+	stacks        map[string]*stack // name -> stack (cloudformation.go)
 	stateMachines map[string]string // arn -> name
 	topics        map[string]string // arn -> name
 	messages      []Message

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"slices"
@@ -40,12 +41,39 @@ type ASG struct {
 	Members           []ASGMember
 }
 
+// launchTemplate is the group's launch template at a version. The model has one launch
+// template per group, named after it, whose versions are opaque strings: what the
+// operator's roll compares (a group launches the version in its own LaunchTemplate
+// specification, and DescribeAutoScalingGroups shows, per instance, the version it was
+// launched with, as the stack's group names a concrete version, not $Latest).
+func (a *Account) launchTemplate(g *group, version string) *asgtypes.LaunchTemplateSpecification {
+	sum := sha256.Sum256([]byte(a.accountID + "/" + g.name))
+	return &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(fmt.Sprintf("lt-%x", sum[:9])),
+		LaunchTemplateName: aws.String(g.name + "-lt"), Version: aws.String(version)}
+}
+
+// SetLaunchTemplateVersion is what a stack update that changes the coordinators' launch
+// template does to the group: new launches use version, and the members keep the version
+// they were launched with (Auto Scaling replaces no instance when its launch template
+// changes; "Update Auto Scaling group instances", EC2 Auto Scaling user guide).
+func (a *Account) SetLaunchTemplateVersion(groupName, version string) error {
+	return a.setup(func(time.Time) error {
+		g, ok := a.w.asgs[groupName]
+		if !ok {
+			return fmt.Errorf("sim: no group %s", groupName)
+		}
+		g.ltVersion = version
+		return nil
+	})
+}
+
 // ASGMember is one instance of a group as Auto Scaling sees it.
 type ASGMember struct {
-	InstanceID string
-	Lifecycle  string // Pending, InService, Terminating
-	Health     string // Healthy, Unhealthy
-	Protected  bool
+	InstanceID            string
+	Lifecycle             string // Pending, InService, Terminating
+	Health                string // Healthy, Unhealthy
+	Protected             bool
+	LaunchTemplateVersion string // the version it was launched with
 }
 
 // CreateAutoScalingGroup creates a group in spec.SubnetID and launches Desired
@@ -69,7 +97,7 @@ func (a *Account) CreateAutoScalingGroup(spec ASGSpec) error {
 		g := &group{
 			name: spec.Name, subnetID: s.id, az: s.az, min: spec.Min, max: spec.Max, desired: spec.Desired,
 			instanceType: spec.InstanceType, imageID: spec.ImageID, tags: cloneTags(spec.Tags), created: now,
-			newInstancesProtected: spec.NewInstancesProtected,
+			newInstancesProtected: spec.NewInstancesProtected, ltVersion: "1",
 		}
 		a.w.asgs[g.name] = g
 		a.w.asgOrder = append(a.w.asgOrder, g.name)
@@ -111,7 +139,7 @@ func (a *Account) ASG(name string) (ASG, bool) {
 				Suspended: g.suspended, Tags: maps.Clone(g.tags),
 			}
 			for _, m := range g.members {
-				out.Members = append(out.Members, ASGMember{InstanceID: m.instanceID, Lifecycle: m.lifecycle, Health: m.health, Protected: m.protected})
+				out.Members = append(out.Members, ASGMember{InstanceID: m.instanceID, Lifecycle: m.lifecycle, Health: m.health, Protected: m.protected, LaunchTemplateVersion: m.ltVersion})
 			}
 		}
 	})
@@ -163,7 +191,7 @@ func (a *Account) reconcile(g *group, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		g.members = append(g.members, &member{instanceID: id, lifecycle: lcPending, health: healthy, protected: g.newInstancesProtected})
+		g.members = append(g.members, &member{instanceID: id, lifecycle: lcPending, health: healthy, protected: g.newInstancesProtected, ltVersion: g.ltVersion})
 	}
 	return nil
 }
@@ -277,6 +305,7 @@ func (a *Account) toASG(w *world, g *group) asgtypes.AutoScalingGroup {
 		MinSize: aws.Int32(int32(g.min)), MaxSize: aws.Int32(int32(g.max)), DesiredCapacity: aws.Int32(int32(g.desired)),
 		CreatedTime: aws.Time(g.created), HealthCheckType: aws.String("EC2"), DefaultCooldown: aws.Int32(300),
 		NewInstancesProtectedFromScaleIn: aws.Bool(g.newInstancesProtected),
+		LaunchTemplate:                   a.launchTemplate(g, g.ltVersion),
 	}
 	for _, k := range sortedKeys(g.tags) {
 		out.Tags = append(out.Tags, asgtypes.TagDescription{
@@ -293,7 +322,7 @@ func (a *Account) toASG(w *world, g *group) asgtypes.AutoScalingGroup {
 		it := asgtypes.Instance{
 			InstanceId: aws.String(m.instanceID), LifecycleState: asgtypes.LifecycleState(lifecycleOf(w, m)),
 			HealthStatus: aws.String(m.health), ProtectedFromScaleIn: aws.Bool(m.protected),
-			AvailabilityZone: aws.String(g.az),
+			AvailabilityZone: aws.String(g.az), LaunchTemplate: a.launchTemplate(g, m.ltVersion),
 		}
 		if i, ok := w.instances[m.instanceID]; ok {
 			it.InstanceType, it.ImageId = aws.String(i.instanceType), aws.String(i.imageID)

@@ -56,8 +56,9 @@
 // # Not modelled
 //
 // VPCs beyond one implicit VPC, security groups, RunInstances (instances come from the
-// setup API and from Auto Scaling groups), instance status checks, launch templates,
-// lifecycle hooks, warm pools, AZ rebalancing, CloudWatch alarms and metric math
+// setup API and from Auto Scaling groups), instance status checks, launch templates
+// beyond one opaque version per group and per member (SetLaunchTemplateVersion),
+// CloudFormation beyond DescribeStacks of a complete stack (CreateStack), lifecycle hooks, warm pools, AZ rebalancing, CloudWatch alarms and metric math
 // (an Expression query fails with ValidationError), running a state machine (the
 // OnStartExecution hook and FinishExecution let a test or the drill play it), SNS
 // subscriptions and delivery. Pagination tokens are accepted and ignored except by

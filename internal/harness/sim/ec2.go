@@ -401,6 +401,10 @@ func (c *ec2Client) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ .
 	return write(ctx, c.client, "CreateTags", in, ack[ec2.CreateTagsOutput](c.a.createTags))
 }
 
+func (c *ec2Client) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, _ ...func(*ec2.Options)) (*ec2.DeleteTagsOutput, error) {
+	return write(ctx, c.client, "DeleteTags", in, ack[ec2.DeleteTagsOutput](c.a.deleteTags))
+}
+
 // --- operations (callers hold the lock) ---
 
 func checkInstanceID(id string) error {
@@ -905,6 +909,50 @@ func (a *Account) createTags(in *ec2.CreateTagsInput) error {
 	for _, m := range targets {
 		for _, t := range in.Tags {
 			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return nil
+}
+
+// deleteTags implements DeleteTags on instances and ENIs: a tag given with a value is
+// deleted only when the value matches; a key that is not there is no error; no tags at
+// all deletes every tag not starting with "aws:" (DeleteTags reference).
+func (a *Account) deleteTags(in *ec2.DeleteTagsInput) error {
+	if len(in.Resources) == 0 {
+		return ec2Err("MissingParameter", "The request must contain the parameter resourceIdSet")
+	}
+	var targets []map[string]string
+	for _, r := range in.Resources {
+		switch {
+		case strings.HasPrefix(r, "i-"):
+			i, ok := a.w.instances[r]
+			if !ok {
+				return ec2Err(awserr.CodeInvalidInstanceIDNotFound, "The instance ID '%s' does not exist", r)
+			}
+			targets = append(targets, i.tags)
+		case strings.HasPrefix(r, "eni-"):
+			e, ok := a.w.enis[r]
+			if !ok {
+				return ec2Err(awserr.CodeInvalidNetworkInterfaceIDNotFound, "The networkInterface ID '%s' does not exist", r)
+			}
+			targets = append(targets, e.tags)
+		default:
+			return ec2Err("InvalidID", "The ID '%s' is not valid", r)
+		}
+	}
+	for _, m := range targets {
+		if len(in.Tags) == 0 {
+			for k := range m {
+				if !hasPrefixFold(k, "aws:") {
+					delete(m, k)
+				}
+			}
+		}
+		for _, t := range in.Tags {
+			k := aws.ToString(t.Key)
+			if t.Value == nil || m[k] == aws.ToString(t.Value) {
+				delete(m, k)
+			}
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -87,6 +88,8 @@ func (a *Account) ClientsAs(p Principal) Clients {
 	c := Clients{}
 	mk := func(service string) client { return client{a: a, caller: p.Caller, service: service, principal: p} }
 	c.EC2 = &ec2Client{mk("ec2")}
+	c.OperatorEC2 = c.EC2.(*ec2Client)
+	c.CloudFormation = &cfnClient{mk("cloudformation")}
 	c.AutoScaling = &asgClient{mk("autoscaling")}
 	c.CloudWatch = &cwClient{mk("cloudwatch")}
 	c.SFN = &sfnClient{mk("states")}
@@ -185,6 +188,16 @@ func (a *Account) authorize(w *world, p Principal, service, op string, in any) e
 			inst(r)
 			netif(r)
 		}
+	case *ec2.DeleteTagsInput:
+		for _, t := range in.Tags {
+			req.keys["aws:TagKeys"] = append(req.keys["aws:TagKeys"], aws.ToString(t.Key))
+		}
+		for _, r := range in.Resources {
+			inst(r)
+			netif(r)
+		}
+	case *cloudformation.DescribeStacksInput:
+		req.resources = []resource{{arn: a.stackResource(aws.ToString(in.StackName))}}
 	case *autoscaling.SetDesiredCapacityInput:
 		grp(aws.ToString(in.AutoScalingGroupName))
 	case *autoscaling.SetInstanceProtectionInput:

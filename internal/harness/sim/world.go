@@ -70,6 +70,7 @@ type group struct {
 	created               time.Time
 	reconcileAt           time.Time // zero: nothing scheduled
 	newInstancesProtected bool
+	ltVersion             string // the launch template version the group launches (see SetLaunchTemplateVersion)
 }
 
 type member struct {
@@ -79,6 +80,7 @@ type member struct {
 	protected  bool
 	lostAt     time.Time // when the EC2 instance left pending/running outside the group's control
 	noticed    bool
+	ltVersion  string // the launch template version it was launched with
 }
 
 type execution struct {
