@@ -88,8 +88,9 @@
 // (GetMetricData is priced per metric requested, PutMetricData per request, Lambda per
 // second). Most of that bought nothing: while every report is healthy there is nothing
 // to decide. So:
-//   - calm (calm()): the active is HEALTHY, at least one standby reaches it through the
-//     ENI and every witness's latest report says so (an earlier "cannot reach" is history:
+//   - calm (calm()): the active is HEALTHY with a fresh report (aging reports are the
+//     start of a silence nobody may ring for), at least one standby reaches it through the
+//     ENI with a fresh report, and every witness's latest report says it reaches it (an earlier "cannot reach" is history:
 //     a failure that is still on shows in its agent's latest report, and that agent
 //     rang), no action or guard fired, nothing was tampered with, and the agents ring the doorbell
 //     (Config.Doorbell, AGENTS_RING_DOORBELL=yes). A tick that finds the cluster calm

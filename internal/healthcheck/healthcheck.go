@@ -341,7 +341,7 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 	}
 	h.repairProtection(ctx, &ev)
 
-	ev.Calm = h.cfg.Doorbell && calm(&ev)
+	ev.Calm = h.cfg.Doorbell && calm(&ev, now, h.params.PublishInterval+h.params.IngestionDelay+h.params.ReportInterval)
 
 	// Our own metrics, one call; a failure is logged, never fatal.
 	h.publishMetrics(ctx, &ev)
@@ -356,15 +356,23 @@ func (h *Handler) evaluate(ctx context.Context, r *run) (Evaluation, error) {
 }
 
 // calm reports whether nothing needs a fast look: the active coordinator is HEALTHY (its
-// latest self-report healthy), at least one standby witness reaches it through the ENI
-// and every witness's latest report says so, no action or guard fired, and nothing was
-// tampered with. Then every way the active can fail is seen first by a live agent
+// latest self-report healthy and fresh), at least one standby witness reaches it through
+// the ENI with a fresh report and every witness's latest report says so, no action or
+// guard fired, and nothing was tampered with. Then every way the active can fail is seen first by a live agent
 // (its own probe, or a witness's through the ENI IP), which rings the doorbell, and the
 // next look can wait for the next tick (package doc, "Calm and suspect"). Without a
 // witness that reaches the active (HACoordinatorsCount=1, standbys starting or down)
 // nobody would ring: never calm, the invocation evaluates every check interval.
-func calm(ev *Evaluation) bool {
+func calm(ev *Evaluation, now time.Time, fresh time.Duration) bool {
 	if ev.Verdict != events.VerdictHealthy || ev.Action != ActionNone || len(ev.Tampered) > 0 || ev.Evidence == nil {
+		return false
+	}
+	// Reports that are aging are the start of silence, which no agent rings for when the
+	// active's agent (or its path to AWS) is what failed: the active's newest report, and
+	// each reaching witness's, must be fresh (a publish interval, the ingestion allowance
+	// and a probe interval).
+	recent := func(t *time.Time) bool { return t != nil && now.Sub(*t) <= fresh }
+	if !recent(ev.Evidence.SelfReports.LastReportAt) {
 		return false
 	}
 	// The verdict says the latest self-report is healthy. Each witness's latest report
@@ -376,7 +384,9 @@ func calm(ev *Evaluation) bool {
 		if w.LastReached == nil || !*w.LastReached {
 			return false
 		}
-		reaching++
+		if recent(w.LastReportAt) {
+			reaching++
+		}
 	}
 	return reaching > 0
 }

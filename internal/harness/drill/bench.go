@@ -231,12 +231,17 @@ type LeverEffect struct {
 	CostUSD       float64 `json:"monthly_cost_usd"`
 	ServingP99    float64 `json:"serving_p99_s"`
 	RealisticP99  float64 `json:"unkind_serving_p99_s"`
+	// Fault to detection, which the levers act on (the unkind model's serving tail is
+	// mostly attachments that stay attaching, drawn on different runs as the calls change).
+	DetectP99          float64 `json:"detect_p99_s"`
+	RealisticDetectP99 float64 `json:"unkind_detect_p99_s"`
 }
 
 // levers measures the cost and the modeled p99 with each lever off, and with all off.
 func (b *bench) levers(ctx context.Context, scs []Scenario, rep *BenchReport) error {
 	rep.Levers = []LeverEffect{{Configuration: "defaults (every lever on)", CostUSD: round3(rep.Cost.TotalUSD),
-		ServingP99: rep.Model.ServingP99, RealisticP99: rep.RealisticModel.ServingP99}}
+		ServingP99: rep.Model.ServingP99, RealisticP99: rep.RealisticModel.ServingP99,
+		DetectP99: rep.AllFast.Detect.P99, RealisticDetectP99: rep.RealisticAllFast.Detect.P99}}
 	configs := []struct {
 		name string
 		st   Settings
@@ -270,7 +275,8 @@ func (b *bench) levers(ctx context.Context, scs []Scenario, rep *BenchReport) er
 		_, _, all := b.distributions(scs, today, "all")
 		_, _, rall := b.distributions(scs, unkind, "all")
 		rep.Levers = append(rep.Levers, LeverEffect{Configuration: c.name, CostUSD: round3(MonthlyCost(in).TotalUSD),
-			ServingP99: model(all, c.st).ServingP99, RealisticP99: realisticModel(rall, c.st).ServingP99})
+			ServingP99: model(all, c.st).ServingP99, RealisticP99: realisticModel(rall, c.st).ServingP99,
+			DetectP99: all.Detect.P99, RealisticDetectP99: rall.Detect.P99})
 	}
 	return nil
 }

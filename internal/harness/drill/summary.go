@@ -85,11 +85,12 @@ func writeSummary(b *strings.Builder, r *BenchReport, runs, unkindRuns int) {
 	if len(r.Levers) > 0 {
 		d := r.Levers[0]
 		fmt.Fprintf(b, "## Cost levers (issue 14): each turned off alone, and all of them\n\n")
-		fmt.Fprintf(b, "The same cost run and the same failover runs (seeds, fault phases) with one lever off; the effect of a lever is what turning it off changes. The goal: at most 20 USD a month at the defaults, with the modeled p99 no worse than without the levers.\n\n")
-		fmt.Fprintf(b, "| configuration | USD / month | change | p99 fault-to-serving, today's model | change | p99, unkind model | change |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(b, "The same cost run and the same failover runs (seeds, fault phases) with one lever off; the effect of a lever is what turning it off changes. The goal: at most 20 USD a month at the defaults, with the modeled p99 no worse than without the levers. The levers act on detection; under the unkind model the serving tail is mostly attachments that stay attaching, and which runs draw one moves as the calls change, so compare its serving p99 with that in mind.\n\n")
+		fmt.Fprintf(b, "| configuration | USD / month | change | p99 detection / serving, today's model | change | p99 detection / serving, unkind model | change |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, l := range r.Levers {
-			fmt.Fprintf(b, "| %s | %.2f | %+.2f | %.1f s | %+.1f s | %.1f s | %+.1f s |\n", l.Configuration, l.CostUSD, l.CostUSD-d.CostUSD,
-				l.ServingP99, l.ServingP99-d.ServingP99, l.RealisticP99, l.RealisticP99-d.RealisticP99)
+			fmt.Fprintf(b, "| %s | %.2f | %+.2f | %.1f / %.1f s | %+.1f / %+.1f s | %.1f / %.1f s | %+.1f / %+.1f s |\n", l.Configuration, l.CostUSD, l.CostUSD-d.CostUSD,
+				l.DetectP99, l.ServingP99, l.DetectP99-d.DetectP99, l.ServingP99-d.ServingP99,
+				l.RealisticDetectP99, l.RealisticP99, l.RealisticDetectP99-d.RealisticDetectP99, l.RealisticP99-d.RealisticP99)
 		}
 		b.WriteString("\n")
 	}
