@@ -35,10 +35,10 @@ import (
 // plus MaxClockSkew waits one check interval as SUSPECT ("clock not calibrated yet").
 // That costs one check interval on the health check's cold start only.
 //
-// Limit: a clock that steps back by a multiple of the report interval stamps new
-// reports with timestamps already present, which CloudWatch merges into the existing
-// datapoints; such arrivals are invisible until the older reports age out of the
-// lookback. A steady skew, and a step by any other amount, is measured at once.
+// A clock that steps back does not reuse timestamps: the agent stamps each self-report
+// at least one second after the previous one (agent.NextStamp), so a step back shows as
+// a few reports stamped ahead of the agent's clock until it catches up. A steady skew is
+// measured at once.
 //
 // Every evaluation publishes signal.MetricClockSkew per instance (seconds, positive:
 // behind); the dashboard graphs it and an alarm fires beyond ClockSkewAlarm.
