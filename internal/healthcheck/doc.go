@@ -118,6 +118,15 @@
 // state and loops fast. A forged ring (any host can invoke this function) costs
 // evaluations, never a decision: the event carries no evidence.
 //
+// What the calm/suspect split guarantees, and the chaos campaign checks: after an
+// evaluation whose verdict could lead to a failover (FAILED, GONE, UNATTACHED, SUSPECT,
+// or a failed evaluation), the next comes within one check interval; after any other
+// (calm, or HEALTHY, AGENT_LOST, PARTITIONED, which only alert) within LoopSpan. A
+// verdict on its way to a failover is always one some agent rang for (the active's own
+// failing probe, or a witness that cannot reach it) or one a tick found, and both loop
+// every check interval; a state nobody rings for (the active's agent cut off while the
+// witnesses reach it) is one no failover is decided on, and the next tick looks again.
+//
 // # No evaluation gap longer than one check interval while suspect
 //
 // The ticks of rate(1 minute) are not punctual: each fires somewhere within its minute,

@@ -363,8 +363,14 @@ func (c *campaign) start() {
 }
 
 func (c *campaign) evaluate(h *healthcheck.Handler) healthcheck.Evaluation {
+	at := c.clk.Now()
 	ev, err := h.Evaluate(context.Background())
-	c.evals = append(c.evals, evalMark{at: ev.At, calm: ev.Calm && err == nil})
+	actionable := err != nil
+	switch ev.Verdict {
+	case events.VerdictFailed, events.VerdictGone, events.VerdictUnattached, events.VerdictSuspect:
+		actionable = true
+	}
+	c.evals = append(c.evals, evalMark{at: at, calm: ev.Calm && err == nil, actionable: actionable})
 	if err != nil {
 		c.log.Info("chaos: evaluation failed", "error", err)
 	}

@@ -139,13 +139,14 @@ func TestNewInvariantsFire(t *testing.T) {
 		}
 	}
 	c.checkOneAtATime()
-	// A calm evaluation may wait up to LoopSpan for the next; a suspect one only one
-	// check interval: the gap after the second (suspect) one is too long.
+	// A calm or alert-only evaluation may wait up to LoopSpan for the next; one that could
+	// decide a failover only one check interval: the gap after the third is too long.
 	i := c.hcCfg.CheckInterval
-	c.evals = []evalMark{{t0, true}, {t0.Add(healthcheck.LoopSpan), false}, {t0.Add(healthcheck.LoopSpan + 2*i), false}}
+	c.evals = []evalMark{{t0, true, false}, {t0.Add(healthcheck.LoopSpan), false, false}, {t0.Add(healthcheck.LoopSpan + i), false, true},
+		{t0.Add(healthcheck.LoopSpan + 3*i), false, true}}
 	c.checkEvaluationGap()
 	if len(c.rs.violations) != 2 {
-		t.Fatalf("violations %+v, want one-at-a-time and the gap after the suspect evaluation", c.rs.violations)
+		t.Fatalf("violations %+v, want one-at-a-time and the gap after the failover-deciding evaluation", c.rs.violations)
 	}
 	// No holder while a healthy standby exists, for longer than the bound.
 	for _, inst := range c.acct.Instances() {

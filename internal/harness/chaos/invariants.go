@@ -195,27 +195,30 @@ func (c *campaign) checkOneAtATime() {
 	}
 }
 
-// evalMark is one evaluation: when, and whether it was calm.
+// evalMark is one evaluation: when, whether it was calm, and whether its verdict could
+// lead to a failover.
 type evalMark struct {
-	at   time.Time
-	calm bool
+	at         time.Time
+	calm       bool
+	actionable bool // FAILED, GONE, UNATTACHED or SUSPECT (on its way to FAILED); or the evaluation failed
 }
 
-// checkEvaluationGap: after an evaluation that was not calm, the next one, across
-// invocations and sandboxes, comes within one check interval, whatever the spacing of
-// the schedule's ticks; after a calm one, within healthcheck.LoopSpan (the next tick;
-// a failure in between rings the doorbell). Healthcheck package doc, "Calm and suspect".
+// checkEvaluationGap: after an evaluation whose verdict could lead to a failover, the
+// next one, across invocations and sandboxes, comes within one check interval, whatever
+// the spacing of the schedule's ticks; after any other (calm, or HEALTHY, AGENT_LOST or
+// PARTITIONED, which only alert), within healthcheck.LoopSpan (the next tick; a failure
+// in between rings the doorbell). Healthcheck package doc, "Calm and suspect".
 func (c *campaign) checkEvaluationGap() {
 	ts := slices.Clone(c.evals)
 	slices.SortStableFunc(ts, func(a, b evalMark) int { return a.at.Compare(b.at) })
 	for i := 1; i < len(ts); i++ {
-		bound := c.hcCfg.CheckInterval
-		if ts[i-1].calm {
-			bound = healthcheck.LoopSpan
+		bound, what := healthcheck.LoopSpan, "calm or alert-only"
+		if ts[i-1].actionable {
+			bound, what = c.hcCfg.CheckInterval, "failover-deciding"
 		}
 		if gap := ts[i].at.Sub(ts[i-1].at); gap > bound {
 			c.rs.violate("evaluation-gap", "no evaluation between %s and %s (%s, the bound after a %s evaluation is %s)",
-				ts[i-1].at.Format(time.TimeOnly), ts[i].at.Format(time.TimeOnly), gap, map[bool]string{true: "calm", false: "suspect"}[ts[i-1].calm], bound)
+				ts[i-1].at.Format(time.TimeOnly), ts[i].at.Format(time.TimeOnly), gap, what, bound)
 			return
 		}
 	}
