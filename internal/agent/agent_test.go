@@ -71,7 +71,9 @@ func TestRunStandbyThenActive(t *testing.T) {
 	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch n.Add(1) {
 		case 3:
-			// Checked before round 4, off the probe loop: the answer counts from round 5 on.
+			// The ENI moves here, during round 3's probe. The role check started at round 3
+			// runs beside the probes, off the probe loop, and on the simulated clock it reads
+			// the role after this probe: its answer counts from round 4 on.
 			role.Set(Role{InstanceID: testInstance, HoldsENI: true})
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
@@ -89,7 +91,7 @@ func TestRunStandbyThenActive(t *testing.T) {
 	defer active.Close()
 
 	cw := &fakeCW{}
-	clk := clock.NewVirtual(t0)
+	clk := clock.NewSim(t0) // the asynchronous role check runs as a participant: deterministic
 	u, _ := url.Parse(self.URL)
 	a, err := New(testConfig(self.URL+"/v1/info"), Deps{
 		STS: fakeSTS{}, CloudWatch: cw, Clock: clk, Role: role, Logger: quietLogger(),
@@ -98,7 +100,7 @@ func TestRunStandbyThenActive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Run(ctx); err != nil {
+	if err := runOn(clk, func() error { return a.Run(ctx) }); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 
@@ -118,8 +120,8 @@ func TestRunStandbyThenActive(t *testing.T) {
 			t.Fatalf("health[%d] dimensions/resolution: %+v", i, d)
 		}
 	}
-	if len(witness) != 4 || witnessed.Load() != 4 {
-		t.Fatalf("a standby witnesses every round and the active none: %d datums, %d witness requests, want 4",
+	if len(witness) != 3 || witnessed.Load() != 3 {
+		t.Fatalf("a standby witnesses every round and the active none: %d datums, %d witness requests, want 3 (rounds 1 to 3)",
 			len(witness), witnessed.Load())
 	}
 	for _, d := range witness {

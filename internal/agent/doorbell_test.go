@@ -72,7 +72,7 @@ func answering(t *testing.T, cancel context.CancelFunc, rounds int32, down map[i
 func TestActiveRingsOncePerFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	clk := clock.NewVirtual(t0)
+	clk := clock.NewSim(t0) // the ring runs as a participant: time waits for it
 	self := answering(t, cancel, 10, map[int32]bool{3: true, 4: true, 5: true, 8: true})
 	bell := &recordingBell{clk: clk}
 	a, err := New(testConfig(self.URL+"/v1/info"), Deps{STS: fakeSTS{}, CloudWatch: &fakeCW{}, Clock: clk, Doorbell: bell,
@@ -80,16 +80,15 @@ func TestActiveRingsOncePerFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Run(ctx); err != nil {
+	if err := runOn(clk, func() error { return a.Run(ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	got := bell.got()
 	if len(got) != 2 || !strings.Contains(got[0], "the active coordinator's own probe: unhealthy") {
 		t.Fatalf("rings %q, want one at round 3 and one at round 8", got)
 	}
-	// The ring runs beside the probe loop: it lands within the round after the one that
-	// failed.
-	if outside(bell.at[0], 10, 15) || outside(bell.at[1], 35, 40) {
+	// The ring runs beside the probe loop, in the round that failed.
+	if outside(bell.at[0], 10, 12) || outside(bell.at[1], 35, 37) {
 		t.Fatalf("rang at %v, want in rounds 3 (t0+10s) and 8 (t0+35s)", bell.at)
 	}
 }
@@ -100,7 +99,7 @@ func TestActiveRingsOncePerFailure(t *testing.T) {
 func TestStandbyRingsWhenTheActiveDoesNotAnswer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	clk := clock.NewVirtual(t0)
+	clk := clock.NewSim(t0)
 	self := answering(t, cancel, 8, map[int32]bool{2: true})
 	var wn atomic.Int32
 	active := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,14 +118,14 @@ func TestStandbyRingsWhenTheActiveDoesNotAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Run(ctx); err != nil {
+	if err := runOn(clk, func() error { return a.Run(ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	got := bell.got()
 	if len(got) != 1 || !strings.Contains(got[0], "does not answer at the ENI IP") {
 		t.Fatalf("rings %q, want exactly one about the ENI IP", got)
 	}
-	if outside(bell.at[0], 25, 30) {
+	if outside(bell.at[0], 25, 27) {
 		t.Fatalf("rang at %v, want t0+25s: round 5 failed to ring, round 6 rang", bell.at[0])
 	}
 }
@@ -154,6 +153,15 @@ func TestLambdaDoorbellInvokesAsync(t *testing.T) {
 // within reports whether at is outside [t0+from s, t0+to s].
 func outside(at time.Time, from, to int) bool {
 	return at.Before(t0.Add(time.Duration(from)*time.Second)) || at.After(t0.Add(time.Duration(to)*time.Second))
+}
+
+// runOn runs f as a participant of the simulated clock and waits for it.
+func runOn(sim *clock.Sim, f func() error) error {
+	var err error
+	done := make(chan struct{})
+	sim.Go(func() { defer close(done); err = f() })
+	<-done
+	return err
 }
 
 type invokeFunc func(*lambda.InvokeInput)
