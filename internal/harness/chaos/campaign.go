@@ -135,19 +135,23 @@ type campaign struct {
 	hcCfg     healthcheck.Config
 	sandboxes []*sandbox // the health check's Lambda sandboxes (schedule.go)
 	realism   sim.Realism
-	evals     []evalMark      // every evaluation, for the evaluation-gap invariant
-	doorbells int             // doorbell invocations the agents asked for
-	latency   bool            // Step Functions transitions and step cold starts take time
-	cons      sim.Consistency // the run's consistency model (eventual_consistency)
-	machine   *asl.Machine
-	resource  map[string]string      // Task state -> the Lambda its Resource names
-	lambdas   map[string]*stepLambda // by statemachine.Task.Lambda
-	queue     []sim.Execution        // started, not yet run
-	execs     []execRecord
-	defaults  sim.Timings
-	heal      time.Time // every fault ends
-	end       time.Time // the run ends (the heal plus Settle)
-	recovery  recoveryWatch
+	evals     []evalMark // every evaluation, for the evaluation-gap invariant
+	doorbells int        // doorbell invocations the agents asked for
+	// servedAtStart: whether the coordinator IP served when each execution started (an
+	// attachment stuck attaching, or a guest still configuring it, serves nobody: no
+	// witness could have reached the holder through it).
+	servedAtStart map[string]bool
+	latency       bool            // Step Functions transitions and step cold starts take time
+	cons          sim.Consistency // the run's consistency model (eventual_consistency)
+	machine       *asl.Machine
+	resource      map[string]string      // Task state -> the Lambda its Resource names
+	lambdas       map[string]*stepLambda // by statemachine.Task.Lambda
+	queue         []sim.Execution        // started, not yet run
+	execs         []execRecord
+	defaults      sim.Timings
+	heal          time.Time // every fault ends
+	end           time.Time // the run ends (the heal plus Settle)
+	recovery      recoveryWatch
 
 	// What the fault kinds set.
 	crash            *crashPlan
@@ -179,7 +183,7 @@ func Run(seed uint64, opts Options) RunResult {
 func newCampaign(seed uint64, opts Options) *campaign {
 	o := opts.withDefaults()
 	c := &campaign{o: o, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), res: RunResult{Seed: seed, FaultCounts: map[string]int{}},
-		log: slog.New(slog.DiscardHandler), lambdas: map[string]*stepLambda{}, resource: map[string]string{}}
+		log: slog.New(slog.DiscardHandler), lambdas: map[string]*stepLambda{}, resource: map[string]string{}, servedAtStart: map[string]bool{}}
 	if o.Log != nil {
 		c.log = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -241,7 +245,10 @@ func (c *campaign) buildAccount(haCount int) (sm, topic string, err error) {
 		h.proc = prestoStarting
 		h.readyAt = c.clk.Now().Add(acct.Timings().PendingToRunning + time.Duration(20+c.rng.IntN(70))*time.Second)
 	})
-	acct.OnStartExecution(func(e sim.Execution) { c.queue = append(c.queue, e) })
+	acct.OnStartExecution(func(e sim.Execution) {
+		c.queue = append(c.queue, e)
+		c.servedAtStart[e.Name] = c.w.serving()
+	})
 	acct.OnInvoke(c.ring)
 	pool, err := sim.NewPool(acct, sim.PoolSpec{Cluster: c.o.Cluster, Coordinators: haCount, Max: haCount + 2,
 		SubnetID: subnetID, ASGName: asgName, StateMachine: "chaos-failover", Topic: "chaos-failovers"})

@@ -360,6 +360,12 @@ func (c *campaign) checkFailover(r execRecord, fencedBy map[string]string, witne
 	if witnessImpaired {
 		return
 	}
+	if !c.servedAtStart[r.exec.Name] {
+		// The IP did not serve when the failover started (its attachment still attaching,
+		// or the guest still configuring it): no witness could reach the holder through
+		// it, and a holder that is silent too is FAILED by the design's table.
+		return
+	}
 	if ev := in.Evidence; ev != nil && len(ev.Witnesses) == 0 && in.Verdict == events.VerdictFailed {
 		// No standby was there to witness (the others were down, starting or not yet
 		// replaced): the design's table fails over a silent coordinator then.
