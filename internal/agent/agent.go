@@ -131,8 +131,8 @@ func (a *Agent) Last() Observation {
 // Run probes every ProbeInterval, re-checks the role every RoleInterval and hands the
 // samples to a flusher: at once when a sample is urgent (not healthy, a witness that
 // cannot reach the active, anything that differs from the round before, a new role),
-// otherwise after at most PublishInterval (StandbyPublish on a standby); and rings the doorbell when the active
-// coordinator fails. It goes on until ctx ends. Then it flushes what is
+// otherwise after at most PublishInterval (StandbyPublish on a standby); and rings the
+// doorbell when the active coordinator fails. It goes on until ctx ends. Then it flushes what is
 // left within ShutdownTimeout and returns nil; it returns an error only when the final
 // flush could not send everything.
 func (a *Agent) Run(ctx context.Context) error {
@@ -198,6 +198,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			nextFlush = now.Add(a.cfg.publishInterval(role.HoldsENI))
 		}
 		if bell.due(ring, now) && a.bell != nil && ringBusy.CompareAndSwap(false, true) {
+			rangAt := now // the loop moves now on while the ring runs
 			waitRing = clock.Start(a.clock, func() {
 				defer ringBusy.Store(false)
 				rctx, cancel := clock.WithTimeout(ctx, a.clock, roleTimeout)
@@ -208,7 +209,7 @@ func (a *Agent) Run(ctx context.Context) error {
 					}
 					return
 				}
-				bell.rang(now)
+				bell.rang(rangAt)
 				a.log.Info("rang the health check", "reason", ring)
 			})
 		}
