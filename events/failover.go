@@ -240,7 +240,7 @@ func LeasePrefix(cluster string) string { return cluster + "-failover-" }
 // failover lease: "<cluster>-failover-<gen, 6 digits>". Step Functions refuses a second
 // execution with a name already used on the state machine (ExecutionAlreadyExists, for
 // 90 days after it ended), atomically and not eventually: taking generation gen is a
-// conditional create. internal/healthcheck (lease.go) takes gen only after seeing gen-1
+// conditional create. internal/lease takes gen only after seeing gen-1
 // ended, so at most one execution of a cluster runs at a time.
 func LeaseName(cluster string, gen int) string {
 	return fmt.Sprintf("%s%06d", LeasePrefix(cluster), gen)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/prestoha/coordinator-ha/events"
+	"github.com/prestoha/coordinator-ha/internal/lease"
 )
 
 // act decides what the active coordinator's verdict calls for and does it, only
@@ -45,9 +46,9 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 	if err != nil {
 		return err
 	}
-	if e := lv.running; e != nil {
-		ev.Action, ev.Execution, ev.ExecutionARN = ActionBlockedRunning, e.name, h.executionARN(e.name)
-		ev.ActionDetail = fmt.Sprintf("failover %s holds the lease (running since %s)", e.name, e.start.UTC().Format(time.RFC3339))
+	if e := lv.Running; e != nil {
+		ev.Action, ev.Execution, ev.ExecutionARN = ActionBlockedRunning, e.Name, h.executionARN(e.Name)
+		ev.ActionDetail = fmt.Sprintf("failover %s holds the lease (running since %s)", e.Name, e.Start.UTC().Format(time.RFC3339))
 		log.InfoContext(ctx, "failover blocked", "guard", "one-at-a-time", "detail", ev.ActionDetail, "execution", ev.Execution)
 		return nil
 	}
@@ -56,20 +57,20 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 	// Seeing it still hold the ENI is a stale read, or an operator moved it back.
 	// Attempts that ended without curing it are retried, at most maxAttempts in a row.
 	if failed != "" {
-		same, err := h.history(ctx, lv.next, maxAttempts, &ev.Calls, func(e leaseExec) bool { return e.failed == failed })
+		same, err := h.history(ctx, lv.Next, maxAttempts, &ev.Calls, func(e lease.Exec) bool { return e.FailedInstanceID() == failed })
 		if err != nil {
 			return err
 		}
-		if len(same) > 0 && same[0].status == sfntypes.ExecutionStatusSucceeded {
-			ev.Action, ev.Execution = ActionAlreadyHandled, same[0].name
-			ev.ActionDetail = "execution " + same[0].name + " of this failure succeeded; not starting another"
-			log.InfoContext(ctx, "failover already handled", "execution", same[0].name)
+		if len(same) > 0 && same[0].Status == sfntypes.ExecutionStatusSucceeded {
+			ev.Action, ev.Execution = ActionAlreadyHandled, same[0].Name
+			ev.ActionDetail = "execution " + same[0].Name + " of this failure succeeded; not starting another"
+			log.InfoContext(ctx, "failover already handled", "execution", same[0].Name)
 			return nil
 		}
 		if len(same) >= maxAttempts {
-			ev.Action, ev.Execution = ActionAlreadyHandled, same[0].name
-			ev.ActionDetail = fmt.Sprintf("%d executions of this failure (%s ... %s) ended without curing it; not starting another", len(same), same[len(same)-1].name, same[0].name)
-			log.ErrorContext(ctx, "failover attempts exhausted", "execution", same[0].name, "attempts", len(same))
+			ev.Action, ev.Execution = ActionAlreadyHandled, same[0].Name
+			ev.ActionDetail = fmt.Sprintf("%d executions of this failure (%s ... %s) ended without curing it; not starting another", len(same), same[len(same)-1].Name, same[0].Name)
+			log.ErrorContext(ctx, "failover attempts exhausted", "execution", same[0].Name, "attempts", len(same))
 			return h.alert(ctx, r, ev, "attempts/"+failed, fmt.Sprintf("%s failover of %s: %d attempts ended without curing it", h.cfg.Cluster, describe(failed), len(same)), ActionAlreadyHandled)
 		}
 	}
@@ -77,7 +78,7 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 	// Circuit breaker, counted from the lease's own generations.
 	now := h.clk.Now()
 	since := now.Add(-h.cfg.BreakerWindow)
-	recent, err := h.history(ctx, lv.next, h.cfg.BreakerMax, &ev.Calls, func(e leaseExec) bool { return !e.start.Before(since) })
+	recent, err := h.history(ctx, lv.Next, h.cfg.BreakerMax, &ev.Calls, func(e lease.Exec) bool { return !e.Start.Before(since) })
 	if err != nil {
 		return err
 	}
@@ -103,21 +104,21 @@ func (h *Handler) act(ctx context.Context, r *run, ev *Evaluation) error {
 	if err := state.Validate(); err != nil {
 		return fmt.Errorf("building failover input: %w", err)
 	}
-	name := events.LeaseName(h.cfg.Cluster, lv.next)
+	name := events.LeaseName(h.cfg.Cluster, lv.Next)
 	ev.Execution = name
-	arn, ok, err := h.takeLease(ctx, lv.next, state, &ev.Calls)
+	arn, ok, err := h.takeLease(ctx, lv.Next, state, &ev.Calls)
 	if err != nil {
 		return fmt.Errorf("starting failover %s for %s: %w", name, describe(failed), err)
 	}
 	if !ok {
 		ev.Action, ev.ExecutionARN = ActionBlockedRunning, h.executionARN(name)
-		ev.ActionDetail = fmt.Sprintf("lease generation %d (%s) was taken by another starter first", lv.next, name)
+		ev.ActionDetail = fmt.Sprintf("lease generation %d (%s) was taken by another starter first", lv.Next, name)
 		log.InfoContext(ctx, "failover blocked", "guard", "one-at-a-time", "detail", ev.ActionDetail, "execution", name)
 		return nil
 	}
 	ev.Action, ev.ExecutionARN = ActionStarted, arn
-	ev.ActionDetail = fmt.Sprintf("failover started (%d of %d in the breaker window; lease generation %d)", n+1, h.cfg.BreakerMax, lv.next)
-	log.WarnContext(ctx, "failover started", "execution", ev.Execution, "generation", lv.next, "executionArn", ev.ExecutionARN, "evidence", ev.Evidence)
+	ev.ActionDetail = fmt.Sprintf("failover started (%d of %d in the breaker window; lease generation %d)", n+1, h.cfg.BreakerMax, lv.Next)
+	log.WarnContext(ctx, "failover started", "execution", ev.Execution, "generation", lv.Next, "executionArn", ev.ExecutionARN, "evidence", ev.Evidence)
 	return nil
 }
 

@@ -42,7 +42,7 @@
 //     in force (pause.go: tags on the ENI written by `coordinator-ha pause`, read from the
 //     ENI describe every evaluation makes anyway; logged with who, why and until at every
 //     evaluation, the Paused metric only while it lasts; it expires by itself); one
-//     failover at a time, by the cluster's failover lease (lease.go: executions are
+//     failover at a time, by the cluster's failover lease (internal/lease: executions are
 //     named events.LeaseName, "<cluster>-failover-<generation>", and generation N is
 //     taken with StartExecution only after generation N-1 was seen ended; Step
 //     Functions' name uniqueness makes that a conditional create, so the lease is a

@@ -20,6 +20,7 @@ import (
 	"github.com/prestoha/coordinator-ha/internal/awsapi"
 	"github.com/prestoha/coordinator-ha/internal/clock"
 	"github.com/prestoha/coordinator-ha/internal/config"
+	"github.com/prestoha/coordinator-ha/internal/lease"
 	"github.com/prestoha/coordinator-ha/internal/signal"
 	"github.com/prestoha/coordinator-ha/internal/verdict"
 )
@@ -94,7 +95,6 @@ type Handler struct {
 	params verdict.Params
 	ec2    awsapi.EC2API
 	cw     awsapi.CloudWatchAPI
-	sfn    awsapi.SFNAPI
 	sns    awsapi.SNSAPI
 	clk    clock.Clock
 	log    *slog.Logger
@@ -111,7 +111,8 @@ type Handler struct {
 
 	leaseMu   sync.Mutex
 	leaseTop  int
-	ended     map[int]leaseExec
+	lease     lease.Lease
+	ended     map[int]lease.Exec
 	tokenBase string
 	starts    int
 }
@@ -132,9 +133,10 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		sort.Strings(missing)
 		return nil, fmt.Errorf("health check: missing dependencies %v", missing)
 	}
-	return &Handler{cfg: cfg, params: cfg.Params(), ec2: d.EC2, cw: d.CloudWatch, sfn: d.SFN, sns: d.SNS,
+	return &Handler{cfg: cfg, params: cfg.Params(), ec2: d.EC2, cw: d.CloudWatch, sns: d.SNS,
 		clk: d.Clock, log: d.Logger.With("cluster", cfg.Cluster, "eni", cfg.ENIID), period: LoopSpan,
-		ended: map[int]leaseExec{}, tokenBase: newToken(), skew: newSkewTracker(), asg: d.AutoScaling}, nil
+		lease: lease.Lease{SFN: d.SFN, StateMachineARN: cfg.StateMachineARN, Cluster: cfg.Cluster},
+		ended: map[int]lease.Exec{}, tokenBase: newToken(), skew: newSkewTracker(), asg: d.AutoScaling}, nil
 }
 
 // Config returns the handler's configuration.

@@ -6,27 +6,19 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
-
 	"github.com/prestoha/coordinator-ha/events"
-	"github.com/prestoha/coordinator-ha/internal/awserr"
+	"github.com/prestoha/coordinator-ha/internal/lease"
 )
 
-// The failover lease, taken exactly as the health check takes it
-// (internal/healthcheck/lease.go): executions are named events.LeaseName(cluster, gen),
-// and generation gen is taken with StartExecution, a conditional create (Step Functions
-// refuses a name already used on the state machine), only after generation gen-1 was
-// seen ended. ListExecutions only hints where to start the walk; DescribeExecution of
+// The failover lease (internal/lease), the same code as the health check's: executions
+// are named events.LeaseName(cluster, gen), and generation gen is taken with
+// StartExecution, a conditional create (Step Functions refuses a name already used on
+// the state machine), only after generation gen-1 was seen ended. ListExecutions only hints where to start the walk; DescribeExecution of
 // each generation decides. So a switchover and an automatic failover are serialized by
 // Step Functions itself: of two starters of the same generation exactly one gets it, and
 // the other sees ExecutionAlreadyExists.
-
-const maxLeaseWalk = 50
 
 // execution is one generation of the lease as DescribeExecution shows it.
 type execution struct {
@@ -41,31 +33,32 @@ type execution struct {
 	Running bool
 }
 
-func (o *Operator) executionARN(name string) string {
-	return strings.Replace(o.Stack.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+// lease is the cluster's failover lease on the stack's state machine.
+func (o *Operator) lease() lease.Lease {
+	return lease.Lease{SFN: o.c.SFN, StateMachineARN: o.Stack.StateMachineARN, Cluster: o.Stack.Cluster}
+}
+
+// executionOf reads an execution's documents; nil for nil. They are read leniently: an
+// execution started by hand may carry less.
+func executionOf(e *lease.Exec) *execution {
+	if e == nil {
+		return nil
+	}
+	x := &execution{Gen: e.Gen, Name: e.Name, ARN: e.ARN, Status: string(e.Status), Start: e.Start, Stop: e.Stop, Running: e.Running()}
+	_ = json.Unmarshal([]byte(e.Input), &x.Input)
+	if e.Output != "" {
+		var st events.FailoverState
+		if json.Unmarshal([]byte(e.Output), &st) == nil {
+			x.Output = &st
+		}
+	}
+	return x
 }
 
 // describeGen reads one generation; nil when it does not exist.
 func (o *Operator) describeGen(ctx context.Context, gen int) (*execution, error) {
-	name := events.LeaseName(o.Stack.Cluster, gen)
-	out, err := o.c.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(o.executionARN(name))})
-	if awserr.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("describing failover %s: %w", name, err)
-	}
-	e := &execution{Gen: gen, Name: name, ARN: aws.ToString(out.ExecutionArn), Status: string(out.Status),
-		Start: aws.ToTime(out.StartDate), Stop: aws.ToTime(out.StopDate), Running: out.Status == sfntypes.ExecutionStatusRunning}
-	// The documents are read leniently: an execution started by hand may carry less.
-	_ = json.Unmarshal([]byte(aws.ToString(out.Input)), &e.Input)
-	if s := aws.ToString(out.Output); s != "" {
-		var st events.FailoverState
-		if json.Unmarshal([]byte(s), &st) == nil {
-			e.Output = &st
-		}
-	}
-	return e, nil
+	e, err := o.lease().Describe(ctx, gen)
+	return executionOf(e), err
 }
 
 // leaseView is a walk's result: the first free generation, or the running holder.
@@ -76,38 +69,20 @@ type leaseView struct {
 }
 
 // walkLease finds the first generation nobody has taken, from the listing's hint, or
-// the execution that holds the lease. A RUNNING execution that is not a lease execution
-// (started by hand under another name) blocks a start too, as for the health check.
+// the execution that holds the lease, and a RUNNING execution that is not a lease
+// execution (started by hand under another name), which blocks a start too, as for the
+// health check.
 func (o *Operator) walkLease(ctx context.Context) (leaseView, error) {
-	out, err := o.c.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(o.Stack.StateMachineARN), MaxResults: 20})
+	l := o.lease()
+	hint, foreign, err := l.Hint(ctx)
 	if err != nil {
-		return leaseView{}, fmt.Errorf("listing failovers of %s: %w", o.Stack.StateMachineARN, err)
+		return leaseView{}, err
 	}
-	var lv leaseView
-	hint := 1
-	for _, e := range out.Executions {
-		name := aws.ToString(e.Name)
-		if g, ok := events.ParseLeaseName(o.Stack.Cluster, name); ok {
-			hint = max(hint, g)
-		} else if e.Status == sfntypes.ExecutionStatusRunning && lv.foreign == nil {
-			lv.foreign = &execution{Name: name, ARN: aws.ToString(e.ExecutionArn), Status: string(e.Status), Start: aws.ToTime(e.StartDate), Running: true}
-		}
+	v, err := l.Walk(hint, func(gen int) (*lease.Exec, error) { return l.Describe(ctx, gen) })
+	if err != nil {
+		return leaseView{}, err
 	}
-	for gen, n := hint, 0; n < maxLeaseWalk; gen, n = gen+1, n+1 {
-		e, err := o.describeGen(ctx, gen)
-		if err != nil {
-			return leaseView{}, err
-		}
-		if e == nil {
-			lv.next = gen
-			return lv, nil
-		}
-		if e.Running {
-			lv.running = e
-			return lv, nil
-		}
-	}
-	return leaseView{}, fmt.Errorf("walking the failover lease of %s: more than %d generations past the hint", o.Stack.Cluster, maxLeaseWalk)
+	return leaseView{next: v.Next, running: executionOf(v.Running), foreign: executionOf(foreign)}, nil
 }
 
 // takeLease starts the next generation with state as its input, or reports the
@@ -130,21 +105,15 @@ func (o *Operator) takeLease(ctx context.Context, state events.FailoverState) (*
 	if err := state.Validate(); err != nil {
 		return nil, fmt.Errorf("building the execution input: %w", err)
 	}
-	input, err := json.Marshal(state)
+	e, ok, err := o.lease().Start(ctx, lv.next, state, state.Lease.Holder)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the execution input: %w", err)
+		return nil, err
 	}
-	name := events.LeaseName(o.Stack.Cluster, lv.next)
-	out, err := o.c.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(o.Stack.StateMachineARN),
-		Name: aws.String(name), Input: aws.String(string(input))})
-	if awserr.IsAlreadyExists(err) {
-		return nil, &FailoverRunningError{Execution: name, Detail: fmt.Sprintf("lease generation %d was taken by another starter first", lv.next)}
+	if !ok {
+		return nil, &FailoverRunningError{Execution: events.LeaseName(o.Stack.Cluster, lv.next),
+			Detail: fmt.Sprintf("lease generation %d was taken by another starter first", lv.next)}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	return &execution{Gen: lv.next, Name: name, ARN: aws.ToString(out.ExecutionArn), Status: string(sfntypes.ExecutionStatusRunning),
-		Start: aws.ToTime(out.StartDate), Input: state, Running: true}, nil
+	return executionOf(e), nil
 }
 
 func token() string {

@@ -517,7 +517,7 @@ func TestStepFunctionsContract(t *testing.T) {
 
 	// A second starter of the same lease generation (a different input: its own lease
 	// holder) must not start a second failover. AWS answers ExecutionAlreadyExists; the
-	// lease (internal/healthcheck/lease.go) relies on awserr.IsAlreadyExists recognising
+	// lease (internal/lease) relies on awserr.IsAlreadyExists recognising
 	// that answer.
 	st2 := st
 	st2.Reason = "a later tick"
