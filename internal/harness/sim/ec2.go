@@ -884,27 +884,9 @@ func (a *Account) createTags(in *ec2.CreateTagsInput) error {
 			return ec2Err(awserr.CodeInvalidParameterValue, "Tag keys starting with 'aws:' are reserved for internal use")
 		}
 	}
-	var targets []map[string]string
-	for _, r := range in.Resources {
-		switch {
-		case strings.HasPrefix(r, "i-"):
-			if err := checkInstanceID(r); err != nil {
-				return err
-			}
-			i, ok := a.w.instances[r]
-			if !ok {
-				return ec2Err(awserr.CodeInvalidInstanceIDNotFound, "The instance ID '%s' does not exist", r)
-			}
-			targets = append(targets, i.tags)
-		case strings.HasPrefix(r, "eni-"):
-			e, ok := a.w.enis[r]
-			if !ok {
-				return ec2Err(awserr.CodeInvalidNetworkInterfaceIDNotFound, "The networkInterface ID '%s' does not exist", r)
-			}
-			targets = append(targets, e.tags)
-		default:
-			return ec2Err("InvalidID", "The ID '%s' is not valid", r)
-		}
+	targets, err := a.tagTargets(in.Resources)
+	if err != nil {
+		return err
 	}
 	for _, m := range targets {
 		for _, t := range in.Tags {
@@ -914,6 +896,35 @@ func (a *Account) createTags(in *ec2.CreateTagsInput) error {
 	return nil
 }
 
+// tagTargets resolves the resources of a CreateTags or DeleteTags call to their tag
+// maps: instances and ENIs, each of which must exist (nothing is changed when one does
+// not).
+func (a *Account) tagTargets(resources []string) ([]map[string]string, error) {
+	var targets []map[string]string
+	for _, r := range resources {
+		switch {
+		case strings.HasPrefix(r, "i-"):
+			if err := checkInstanceID(r); err != nil {
+				return nil, err
+			}
+			i, ok := a.w.instances[r]
+			if !ok {
+				return nil, ec2Err(awserr.CodeInvalidInstanceIDNotFound, "The instance ID '%s' does not exist", r)
+			}
+			targets = append(targets, i.tags)
+		case strings.HasPrefix(r, "eni-"):
+			e, ok := a.w.enis[r]
+			if !ok {
+				return nil, ec2Err(awserr.CodeInvalidNetworkInterfaceIDNotFound, "The networkInterface ID '%s' does not exist", r)
+			}
+			targets = append(targets, e.tags)
+		default:
+			return nil, ec2Err("InvalidID", "The ID '%s' is not valid", r)
+		}
+	}
+	return targets, nil
+}
+
 // deleteTags implements DeleteTags on instances and ENIs: a tag given with a value is
 // deleted only when the value matches; a key that is not there is no error; no tags at
 // all deletes every tag not starting with "aws:" (DeleteTags reference).
@@ -921,24 +932,9 @@ func (a *Account) deleteTags(in *ec2.DeleteTagsInput) error {
 	if len(in.Resources) == 0 {
 		return ec2Err("MissingParameter", "The request must contain the parameter resourceIdSet")
 	}
-	var targets []map[string]string
-	for _, r := range in.Resources {
-		switch {
-		case strings.HasPrefix(r, "i-"):
-			i, ok := a.w.instances[r]
-			if !ok {
-				return ec2Err(awserr.CodeInvalidInstanceIDNotFound, "The instance ID '%s' does not exist", r)
-			}
-			targets = append(targets, i.tags)
-		case strings.HasPrefix(r, "eni-"):
-			e, ok := a.w.enis[r]
-			if !ok {
-				return ec2Err(awserr.CodeInvalidNetworkInterfaceIDNotFound, "The networkInterface ID '%s' does not exist", r)
-			}
-			targets = append(targets, e.tags)
-		default:
-			return ec2Err("InvalidID", "The ID '%s' is not valid", r)
-		}
+	targets, err := a.tagTargets(in.Resources)
+	if err != nil {
+		return err
 	}
 	for _, m := range targets {
 		if len(in.Tags) == 0 {
