@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -196,6 +197,8 @@ type clients struct {
 	SFN         *sfn.Client
 	SNS         *sns.Client
 	STS         *sts.Client
+	// CloudFormation is the operator command's (DescribeStacks).
+	CloudFormation *cloudformation.Client
 }
 
 func (m *moto) clients() clients {
@@ -215,9 +218,10 @@ func (m *moto) clients() clients {
 			// and the request and response shapes are the same; only the encoding differs.
 			o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
 		}),
-		SFN: sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = ep }),
-		SNS: sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = ep }),
-		STS: sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = ep }),
+		SFN:            sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = ep }),
+		SNS:            sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = ep }),
+		STS:            sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = ep }),
+		CloudFormation: cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { o.BaseEndpoint = ep }),
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -31,9 +30,7 @@ func TestOperatorContract(t *testing.T) {
 	c := m.clients()
 	f := newFixture(t, c)
 	ctx := testContext(t)
-	cfn := cloudformation.NewFromConfig(aws.Config{Region: region, RetryMaxAttempts: 2,
-		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(fakeAccessKey, fakeSecretKey, ""))},
-		func(o *cloudformation.Options) { o.BaseEndpoint = aws.String(m.url) })
+	cfn := c.CloudFormation
 	oc := operator.Clients{CloudFormation: cfn, EC2: c.EC2, AutoScaling: c.AutoScaling, CloudWatch: c.CloudWatch, SFN: c.SFN, STS: c.STS}
 
 	// A stack that does not exist: CloudFormation's own ValidationError, exit 5.
