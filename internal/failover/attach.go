@@ -460,18 +460,14 @@ func (s *Steps) readHealth(o *op, cluster string, ids []string) (map[string]*sig
 			return nil, err
 		}
 		var results []cwtypes.MetricDataResult
-		for {
+		for pages := cloudwatch.NewGetMetricDataPaginator(s.d.CloudWatch, in); pages.HasMorePages(); {
 			page, err := call(o, "reading standby health", func(ctx context.Context) (*cloudwatch.GetMetricDataOutput, error) {
-				return s.d.CloudWatch.GetMetricData(ctx, in)
+				return pages.NextPage(ctx) // a failed page is asked for again: the paginator moves on only on success
 			})
 			if err != nil {
 				return nil, err
 			}
 			results = append(results, page.MetricDataResults...)
-			if aws.ToString(page.NextToken) == "" {
-				break
-			}
-			in.NextToken = page.NextToken
 		}
 		err = signal.CheckStatus(results)
 		if err == nil {

@@ -515,19 +515,13 @@ func (h *Handler) fetchReports(ctx context.Context, pool []member, now time.Time
 		return nil, err
 	}
 	var results []cwtypes.MetricDataResult
-	for {
+	for pages := cloudwatch.NewGetMetricDataPaginator(h.cw, in); pages.HasMorePages(); {
 		calls.Reads++
-		page, err := h.cw.GetMetricData(ctx, in)
+		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading health metrics of cluster %s: %w", h.cfg.Cluster, err)
 		}
 		results = append(results, page.MetricDataResults...)
-		if aws.ToString(page.NextToken) == "" {
-			break
-		}
-		next := *in
-		next.NextToken = page.NextToken
-		in = &next
 	}
 	if err := signal.CheckStatus(results); err != nil {
 		return nil, fmt.Errorf("reading health metrics of cluster %s: %w", h.cfg.Cluster, err)

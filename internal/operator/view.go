@@ -300,18 +300,12 @@ const verdictLookback = 3 * time.Minute
 
 func (o *Operator) getMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput) ([]cwtypes.MetricDataResult, error) {
 	var results []cwtypes.MetricDataResult
-	for {
-		page, err := o.c.CloudWatch.GetMetricData(ctx, in)
+	for pages := cloudwatch.NewGetMetricDataPaginator(o.c.CloudWatch, in); pages.HasMorePages(); {
+		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
 		results = append(results, page.MetricDataResults...)
-		if aws.ToString(page.NextToken) == "" {
-			break
-		}
-		next := *in
-		next.NextToken = page.NextToken
-		in = &next
 	}
 	if err := signal.CheckStatus(results); err != nil {
 		return nil, err
