@@ -159,7 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var roleBusy, ringBusy atomic.Bool
 	waitRole := func() {} // replaced by each asynchronous check
 	waitRing := func() {} // replaced by each ring
-	var bell bellState
+	var bell Bell
 	var lastRole Role
 	now := a.clock.Now()
 	nextProbe, nextFlush, nextRole := now, now.Add(a.cfg.StandbyPublish), now
@@ -197,7 +197,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			kick.Send() // a flush running now leaves a kick pending: the next one takes these samples too
 			nextFlush = now.Add(a.cfg.publishInterval(role.HoldsENI))
 		}
-		if bell.due(ring, now) && a.bell != nil && ringBusy.CompareAndSwap(false, true) {
+		if bell.Due(ring, now) && a.bell != nil && ringBusy.CompareAndSwap(false, true) {
 			rangAt := now // the loop moves now on while the ring runs
 			waitRing = clock.Start(a.clock, func() {
 				defer ringBusy.Store(false)
@@ -209,7 +209,7 @@ func (a *Agent) Run(ctx context.Context) error {
 					}
 					return
 				}
-				bell.rang(rangAt)
+				bell.Rang(rangAt)
 				a.log.Info("rang the health check", "reason", ring)
 			})
 		}
@@ -343,16 +343,17 @@ func NextStamp(last, t time.Time) time.Time {
 	return t
 }
 
-// bellState decides when to ring: when a failure of the active coordinator starts, and
-// again after DoorbellRepeat while it goes on (or at the next probe after a failed ring).
-type bellState struct {
+// Bell decides when to ring: when a failure of the active coordinator starts, and again
+// after DoorbellRepeat while it goes on (or at the next probe after a failed ring). The
+// zero value is ready; the chaos campaign's simulated agents ring by it too.
+type Bell struct {
 	mu     sync.Mutex
 	ringAt time.Time // last successful ring of the current failure; zero: none yet
 	active bool      // a failure is going on
 }
 
-// due reports whether a ring is due for this round's reason ("" when nothing is wrong).
-func (b *bellState) due(reason string, now time.Time) bool {
+// Due reports whether a ring is due for this round's reason ("" when nothing is wrong).
+func (b *Bell) Due(reason string, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if reason == "" {
@@ -363,7 +364,8 @@ func (b *bellState) due(reason string, now time.Time) bool {
 	return b.ringAt.IsZero() || now.Sub(b.ringAt) >= DoorbellRepeat
 }
 
-func (b *bellState) rang(at time.Time) {
+// Rang records a successful ring made at at.
+func (b *Bell) Rang(at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.active {

@@ -45,12 +45,11 @@ type host struct {
 	// all healthy, different from the round before, a new role) is sent at once, healthy
 	// repeats wait up to agent.DefaultPublishInterval (agent.DefaultStandbyPublish on a
 	// standby); a failure of the active rings.
-	lastRound string    // the previous round's statuses
-	lastRole  bool      // whether it knew it held the ENI in the previous round
-	heldSince time.Time // oldest held round; zero when nothing is held
-	lastStamp time.Time // its latest self-report's timestamp (agent.NextStamp)
-	ringing   bool      // a failure of the active is going on in its eyes
-	rangAt    time.Time // its last successful ring of that failure
+	lastRound string     // the previous round's statuses
+	lastRole  bool       // whether it knew it held the ENI in the previous round
+	heldSince time.Time  // oldest held round; zero when nothing is held
+	lastStamp time.Time  // its latest self-report's timestamp (agent.NextStamp)
+	bell      agent.Bell // when its agent rings
 }
 
 // simClock is the campaign's clock: a virtual clock whose Sleep runs the rest of the world
@@ -199,20 +198,13 @@ func (w *world) selfProbe(h *host, now time.Time) signal.Status {
 // this host's eyes rings the health check (the real Lambda doorbell through the host's
 // own role), and again after agent.DoorbellRepeat while it goes on.
 func (w *world) doorbell(id string, h *host, reason string, now time.Time) {
-	if reason == "" {
-		h.ringing, h.rangAt = false, time.Time{}
+	if !h.bell.Due(reason, now) {
 		return
 	}
-	if h.ringing && now.Sub(h.rangAt) < agent.DoorbellRepeat {
-		return
-	}
-	h.ringing = true
 	bell := agent.NewLambdaDoorbell(w.pool.HostClients(id).Lambda, w.pool.HealthCheckFunction(), w.clk)
-	if err := bell.Ring(context.Background(), id, reason); err != nil {
-		h.ringing = false // rung again at the next round
-		return
+	if err := bell.Ring(context.Background(), id, reason); err == nil {
+		h.bell.Rang(now) // a failed ring is due again at the next round
 	}
-	h.rangAt = now
 }
 
 // answers reports whether a witness reaches the active's coordinator through the ENI IP.
