@@ -162,8 +162,9 @@ func Evaluate(in Input) Result {
 	}
 	var wit witnessView
 	if c.HoldsENI {
-		wit = witnesses(in.Witnesses, now, windowStart, c.ENIAttachedAt, aliveAfter(self, p.ReportInterval))
-		wit.pending = pendingWitnesses(in.Witnesses, now, aliveAfter(self, p.ReportInterval), p.PublishInterval+2*p.IngestionDelay+p.ReportInterval)
+		alive := aliveAfter(self, p.ReportInterval)
+		wit = witnesses(in.Witnesses, now, windowStart, c.ENIAttachedAt, alive)
+		wit.pending = pendingWitnesses(in.Witnesses, now, alive, p.PublishInterval+2*p.IngestionDelay+p.ReportInterval)
 		ev.Witnesses = wit.reports
 		if !c.ENIAttachedAt.IsZero() {
 			ev.Note = "witness reports count from the ENI attach time " + c.ENIAttachedAt.UTC().Format(time.RFC3339)

@@ -242,22 +242,17 @@ func (b *bench) levers(ctx context.Context, scs []Scenario, rep *BenchReport) er
 	rep.Levers = []LeverEffect{{Configuration: "defaults (every lever on)", CostUSD: round3(rep.Cost.TotalUSD),
 		ServingP99: rep.Model.ServingP99, RealisticP99: rep.RealisticModel.ServingP99,
 		DetectP99: rep.AllFast.Detect.P99, RealisticDetectP99: rep.RealisticAllFast.Detect.P99}}
-	configs := []struct {
+	type config struct {
 		name string
 		st   Settings
-	}{}
+	}
+	var configs []config
 	for _, l := range Levers {
 		st := b.st
 		l.Off(&st)
-		configs = append(configs, struct {
-			name string
-			st   Settings
-		}{"without: " + l.Name, st})
+		configs = append(configs, config{"without: " + l.Name, st})
 	}
-	configs = append(configs, struct {
-		name string
-		st   Settings
-	}{"without any (before issue 14)", b.st.WithoutLevers()})
+	configs = append(configs, config{"without any (before issue 14)", b.st.WithoutLevers()})
 	for _, c := range configs {
 		b.say("bench: cost lever: %s", c.name)
 		in, err := measureSteady(ctx, c.st, 20*time.Minute, nil)
