@@ -369,7 +369,9 @@ func (c *campaign) start() {
 	c.w.every(t0.Add(o.Bootstrap), c.end, 5*time.Second, c.watchRecovery)
 }
 
-func (c *campaign) evaluate(h *healthcheck.Handler) healthcheck.Evaluation {
+// evaluate runs one evaluation and reports whether it was calm, as Handle reads it (a
+// failed evaluation never is).
+func (c *campaign) evaluate(h *healthcheck.Handler) (calm bool) {
 	at := c.clk.Now()
 	ev, err := h.Evaluate(context.Background())
 	actionable := err != nil
@@ -377,7 +379,8 @@ func (c *campaign) evaluate(h *healthcheck.Handler) healthcheck.Evaluation {
 	case events.VerdictFailed, events.VerdictGone, events.VerdictUnattached, events.VerdictSuspect:
 		actionable = true
 	}
-	c.evals = append(c.evals, evalMark{at: at, calm: ev.Calm && err == nil, actionable: actionable})
+	calm = ev.Calm && err == nil
+	c.evals = append(c.evals, evalMark{at: at, calm: calm, actionable: actionable})
 	if err != nil {
 		c.log.Info("chaos: evaluation failed", "error", err)
 	}
@@ -387,7 +390,7 @@ func (c *campaign) evaluate(h *healthcheck.Handler) healthcheck.Evaluation {
 	if c.o.Log != nil && ev.Verdict != events.VerdictHealthy {
 		c.log.Info("chaos: evaluation", "verdict", ev.Verdict, "instance", ev.Instance, "action", ev.Action, "reason", ev.Reason)
 	}
-	return ev
+	return calm
 }
 
 // loop lets time pass; executions the health check started run one at a time through

@@ -89,9 +89,9 @@ func (c *campaign) invoke(doorbell bool) {
 	}
 	var step func(k time.Duration)
 	step = func(k time.Duration) {
-		ev := c.evaluate(sb.h)
+		calm := c.evaluate(sb.h)
 		next := start.Add((k + 1) * c.hcCfg.CheckInterval)
-		if (ev.Calm && c.clk.Now().Sub(start) >= fastFor) || next.Sub(start) >= healthcheck.LoopSpan {
+		if (calm && c.clk.Now().Sub(start) >= fastFor) || next.Sub(start) >= healthcheck.LoopSpan {
 			sb.busy = false
 			return
 		}
